@@ -1,0 +1,1 @@
+"""The Bluewatch gateway daemon and its command line."""

@@ -1,0 +1,98 @@
+"""Bluewatch's pure codec library: GATT bytes to frozen readings in named units, and back.
+
+No I/O, no clock, no asyncio: the gateway decodes with it and the simulated firmware encodes
+with it, so there is exactly one codec for every characteristic.
+"""
+
+from sensors.characteristic import Characteristic
+from sensors.characteristics.battery import BatteryLevel
+from sensors.characteristics.device_info import (
+    FirmwareRevision,
+    HardwareRevision,
+    ManufacturerName,
+    ModelNumber,
+    SerialNumber,
+    SoftwareRevision,
+)
+from sensors.characteristics.heart_rate import (
+    BodySensorLocation,
+    HeartRateMeasurement,
+    SensorContact,
+    SensorLocation,
+)
+from sensors.characteristics.location import (
+    ElevationSource,
+    HeadingSource,
+    LocationAndSpeed,
+    PositionStatus,
+    SpeedDistanceFormat,
+)
+from sensors.characteristics.officer_safety import (
+    OFFICER_SAFETY_SERVICE_UUID,
+    DeviceStatus,
+    ImuBatch,
+    SafetyEvent,
+    SafetyEventKind,
+    imu_samples_per_notification,
+)
+from sensors.characteristics.thermometer import TemperatureMeasurement, TemperatureType
+from sensors.codecs import CHARACTERISTIC_TYPES, CODECS, codec_for, decode
+from sensors.errors import DecodeError, DecodeErrorKind
+from sensors.profiles import (
+    HELMET,
+    PROFILES,
+    VEST,
+    CharacteristicSpec,
+    DeviceKind,
+    DeviceProfile,
+    ServiceSpec,
+    profile_for_services,
+)
+from sensors.uuids import normalize_uuid, sig_uuid, vendor_uuid
+from sensors.wire import SpecialValue
+
+__all__ = [
+    "CHARACTERISTIC_TYPES",
+    "CODECS",
+    "HELMET",
+    "OFFICER_SAFETY_SERVICE_UUID",
+    "PROFILES",
+    "VEST",
+    "BatteryLevel",
+    "BodySensorLocation",
+    "Characteristic",
+    "CharacteristicSpec",
+    "DecodeError",
+    "DecodeErrorKind",
+    "DeviceKind",
+    "DeviceProfile",
+    "DeviceStatus",
+    "ElevationSource",
+    "FirmwareRevision",
+    "HardwareRevision",
+    "HeadingSource",
+    "HeartRateMeasurement",
+    "ImuBatch",
+    "LocationAndSpeed",
+    "ManufacturerName",
+    "ModelNumber",
+    "PositionStatus",
+    "SafetyEvent",
+    "SafetyEventKind",
+    "SensorContact",
+    "SensorLocation",
+    "SerialNumber",
+    "ServiceSpec",
+    "SoftwareRevision",
+    "SpecialValue",
+    "SpeedDistanceFormat",
+    "TemperatureMeasurement",
+    "TemperatureType",
+    "codec_for",
+    "decode",
+    "imu_samples_per_notification",
+    "normalize_uuid",
+    "profile_for_services",
+    "sig_uuid",
+    "vendor_uuid",
+]
