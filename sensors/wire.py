@@ -34,7 +34,9 @@ class Reader:
         return len(self._data) - self._pos
 
     def error(self, kind: DecodeErrorKind, detail: str, offset: int | None = None) -> DecodeError:
-        return DecodeError(kind, self.characteristic, detail, self._pos if offset is None else offset)
+        return DecodeError(
+            kind, self.characteristic, detail, self._pos if offset is None else offset
+        )
 
     def _take(self, size: int, field: str) -> bytes:
         start = self._pos
@@ -126,15 +128,18 @@ def read_float32(reader: Reader, field: str) -> float | SpecialValue:
     if special is not None:
         return special
     if raw == FLOAT_RESERVED:
-        raise reader.error(DecodeErrorKind.RESERVED_VALUE, f"{field} is the reserved FLOAT 0x{raw:08X}", start)
-    exponent = int.from_bytes(bytes([raw >> 24]), "little", signed=True)
-    mantissa = raw & 0xFFFFFF
-    if mantissa >= 0x800000:
-        mantissa -= 0x1000000
-    if exponent >= 0:
-        return float(mantissa * 10**exponent)
+        raise reader.error(
+            DecodeErrorKind.RESERVED_VALUE, f"{field} is the reserved FLOAT 0x{raw:08X}", start
+        )
+    exponent = _signed(raw >> 24, 8)
+    mantissa = _signed(raw & 0xFFFFFF, 24)
+    scale: int = 10 ** abs(exponent)
     # Divide rather than multiply by 10**-n so that 366e-1 decodes to the float nearest 36.6.
-    return mantissa / 10**-exponent
+    return float(mantissa * scale) if exponent >= 0 else mantissa / scale
+
+
+def _signed(value: int, bits: int) -> int:
+    return value - (1 << bits) if value >> (bits - 1) else value
 
 
 def write_float32(writer: Writer, value: float | SpecialValue, max_decimals: int) -> None:

@@ -70,7 +70,9 @@ class HeartRateMeasurement(Characteristic):
             start = reader.position
             if reader.remaining == 0 or reader.remaining % 2:
                 raise reader.error(
-                    DecodeErrorKind.TOO_SHORT if reader.remaining == 0 else DecodeErrorKind.TRAILING_BYTES,
+                    DecodeErrorKind.TOO_SHORT
+                    if reader.remaining == 0
+                    else DecodeErrorKind.TRAILING_BYTES,
                     f"RR intervals need a whole, non-zero number of 2-byte values, "
                     f"{reader.remaining} byte(s) remain",
                     start,
@@ -125,7 +127,9 @@ class BodySensorLocation(Characteristic):
         code = reader.uint(1, "body_sensor_location")
         location = _LOCATIONS.get(code)
         if location is None:
-            raise reader.error(DecodeErrorKind.RESERVED_VALUE, f"location code {code} is reserved", 0)
+            raise reader.error(
+                DecodeErrorKind.RESERVED_VALUE, f"location code {code} is reserved", 0
+            )
         return {"body_sensor_location": location}
 
     def _write(self, writer: Writer) -> None:

@@ -62,7 +62,9 @@ class ImuBatch(Characteristic):
 
     sample_rate_hz: int = Field(ge=1, le=IMU_MAX_RATE_HZ)
     first_sample_index: int = Field(ge=0, le=UINT32_MAX)
-    samples_g: tuple[tuple[AxisG, AxisG, AxisG], ...] = Field(min_length=1, max_length=IMU_MAX_SAMPLES)
+    samples_g: tuple[tuple[AxisG, AxisG, AxisG], ...] = Field(
+        min_length=1, max_length=IMU_MAX_SAMPLES
+    )
 
     @classmethod
     def _read(cls, reader: Reader) -> dict[str, Any]:
@@ -141,7 +143,9 @@ class SafetyEvent(Characteristic):
         code = reader.uint(1, "event")
         event = _SAFETY_EVENTS.get(code)
         if event is None:
-            raise reader.error(DecodeErrorKind.RESERVED_VALUE, f"event code {code} is reserved", code_at)
+            raise reader.error(
+                DecodeErrorKind.RESERVED_VALUE, f"event code {code} is reserved", code_at
+            )
         sequence = reader.uint(2, "sequence")
         ticks = reader.uint(4, "device_ticks_ms")
         peak = reader.uint(2, "peak_accel_g")
@@ -203,7 +207,9 @@ class DeviceStatus(Characteristic):
         flags = reader.uint(1, "flags")
         if flags & _STATUS_RESERVED:
             raise reader.error(
-                DecodeErrorKind.RESERVED_FLAGS, f"reserved status bits set in 0x{flags:02X}", flags_at
+                DecodeErrorKind.RESERVED_FLAGS,
+                f"reserved status bits set in 0x{flags:02X}",
+                flags_at,
             )
         return {
             "firmware_version": version,

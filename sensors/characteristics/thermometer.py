@@ -80,7 +80,9 @@ class TemperatureMeasurement(Characteristic):
             values["temperature_c"] = None
             values["special_value"] = value
         else:
-            values["temperature_c"] = (value - 32.0) * 5.0 / 9.0 if flags & _FLAG_FAHRENHEIT else value
+            values["temperature_c"] = (
+                (value - 32.0) * 5.0 / 9.0 if flags & _FLAG_FAHRENHEIT else value
+            )
         if flags & _FLAG_TIMESTAMP:
             values["timestamp"] = read_date_time(reader, "timestamp")
         if flags & _FLAG_TYPE:
@@ -106,4 +108,3 @@ class TemperatureMeasurement(Characteristic):
             write_date_time(writer, self.timestamp)
         if self.temperature_type:
             writer.uint(1, _TYPE_CODES[self.temperature_type])
-

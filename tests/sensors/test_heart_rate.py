@@ -51,7 +51,7 @@ VECTORS = [
 ]
 
 
-@pytest.mark.parametrize(("wire", "bpm", "contact", "energy", "rr"), VECTORS, ids=lambda v: str(v))
+@pytest.mark.parametrize(("wire", "bpm", "contact", "energy", "rr"), VECTORS, ids=str)
 def test_every_flag_combination_decodes(
     wire: str, bpm: int, contact: str, energy: int | None, rr: tuple[float, ...]
 ) -> None:
@@ -64,7 +64,7 @@ def test_every_flag_combination_decodes(
     )
 
 
-@pytest.mark.parametrize(("wire", "bpm", "contact", "energy", "rr"), VECTORS, ids=lambda v: str(v))
+@pytest.mark.parametrize(("wire", "bpm", "contact", "energy", "rr"), VECTORS, ids=str)
 def test_encoding_is_canonical(
     wire: str, bpm: int, contact: str, energy: int | None, rr: tuple[float, ...]
 ) -> None:

@@ -130,5 +130,5 @@ def test_device_status_malformed(wire: str, kind: DecodeErrorKind, offset: int) 
 
 
 def test_firmware_version_is_validated() -> None:
-    with pytest.raises(ValueError, match="MAJOR.MINOR.PATCH"):
+    with pytest.raises(ValueError, match=r"MAJOR\.MINOR\.PATCH"):
         DeviceStatus(firmware_version="1.256.0", device_ticks_ms=0, boot_count=0)

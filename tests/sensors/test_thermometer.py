@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -119,7 +119,5 @@ def test_exactly_one_of_value_and_special() -> None:
 
 
 def test_time_zone_aware_timestamps_are_refused() -> None:
-    from datetime import UTC
-
     with pytest.raises(ValueError, match="time zone"):
         TemperatureMeasurement(temperature_c=36.6, timestamp=datetime(2025, 1, 1, tzinfo=UTC))

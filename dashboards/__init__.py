@@ -1,0 +1,1 @@
+"""Grafana dashboards for supervisors, built as code with grafana-foundation-sdk."""
