@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from typing import TextIO
 
 from gateway.commands import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Streams
 from gateway.commands import decode as decode_command
+from gateway.commands import read as read_command
+from gateway.commands import scan as scan_command
 
 # Each module adds one subcommand; keep this list sorted by command name.
-COMMAND_MODULES = (decode_command,)
+COMMAND_MODULES = (decode_command, read_command, scan_command)
+# Other packages of the distribution add commands through this entry-point group (the simulated
+# firmware's `simulate`), so the gateway offers them without importing those packages.
+PLUGIN_GROUP = "bluewatch.commands"
+logger = logging.getLogger(__name__)
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "main", "run"]
 
@@ -23,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(commands)
+    for plugin in entry_points(group=PLUGIN_GROUP):
+        try:
+            plugin.load()(commands)
+        except Exception:  # a broken plugin must not take the gateway's own commands down
+            logger.exception("command plugin %s could not be loaded", plugin.name)
     return parser
 
 

@@ -1,0 +1,117 @@
+"""`bluewatch simulate`: a fleet of simulated officers that another process reaches over HCI.
+
+Registered in the `bluewatch` CLI through the `bluewatch.commands` entry point, so the gateway's
+command line offers it without importing this package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import signal
+from typing import Protocol, TextIO
+
+from firmware_mocks.fleet import Fleet
+from firmware_mocks.radio import VirtualRadio
+from firmware_mocks.scenario import ScenarioError, list_scenarios, load_scenario
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_FAILURE = 3
+
+
+class Streams(Protocol):
+    stdout: TextIO
+    stderr: TextIO
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "simulate",
+        help="run simulated vests and helmets on a virtual radio",
+        description="Run a fleet of simulated officers (a vest and a helmet each) on one virtual "
+        "BLE link and serve a controller of that link over an HCI transport, so a gateway in "
+        "another process can scan, connect and read them. Prints one JSON line with the roster.",
+    )
+    parser.add_argument("--officers", type=int, default=4, help="number of officers")
+    parser.add_argument(
+        "--scenario",
+        default="patrol-shift",
+        help=f"scenario name or TOML file ({', '.join(list_scenarios())})",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed (same seed, same run)")
+    parser.add_argument("--time-scale", type=float, help="simulated seconds per wall second")
+    parser.add_argument(
+        "--listen",
+        default="tcp-server:127.0.0.1:9002",
+        metavar="SPEC",
+        help="Bumble HCI transport to serve on (tcp-server:HOST:PORT, unix-server:PATH...)",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=0.0,
+        help="stop after this many seconds (0: run until stopped)",
+    )
+    parser.set_defaults(handler=run)
+
+
+async def simulate(args: argparse.Namespace, io: Streams) -> int:
+    scenario = load_scenario(args.scenario)
+    radio = VirtualRadio()
+    fleet = Fleet(radio, scenario, args.officers, args.seed, time_scale=args.time_scale)
+    await fleet.start()
+    exported = await radio.export(args.listen)
+    try:
+        io.stdout.write(
+            json.dumps(
+                {
+                    "listening": args.listen,
+                    "scenario": scenario.name,
+                    "time_scale": fleet.time_scale,
+                    "officers": [dataclasses.asdict(entry) for entry in fleet.roster()],
+                }
+            )
+            + "\n"
+        )
+        io.stdout.flush()
+        await fleet.run(args.seconds or None)
+    finally:
+        await exported.close()
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace, io: Streams) -> int:
+    if args.officers < 1 or args.seconds < 0:
+        io.stderr.write(
+            "bluewatch simulate: --officers must be at least 1 and --seconds not negative\n"
+        )
+        return EXIT_USAGE
+    try:
+        return asyncio.run(_until_signalled(simulate(args, io)))
+    except ScenarioError as exc:
+        io.stderr.write(f"bluewatch simulate: {exc}\n")
+        return EXIT_USAGE
+    except OSError as exc:
+        io.stderr.write(f"bluewatch simulate: cannot serve {args.listen}: {exc}\n")
+        return EXIT_FAILURE
+
+
+async def _until_signalled(main: asyncio.Future[int] | asyncio.Task[int] | object) -> int:
+    """Run `main`; SIGTERM and SIGINT end it cleanly (its `finally` blocks run)."""
+    task = asyncio.ensure_future(main)  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        result: int = await task
+        return result
+    except asyncio.CancelledError:
+        return EXIT_OK
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)

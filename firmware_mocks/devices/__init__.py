@@ -1,0 +1,1 @@
+"""The simulated vest and helmet: GATT servers built from the `sensors` profiles."""

@@ -1,0 +1,116 @@
+"""A device's GATT database, built from its `sensors` profile, with explicit handlers.
+
+Every characteristic has a read handler and a write handler. Bumble leaves an ATT Write Request
+to a characteristic without a write handler unanswered, so a client would wait for its timeout;
+here such writes get the Write Not Permitted error at once, as a real device answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bumble.att import ATT_Error, ErrorCode
+from bumble.core import UUID
+from bumble.device import Connection
+from bumble.gatt import Characteristic, CharacteristicValue, Service
+
+from sensors import (
+    BodySensorLocation,
+    DeviceProfile,
+    FirmwareRevision,
+    HardwareRevision,
+    ManufacturerName,
+    ModelNumber,
+    SensorLocation,
+    SerialNumber,
+    SoftwareRevision,
+)
+from sensors import (
+    Characteristic as SensorCharacteristic,
+)
+from sensors.profiles import Property
+
+
+@dataclass(frozen=True)
+class DeviceIdentity:
+    """What the Device Information service says about one unit."""
+
+    manufacturer: str
+    model: str
+    serial: str
+    hardware_revision: str
+    firmware_revision: str
+    software_revision: str
+
+    def values(self) -> dict[str, SensorCharacteristic]:
+        return {
+            codec.UUID: codec(text=text)
+            for codec, text in (
+                (ManufacturerName, self.manufacturer),
+                (ModelNumber, self.model),
+                (SerialNumber, self.serial),
+                (HardwareRevision, self.hardware_revision),
+                (FirmwareRevision, self.firmware_revision),
+                (SoftwareRevision, self.software_revision),
+            )
+        }
+
+
+_PROPERTIES = {
+    Property.READ: Characteristic.Properties.READ,
+    Property.NOTIFY: Characteristic.Properties.NOTIFY,
+}
+
+
+class GattDatabase:
+    """The services of one profile; holds the latest value of each characteristic for reads."""
+
+    def __init__(self, profile: DeviceProfile, identity: DeviceIdentity) -> None:
+        self.profile = profile
+        self._values: dict[str, bytes] = {
+            uuid: reading.encode() for uuid, reading in identity.values().items()
+        }
+        self._values[BodySensorLocation.UUID] = BodySensorLocation(
+            body_sensor_location=SensorLocation.CHEST
+        ).encode()
+        self.characteristics: dict[str, Characteristic[Any]] = {}
+        self.services: list[Service] = []
+        for service_spec in profile.services:
+            characteristics = []
+            for spec in service_spec.characteristics:
+                properties = Characteristic.Properties(0)
+                for prop in spec.properties:
+                    properties |= _PROPERTIES[prop]
+                readable = Property.READ in spec.properties
+                characteristic = Characteristic(
+                    spec.uuid,
+                    properties,
+                    Characteristic.READABLE if readable else Characteristic.Permissions(0),
+                    CharacteristicValue(
+                        read=self._reader(spec.uuid, readable=readable), write=self._refuse_write
+                    ),
+                )
+                self.characteristics[spec.uuid] = characteristic
+                characteristics.append(characteristic)
+            self.services.append(Service(UUID(service_spec.uuid), characteristics))
+
+    def set_value(self, uuid: str, value: bytes) -> None:
+        self._values[uuid] = value
+
+    def value(self, uuid: str) -> bytes:
+        return self._values.get(uuid, b"")
+
+    def _reader(self, uuid: str, *, readable: bool) -> Any:
+        def read(connection: Connection) -> bytes:
+            del connection
+            if not readable:
+                raise ATT_Error(ErrorCode.READ_NOT_PERMITTED)
+            return self._values.get(uuid, b"")
+
+        return read
+
+    @staticmethod
+    def _refuse_write(connection: Connection, value: bytes) -> None:
+        del connection, value
+        raise ATT_Error(ErrorCode.WRITE_NOT_PERMITTED)

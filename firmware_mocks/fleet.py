@@ -1,0 +1,255 @@
+"""Many simulated officers, each with a vest and a helmet, on one virtual radio in one process.
+
+The fleet advances every officer's simulation on a ticker and lets each device send what is due
+at the profile's rates, in simulated time: with a time scale of 10, heart rate is notified ten
+times per wall-clock second. The clock is injected so tests can drive the fleet by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+from firmware_mocks.devices.gatt import DeviceIdentity
+from firmware_mocks.devices.peripheral import Peripheral
+from firmware_mocks.radio import VirtualRadio, random_static_address
+from firmware_mocks.scenario import Scenario
+from firmware_mocks.simulation import OfficerSimulation
+from sensors import (
+    PROFILES,
+    BatteryLevel,
+    Characteristic,
+    DeviceKind,
+    DeviceStatus,
+    HeartRateMeasurement,
+    ImuBatch,
+    LocationAndSpeed,
+    SafetyEvent,
+    TemperatureMeasurement,
+    imu_samples_per_notification,
+)
+
+logger = logging.getLogger(__name__)
+
+FIRMWARE_VERSION: Final = "1.4.2"
+SAMPLE_INDEX_MODULO: Final = 2**32
+EVENT_SEQUENCE_MODULO: Final = 2**16
+# 20 Hz keeps IMU batches and events prompt (50 ms) without loading the CPU with empty ticks.
+DEFAULT_TICK_S: Final = 0.05
+# What a malformed notification looks like: a valid payload with one trailing byte. Every codec
+# refuses trailing bytes, so the gateway must count it and carry on.
+CORRUPTION_BYTE: Final = b"\xa5"
+
+Producer = Callable[[OfficerSimulation, DeviceKind], Characteristic]
+
+# Periodic characteristics: how each device gets its next value from the simulation.
+PRODUCERS: Final[dict[str, Producer]] = {
+    HeartRateMeasurement.UUID: lambda sim, kind: sim.heart_rate(),
+    TemperatureMeasurement.UUID: lambda sim, kind: sim.skin_temperature(),
+    LocationAndSpeed.UUID: lambda sim, kind: sim.location(),
+    BatteryLevel.UUID: lambda sim, kind: BatteryLevel(battery_pct=sim.battery_pct(kind)),
+    DeviceStatus.UUID: lambda sim, kind: DeviceStatus(
+        firmware_version=FIRMWARE_VERSION,
+        device_ticks_ms=sim.device_clock_ms(kind),
+        boot_count=sim.boot_count(kind),
+    ),
+}
+
+
+@dataclass
+class SimulatedDevice:
+    """One wearable: its peripheral plus the firmware's own counters."""
+
+    kind: DeviceKind
+    peripheral: Peripheral
+    next_due: dict[str, float] = field(default_factory=dict)
+    imu_buffer: list[tuple[float, float, float]] = field(default_factory=list)
+    sample_index: int = 0
+    event_sequence: int = 0
+    boot_count: int = -1
+
+    @property
+    def profile_rate_hz(self) -> int:
+        return self.peripheral.profile.imu_rate_hz
+
+
+@dataclass
+class SimulatedOfficer:
+    simulation: OfficerSimulation
+    devices: dict[DeviceKind, SimulatedDevice]
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """What the gateway's configuration needs to know about one simulated officer."""
+
+    officer_id: str
+    vest_address: str
+    vest_name: str
+    helmet_address: str
+    helmet_name: str
+
+
+class Fleet:
+    """Officers of one scenario on one radio; `step` sends what is due, `run` ticks forever."""
+
+    def __init__(
+        self,
+        radio: VirtualRadio,
+        scenario: Scenario,
+        officers: int,
+        seed: int,
+        *,
+        time_scale: float | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.radio = radio
+        self.scenario = scenario
+        self.seed = seed
+        self.time_scale = time_scale if time_scale is not None else scenario.time_scale
+        self._clock = clock
+        self._last_tick: float | None = None
+        rng = random.Random(seed)
+        self.officers: list[SimulatedOfficer] = []
+        for index in range(officers):
+            simulation = OfficerSimulation(scenario, index, seed + index)
+            devices = {
+                kind: SimulatedDevice(kind, self._peripheral(kind, index, rng))
+                for kind in (DeviceKind.VEST, DeviceKind.HELMET)
+            }
+            self.officers.append(SimulatedOfficer(simulation, devices))
+
+    def _peripheral(self, kind: DeviceKind, index: int, rng: random.Random) -> Peripheral:
+        profile = PROFILES[kind]
+        serial = f"{kind.value[0].upper()}{index + 1:04d}"
+        name = f"{profile.name_prefix}-{serial}"
+        # RSSI differs per device so link-health views have something to show; -55 to -80 dBm
+        # spans a wearable next to the vehicle to one across a car park.
+        device = self.radio.device(name, random_static_address(rng), rssi_dbm=rng.randint(-80, -55))
+        identity = DeviceIdentity(
+            manufacturer="Bluewatch Simulated Devices",
+            model=f"{profile.name_prefix}-SIM",
+            serial=serial,
+            hardware_revision="sim-1",
+            firmware_revision=FIRMWARE_VERSION,
+            software_revision=FIRMWARE_VERSION,
+        )
+        return Peripheral(device, profile, identity)
+
+    def roster(self) -> list[RosterEntry]:
+        return [
+            RosterEntry(
+                officer_id=officer.simulation.officer_id,
+                vest_address=officer.devices[DeviceKind.VEST].peripheral.address,
+                vest_name=officer.devices[DeviceKind.VEST].peripheral.name,
+                helmet_address=officer.devices[DeviceKind.HELMET].peripheral.address,
+                helmet_name=officer.devices[DeviceKind.HELMET].peripheral.name,
+            )
+            for officer in self.officers
+        ]
+
+    async def start(self) -> None:
+        """Power every device on with its readable values set, then advertise."""
+        for officer in self.officers:
+            for device in officer.devices.values():
+                await self._send_periodic(officer.simulation, device, force=True)
+                device.boot_count = officer.simulation.boot_count(device.kind)
+                await device.peripheral.power_on()
+
+    async def run(self, duration_s: float | None = None, tick_s: float = DEFAULT_TICK_S) -> None:
+        """Tick until `duration_s` of wall-clock time has passed (forever when None)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if duration_s is None else loop.time() + duration_s
+        while deadline is None or loop.time() < deadline:
+            await self.tick()
+            await asyncio.sleep(tick_s)
+
+    async def tick(self) -> None:
+        """Advance the simulations by the wall-clock time since the last tick, times the scale."""
+        now = self._clock() if self._clock else asyncio.get_running_loop().time()
+        elapsed = 0.0 if self._last_tick is None else now - self._last_tick
+        self._last_tick = now
+        await self.step(elapsed * self.time_scale)
+
+    async def step(self, sim_dt_s: float) -> None:
+        for officer in self.officers:
+            if sim_dt_s > 0:
+                officer.simulation.advance(sim_dt_s)
+            for device in officer.devices.values():
+                try:
+                    await self._emit(officer.simulation, device)
+                except Exception:  # one device's failure must not stop the fleet's other devices
+                    logger.exception("%s: emitting failed", device.peripheral.name)
+
+    async def _emit(self, sim: OfficerSimulation, device: SimulatedDevice) -> None:
+        faults = sim.faults(device.kind)
+        peripheral = device.peripheral
+        if not faults.link_up:
+            if peripheral.online:
+                await peripheral.go_offline()
+            # A powered-off device loses what it would have measured.
+            sim.take_imu_samples(device.kind)
+            sim.take_events(device.kind)
+            device.imu_buffer.clear()
+            return
+        boot_count = sim.boot_count(device.kind)
+        if boot_count != device.boot_count:
+            device.boot_count = boot_count
+            device.sample_index = 0  # counters restart with the device
+        if not peripheral.online:
+            await peripheral.go_online()
+        await self._send_periodic(sim, device, corrupt=faults.corrupt_next)
+        await self._send_imu(sim, device)
+        await self._send_events(sim, device)
+
+    async def _send_periodic(
+        self,
+        sim: OfficerSimulation,
+        device: SimulatedDevice,
+        force: bool = False,
+        corrupt: bool = False,
+    ) -> None:
+        for spec in device.peripheral.profile.notified():
+            producer = PRODUCERS.get(spec.uuid)
+            if producer is None or spec.interval_s is None:
+                continue
+            due = device.next_due.get(spec.uuid, sim.t_s)
+            if not force and sim.t_s < due:
+                continue
+            device.next_due[spec.uuid] = max(due + spec.interval_s, sim.t_s)
+            payload = producer(sim, device.kind).encode()
+            if corrupt:
+                payload += CORRUPTION_BYTE
+                corrupt = False
+            await device.peripheral.notify(spec.uuid, payload)
+
+    async def _send_imu(self, sim: OfficerSimulation, device: SimulatedDevice) -> None:
+        device.imu_buffer.extend(sim.take_imu_samples(device.kind))
+        per_batch = imu_samples_per_notification(device.peripheral.att_mtu)
+        while len(device.imu_buffer) >= per_batch:
+            samples, device.imu_buffer = (
+                device.imu_buffer[:per_batch],
+                device.imu_buffer[per_batch:],
+            )
+            batch = ImuBatch(
+                sample_rate_hz=device.profile_rate_hz,
+                first_sample_index=device.sample_index,
+                samples_g=tuple(samples),
+            )
+            device.sample_index = (device.sample_index + per_batch) % SAMPLE_INDEX_MODULO
+            await device.peripheral.notify(ImuBatch.UUID, batch.encode())
+
+    async def _send_events(self, sim: OfficerSimulation, device: SimulatedDevice) -> None:
+        for event in sim.take_events(device.kind):
+            reading = SafetyEvent(
+                event=event.kind,
+                sequence=device.event_sequence,
+                device_ticks_ms=sim.device_clock_ms(device.kind),
+                peak_accel_g=event.peak_accel_g,
+            )
+            device.event_sequence = (device.event_sequence + 1) % EVENT_SEQUENCE_MODULO
+            await device.peripheral.notify(SafetyEvent.UUID, reading.encode())

@@ -1,0 +1,202 @@
+"""The virtual radio: Bumble controllers on one in-process link, and exporting one over HCI.
+
+The simulated firmware owns the virtual radio, so the corrections that Bumble 0.0.236's virtual
+controller needs to behave like a real one live here, in `VirtualController`, each with the
+behaviour it corrects. The gateway never imports this module: it reaches the radio either
+through an in-process HCI pipe that tests wire up, or through an HCI transport (TCP, UNIX socket)
+that `export_controller` opens.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from bumble import hci, ll
+from bumble.controller import Controller
+from bumble.device import Device
+from bumble.host import Host
+from bumble.link import LocalLink
+from bumble.transport import open_transport
+from bumble.transport.common import AsyncPipeSink, Transport
+
+logger = logging.getLogger(__name__)
+
+# Every advertiser is heard at a fixed RSSI unless the simulation says otherwise; -60 dBm is a
+# wearable a few metres from the vehicle's antenna.
+DEFAULT_RSSI_DBM = -60
+_Report = hci.HCI_LE_Extended_Advertising_Report_Event.Report
+_EventType = hci.HCI_LE_Extended_Advertising_Report_Event.EventType
+
+
+class VirtualController(Controller):  # type: ignore[misc]
+    """Bumble's virtual controller with the corrections a faithful radio needs."""
+
+    def __init__(self, name: str, link: LocalLink, rssi_dbm: int = DEFAULT_RSSI_DBM) -> None:
+        super().__init__(name, link=link)
+        self.rssi_dbm = rssi_dbm
+
+    # Mend 1. Stock LE Create Connection Cancel answers "success" and does nothing: the pending
+    # connection stays, the host waits forever for the Connection Complete that must follow a
+    # cancel (Core Vol 4 Part E 7.8.13), and every later connect is refused with "command
+    # disallowed". Here the pending connect is dropped and completed with status 0x02.
+    def on_hci_le_create_connection_cancel_command(
+        self, command: hci.HCI_LE_Create_Connection_Cancel_Command
+    ) -> hci.HCI_StatusReturnParameters:
+        pending = self.pending_le_connection
+        if pending is None:
+            return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.COMMAND_DISALLOWED_ERROR)
+        self.pending_le_connection = None
+        self.send_hci_packet(
+            hci.HCI_LE_Connection_Complete_Event(
+                status=hci.HCI_ErrorCode.UNKNOWN_CONNECTION_IDENTIFIER_ERROR,
+                connection_handle=0,
+                role=hci.Role.CENTRAL,
+                peer_address_type=pending.peer_address_type,
+                peer_address=pending.peer_address,
+                connection_interval=0,
+                peripheral_latency=0,
+                supervision_timeout=0,
+                central_clock_accuracy=0,
+            )
+        )
+        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
+
+    # Mend 2. Stock HCI Reset keeps every link, advertiser and scan. A gateway that restarts and
+    # attaches again therefore finds its devices still "connected" to its previous incarnation,
+    # not advertising, and never sees them. A real controller's reset drops its links (the peers
+    # see a supervision timeout); here the peers are told at once.
+    def on_hci_reset_command(
+        self, command: hci.HCI_Reset_Command
+    ) -> hci.HCI_StatusReturnParameters:
+        for connection in list(self.le_connections.values()):
+            connection.send_ll_control_pdu(
+                ll.TerminateInd(hci.HCI_ErrorCode.CONNECTION_TIMEOUT_ERROR)
+            )
+        self.le_connections.clear()
+        self.pending_le_connection = None
+        self.le_scan_enable = False
+        self.le_legacy_advertiser.stop()
+        for advertising_set in self.advertising_sets.values():
+            advertising_set.stop()
+        self.advertising_sets.clear()
+        return super().on_hci_reset_command(command)  # type: ignore[no-any-return]
+
+    # Mend 3. Stock scanning reports the advertising data twice, once as the advertisement and
+    # once as its "scan response", and never delivers the advertiser's real scan response. The
+    # merged result lists every service UUID twice and loses the name that devices put in the
+    # scan response (31 bytes of advertising data cannot hold a 128-bit UUID and a name). Here
+    # the scan response is the advertiser's own, and the RSSI is the advertiser's simulated one.
+    def on_advertising_pdu(self, pdu: ll.AdvInd | ll.AdvExtInd) -> None:
+        if self.le_scan_enable:
+            self._report_advertisement(pdu)
+        scanning, self.le_scan_enable = self.le_scan_enable, False
+        try:
+            # Periodic-advertising sync and pending-connection handling stay Bumble's.
+            super().on_advertising_pdu(pdu)
+        finally:
+            self.le_scan_enable = scanning
+
+    def _report_advertisement(self, pdu: ll.AdvInd | ll.AdvExtInd) -> None:
+        advertiser = self._advertiser(pdu.advertiser_address)
+        rssi = advertiser.rssi_dbm if advertiser else DEFAULT_RSSI_DBM
+        scan_response = advertiser.scan_response_for(pdu.advertiser_address) if advertiser else b""
+        reports = [self._report(pdu, _EventType.CONNECTABLE_ADVERTISING, bytes(pdu.data), rssi)]
+        if scan_response:
+            kind = _EventType.SCAN_RESPONSE | _EventType.CONNECTABLE_ADVERTISING
+            reports.append(self._report(pdu, kind, scan_response, rssi))
+        for report in reports:
+            self.send_hci_packet(hci.HCI_LE_Extended_Advertising_Report_Event([report]))
+
+    @staticmethod
+    def _report(pdu: ll.AdvInd | ll.AdvExtInd, kind: int, data: bytes, rssi: int) -> _Report:
+        return _Report(
+            event_type=kind,
+            address_type=pdu.advertiser_address.address_type,
+            address=pdu.advertiser_address,
+            primary_phy=hci.Phy.LE_1M,
+            secondary_phy=hci.Phy.LE_1M,
+            advertising_sid=0,
+            tx_power=0,
+            rssi=rssi,
+            periodic_advertising_interval=0,
+            direct_address_type=0,
+            direct_address=hci.Address.ANY,
+            data=data,
+        )
+
+    def _advertiser(self, address: hci.Address) -> VirtualController | None:
+        for controller in self.link.controllers:
+            if isinstance(controller, VirtualController) and controller.advertises_as(address):
+                return controller
+        return None
+
+    def advertises_as(self, address: hci.Address) -> bool:
+        return any(a == address for a in self._advertising_addresses())
+
+    def _advertising_addresses(self) -> Iterator[hci.Address]:
+        yield self.le_legacy_advertiser.address
+        for advertising_set in self.advertising_sets.values():
+            if advertising_set.address is not None:
+                yield advertising_set.address
+
+    def scan_response_for(self, address: hci.Address) -> bytes:
+        for advertising_set in self.advertising_sets.values():
+            if advertising_set.enabled and advertising_set.address == address:
+                return bytes(advertising_set.scan_response_data)
+        if self.le_legacy_advertiser.enabled:
+            return bytes(self.le_legacy_advertiser.scan_response_data)
+        return b""
+
+
+@dataclass
+class ExportedController:
+    """A controller on the link whose host is another process, over an HCI transport."""
+
+    controller: VirtualController
+    transport: Transport
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+
+class VirtualRadio:
+    """One virtual BLE link: controllers for simulated devices and for hosts that attach."""
+
+    def __init__(self) -> None:
+        self.link = LocalLink()
+        self._count = 0
+
+    def controller(
+        self, name: str | None = None, rssi_dbm: int = DEFAULT_RSSI_DBM
+    ) -> VirtualController:
+        self._count += 1
+        return VirtualController(name or f"vc{self._count}", self.link, rssi_dbm)
+
+    def device(self, name: str, address: str, rssi_dbm: int = DEFAULT_RSSI_DBM) -> Device:
+        """A Bumble device (host + controller) on this link, as firmware or a test peer uses."""
+        controller = self.controller(name, rssi_dbm)
+        host = Host(controller, AsyncPipeSink(controller))
+        return Device(name=name, address=hci.Address(address), host=host)
+
+    def host_pipe(self, name: str = "gateway") -> tuple[VirtualController, AsyncPipeSink]:
+        """An HCI (source, sink) pair for a host in this process: the gateway in tests."""
+        controller = self.controller(name)
+        return controller, AsyncPipeSink(controller)
+
+    async def export(self, spec: str, name: str = "exported") -> ExportedController:
+        """Serve one controller of this link over an HCI transport, e.g. `tcp-server:_:9002`."""
+        transport = await open_transport(spec)
+        controller = self.controller(name)
+        controller.host = transport.sink
+        transport.source.set_packet_sink(controller)
+        return ExportedController(controller, transport)
+
+
+def random_static_address(rng: random.Random) -> str:
+    """A random static device address: the two most significant bits set (Core Vol 6 B 1.3.2.1)."""
+    octets = [rng.randrange(256) for _ in range(6)]
+    octets[0] |= 0xC0
+    return ":".join(f"{octet:02X}" for octet in octets)

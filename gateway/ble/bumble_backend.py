@@ -1,0 +1,346 @@
+"""A bleak backend (scanner and client) over a Bumble host, for bleak 3.1's `backend=` hook.
+
+Use it as bleak's own: `BleakScanner(backend=BumbleScanner, bumble_stack=stack)`,
+`BleakClient(device, backend=BumbleClient, bumble_stack=stack)`, or through
+bleak-retry-connector's `establish_connection(BleakClient, device, name, backend=BumbleClient,
+bumble_stack=stack)`, whose extra keyword arguments reach the client. Everything above this
+module sees only bleak types, so the gateway runs the same code on BlueZ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
+
+from bleak.args import SizedBuffer
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.client import BaseBleakClient, NotifyCallback
+from bleak.backends.descriptor import BleakGATTDescriptor
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback, BaseBleakScanner
+from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
+from bleak.exc import BleakError, BleakGATTProtocolError
+from bumble import att
+from bumble.core import UUID
+from bumble.device import Advertisement, Connection, Peer
+from bumble.gatt import Characteristic
+from bumble.gatt_client import CharacteristicProxy
+
+from gateway.ble.advertisement import parse_advertisement, uuid_from_le_bytes
+from gateway.ble.bumble_stack import BumbleConnectError, BumbleDeviceDetails, BumbleStack
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Bumble stays at the default ATT_MTU of 23 unless asked; 247 lets one notification carry a
+# full IMU batch (docs/gatt-profile.md) and is what phones and BlueZ negotiate with wearables.
+DEFAULT_MTU = 247
+# A GATT request that gets no answer (a peer that ignores it) must not hang the caller forever;
+# ATT's own transaction timeout is 30 s (Core Vol 3 F 3.3.3), far longer than a gateway can wait.
+DEFAULT_GATT_TIMEOUT_S = 10.0
+
+_PROPERTY_NAMES: tuple[tuple[Characteristic.Properties, str], ...] = (
+    (Characteristic.Properties.BROADCAST, "broadcast"),
+    (Characteristic.Properties.READ, "read"),
+    (Characteristic.Properties.WRITE_WITHOUT_RESPONSE, "write-without-response"),
+    (Characteristic.Properties.WRITE, "write"),
+    (Characteristic.Properties.NOTIFY, "notify"),
+    (Characteristic.Properties.INDICATE, "indicate"),
+    (Characteristic.Properties.AUTHENTICATED_SIGNED_WRITES, "authenticated-signed-writes"),
+    (Characteristic.Properties.EXTENDED_PROPERTIES, "extended-properties"),
+)
+
+
+def bleak_uuid(uuid: UUID) -> str:
+    """bleak's lower-case 128-bit text for a Bumble UUID (whose `str()` is `UUID-16:2A37 (...)`)."""
+    return uuid_from_le_bytes(uuid.to_bytes(force_128=True))
+
+
+def _stack_from(kwargs: dict[str, Any], device: BLEDevice | str) -> BumbleStack:
+    stack = kwargs.get("bumble_stack")
+    if (
+        stack is None
+        and isinstance(device, BLEDevice)
+        and isinstance(device.details, BumbleDeviceDetails)
+    ):
+        stack = device.details.stack
+    if not isinstance(stack, BumbleStack):
+        raise BleakError("the Bumble backend needs bumble_stack=<BumbleStack>")
+    return stack
+
+
+class BumbleScanner(BaseBleakScanner):
+    """Turns the shared stack's advertisements into bleak's BLEDevice and AdvertisementData."""
+
+    def __init__(
+        self,
+        detection_callback: AdvertisementDataCallback | None,
+        service_uuids: list[str] | None,
+        scanning_mode: Literal["active", "passive"] = "active",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(detection_callback, service_uuids)
+        self._stack = _stack_from(kwargs, "")
+        del scanning_mode  # the stack always scans actively: names come in scan responses
+
+    async def start(self) -> None:
+        self.seen_devices = {}
+        await self._stack.add_listener(self._on_advertisement)
+
+    async def stop(self) -> None:
+        await self._stack.remove_listener(self._on_advertisement)
+
+    def _on_advertisement(self, advertisement: Advertisement) -> None:
+        # `data` is the advertisement merged with its scan response; `data_bytes` is one PDU.
+        parsed = parse_advertisement(bytes(advertisement.data))
+        if not self.is_allowed_uuid(parsed.service_uuids):
+            return
+        address = advertisement.address.to_string(False)
+        # An advertisement without its scan response lacks the name: keep what was heard before,
+        # as BlueZ does, rather than forget a device's name every other report.
+        previous = self.seen_devices.get(address)
+        name = parsed.local_name or (previous[1].local_name if previous else None)
+        uuids = list(previous[1].service_uuids) if previous else []
+        uuids += [uuid for uuid in parsed.service_uuids if uuid not in uuids]
+        data = AdvertisementData(
+            local_name=name,
+            manufacturer_data=parsed.manufacturer_data,
+            service_data=parsed.service_data,
+            service_uuids=uuids,
+            tx_power=parsed.tx_power,
+            rssi=advertisement.rssi,
+            platform_data=(advertisement,),
+        )
+        device = self.create_or_update_device(
+            address, address, name, BumbleDeviceDetails(advertisement.address, self._stack), data
+        )
+        self.call_detection_callbacks(device, data)
+
+
+class BumbleClient(BaseBleakClient):
+    """A GATT client on one Bumble LE connection, speaking bleak's backend interface."""
+
+    def __init__(
+        self,
+        address_or_ble_device: BLEDevice | str,
+        *,
+        disconnected_callback: Callable[[], None] | None,
+        timeout: float,
+        services: set[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            address_or_ble_device, disconnected_callback=disconnected_callback, timeout=timeout
+        )
+        self._stack = _stack_from(kwargs, address_or_ble_device)
+        self._device_name = (
+            address_or_ble_device.name if isinstance(address_or_ble_device, BLEDevice) else None
+        )
+        self._wanted_services = services
+        self._mtu = int(kwargs.get("mtu", DEFAULT_MTU))
+        self._gatt_timeout = float(kwargs.get("gatt_timeout", DEFAULT_GATT_TIMEOUT_S))
+        self._connection: Connection | None = None
+        self._peer: Peer | None = None
+        # One Bumble subscriber per characteristic handle: subscribing twice must replace, not
+        # add, or every notification would reach the application twice.
+        self._subscribers: dict[int, Callable[[bytes], None]] = {}
+
+    @property
+    def name(self) -> str:
+        return self._device_name or self.address
+
+    @property
+    def mtu_size(self) -> int:
+        return self._connection.att_mtu if self._connection else att.ATT_DEFAULT_MTU
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connection is not None
+
+    async def connect(self, pair: bool, **kwargs: Any) -> None:
+        timeout = float(kwargs.get("timeout", self._timeout))
+        address = self._stack.address_for(self.address)
+        try:
+            connection = await self._stack.connect(address, timeout)
+        except BumbleConnectError as exc:
+            raise BleakError(str(exc)) from exc
+        self._connection = connection
+        self._peer = Peer(connection)
+        connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
+        try:
+            async with asyncio.timeout(timeout):
+                if self._mtu > att.ATT_DEFAULT_MTU:
+                    await self._gatt("MTU exchange", self._peer.request_mtu(self._mtu))
+                if pair:
+                    await self._gatt("pairing", connection.pair())
+                self.services = await self._discover(self._peer)
+        except BaseException:
+            # A half-made connection (discovery timed out or failed) is closed, not leaked.
+            await self._drop()
+            raise
+
+    async def _discover(self, peer: Peer) -> BleakGATTServiceCollection:
+        collection = BleakGATTServiceCollection()
+        # Bumble's discover_services(uuids) ignores its argument, so the filter is applied here.
+        for service in await self._gatt("service discovery", peer.discover_services()):
+            service_uuid = bleak_uuid(service.uuid)
+            if self._wanted_services and service_uuid not in self._wanted_services:
+                continue
+            bleak_service = BleakGATTService(service, service.handle, service_uuid)
+            collection.add_service(bleak_service)
+            for proxy in await self._gatt(
+                "characteristic discovery", service.discover_characteristics()
+            ):
+                characteristic = BleakGATTCharacteristic(
+                    proxy,
+                    proxy.handle,
+                    bleak_uuid(proxy.uuid),
+                    [name for flag, name in _PROPERTY_NAMES if proxy.properties & flag],  # type: ignore[misc]
+                    lambda: self.mtu_size - 3,
+                    bleak_service,
+                )
+                collection.add_characteristic(characteristic)
+                for descriptor in await self._gatt(
+                    "descriptor discovery", proxy.discover_descriptors()
+                ):
+                    collection.add_descriptor(
+                        BleakGATTDescriptor(
+                            descriptor,
+                            descriptor.handle,
+                            bleak_uuid(descriptor.type),
+                            characteristic,
+                        )
+                    )
+        return collection
+
+    async def disconnect(self) -> None:
+        connection = self._connection
+        if connection is None:
+            return
+        gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def on_gone(*_: object) -> None:
+            if not gone.done():
+                gone.set_result(None)
+
+        connection.once(connection.EVENT_DISCONNECTION, on_gone)
+        try:
+            await connection.disconnect()
+            await asyncio.wait_for(gone, self._gatt_timeout)
+        except Exception:  # the link is going either way; bleak's disconnect does not raise
+            logger.debug("%s: disconnect did not complete cleanly", self.address, exc_info=True)
+            self._forget()
+
+    async def _drop(self) -> None:
+        try:
+            await self.disconnect()
+        finally:
+            self._forget()
+
+    def _on_disconnection(self, reason: int) -> None:
+        logger.debug("%s: disconnected (reason 0x%02X)", self.address, reason)
+        was_connected = self._connection is not None
+        self._forget()
+        if was_connected and self._disconnected_callback is not None:
+            # Scheduled, as bleak's backends do, so a callback's error cannot break Bumble's
+            # event dispatch and the callback may await whatever it likes.
+            asyncio.get_running_loop().call_soon(self._disconnected_callback)
+
+    def _forget(self) -> None:
+        self._connection = None
+        self._peer = None
+        self._subscribers.clear()
+
+    async def pair(self, *args: Any, **kwargs: Any) -> None:
+        await self._gatt("pairing", self._require_connection().pair())
+
+    async def unpair(self) -> None:
+        keystore = self._stack.device.keystore
+        if keystore is not None:
+            await keystore.delete(self._stack.address_for(self.address).to_string(False))
+        await self.disconnect()
+
+    # --- GATT operations -------------------------------------------------------------------
+
+    async def read_gatt_char(
+        self, characteristic: BleakGATTCharacteristic, *, use_cached: bool = False, **kwargs: Any
+    ) -> bytearray:
+        del use_cached, kwargs
+        peer = self._require_peer()
+        return bytearray(await self._gatt("read", peer.read_value(characteristic.obj)))
+
+    async def read_gatt_descriptor(
+        self, descriptor: BleakGATTDescriptor, *, use_cached: bool = False, **kwargs: Any
+    ) -> bytearray:
+        del use_cached, kwargs
+        peer = self._require_peer()
+        return bytearray(await self._gatt("descriptor read", peer.read_value(descriptor.obj)))
+
+    async def write_gatt_char(
+        self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool
+    ) -> None:
+        peer = self._require_peer()
+        await self._gatt(
+            "write", peer.write_value(characteristic.obj, bytes(data), with_response=response)
+        )
+
+    async def write_gatt_descriptor(
+        self, descriptor: BleakGATTDescriptor, data: SizedBuffer
+    ) -> None:
+        peer = self._require_peer()
+        await self._gatt(
+            "descriptor write", peer.write_value(descriptor.obj, bytes(data), with_response=True)
+        )
+
+    async def start_notify(
+        self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any
+    ) -> None:
+        del kwargs
+        self._require_peer()
+        proxy: CharacteristicProxy[bytes] = characteristic.obj
+        previous = self._subscribers.pop(characteristic.handle, None)
+        if previous is not None:
+            await self._gatt("unsubscribe", proxy.unsubscribe(previous))
+
+        def on_value(value: bytes) -> None:
+            callback(bytearray(value))
+
+        self._subscribers[characteristic.handle] = on_value
+        await self._gatt("subscribe", proxy.subscribe(on_value, prefer_notify=True))
+
+    async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
+        self._require_peer()
+        subscriber = self._subscribers.pop(characteristic.handle, None)
+        if subscriber is not None:
+            proxy: CharacteristicProxy[bytes] = characteristic.obj
+            await self._gatt("unsubscribe", proxy.unsubscribe(subscriber))
+
+    def _require_connection(self) -> Connection:
+        if self._connection is None:
+            raise BleakError(f"{self.address}: not connected")
+        return self._connection
+
+    def _require_peer(self) -> Peer:
+        if self._peer is None:
+            raise BleakError(f"{self.address}: not connected")
+        return self._peer
+
+    async def _gatt(self, what: str, operation: Awaitable[T]) -> T:
+        """Run one GATT request with a timeout, in bleak's error vocabulary."""
+        try:
+            async with asyncio.timeout(self._gatt_timeout):
+                return await operation
+        except att.ATT_Error as exc:
+            raise BleakGATTProtocolError(int(exc.error_code)) from exc
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # our caller is being cancelled: let it be
+            # Bumble cancels a pending request when the link drops under it.
+            raise BleakError(f"{self.address}: link lost during {what}") from None
+        except TimeoutError:
+            raise TimeoutError(
+                f"{self.address}: no answer to {what} within {self._gatt_timeout:g} s"
+            ) from None

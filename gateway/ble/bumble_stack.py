@@ -1,0 +1,146 @@
+"""One Bumble host per process, shared by every bleak scanner and client that uses it.
+
+A controller runs one scan and one pending LE connection at a time, so the stack multiplexes:
+scanning is on while any scanner listens, and connection attempts are serialized.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bumble import core, hci
+from bumble.device import Advertisement, Connection, Device
+from bumble.transport import open_transport
+from bumble.transport.common import Transport
+
+logger = logging.getLogger(__name__)
+
+AdvertisementListener = Callable[[Advertisement], None]
+
+
+class BumbleConnectError(Exception):
+    """The controller refused or failed a connection; the message names the address and why."""
+
+
+def _random_static_address() -> hci.Address:
+    octets = bytearray(secrets.token_bytes(6))
+    octets[0] |= 0xC0  # random static: the two most significant bits set (Core Vol 6 B 1.3.2.1)
+    return hci.Address(":".join(f"{o:02X}" for o in octets), hci.Address.RANDOM_DEVICE_ADDRESS)
+
+
+@dataclass(frozen=True)
+class BumbleDeviceDetails:
+    """`BLEDevice.details` for a device found through Bumble: its typed address and stack."""
+
+    address: hci.Address
+    stack: BumbleStack
+
+
+class BumbleStack:
+    """A powered-on Bumble host on an HCI transport (TCP, UNIX socket, USB) or in-process pipe."""
+
+    def __init__(self, device: Device, transport: Transport | None = None) -> None:
+        self.device = device
+        self._transport = transport
+        self._listeners: list[AdvertisementListener] = []
+        self._scan_lock = asyncio.Lock()
+        # Only one LE Create Connection may be pending per controller (Core Vol 4 E 7.8.12).
+        self.connect_lock = asyncio.Lock()
+        self._addresses: dict[str, hci.Address] = {}
+        device.on(device.EVENT_ADVERTISEMENT, self._on_advertisement)
+
+    @classmethod
+    async def open(cls, transport_spec: str, name: str = "bluewatch-gateway") -> BumbleStack:
+        """Attach to a controller through a Bumble transport string, e.g. `tcp-client:host:port`."""
+        transport = await open_transport(transport_spec)
+        try:
+            return await cls._power_on(
+                Device.with_hci(name, _random_static_address(), transport.source, transport.sink),
+                transport,
+            )
+        except BaseException:
+            await transport.close()
+            raise
+
+    @classmethod
+    async def attach(cls, source: Any, sink: Any, name: str = "bluewatch-gateway") -> BumbleStack:
+        """Attach to an in-process controller through an HCI (source, sink) pair."""
+        return await cls._power_on(Device.with_hci(name, _random_static_address(), source, sink))
+
+    @classmethod
+    async def _power_on(cls, device: Device, transport: Transport | None = None) -> BumbleStack:
+        await device.power_on()
+        return cls(device, transport)
+
+    async def close(self) -> None:
+        for connection in list(self.device.connections.values()):
+            try:
+                await connection.disconnect()
+            except Exception:  # closing anyway: a link that fails to close is dropped with it
+                logger.debug("disconnect of %s failed while closing", connection, exc_info=True)
+        try:
+            await self.device.power_off()
+        finally:
+            if self._transport is not None:
+                await self._transport.close()
+
+    # --- scanning ---------------------------------------------------------------------------
+
+    async def add_listener(self, listener: AdvertisementListener) -> None:
+        async with self._scan_lock:
+            self._listeners.append(listener)
+            if not self.device.is_scanning:
+                await self.device.start_scanning(active=True, filter_duplicates=False)
+
+    async def remove_listener(self, listener: AdvertisementListener) -> None:
+        async with self._scan_lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+            if not self._listeners and self.device.is_scanning:
+                await self.device.stop_scanning()
+
+    def _on_advertisement(self, advertisement: Advertisement) -> None:
+        self._addresses[advertisement.address.to_string(False)] = advertisement.address
+        for listener in list(self._listeners):
+            try:
+                listener(advertisement)
+            except Exception:  # one broken scanner callback must not starve the others
+                logger.exception("advertisement listener failed")
+
+    # --- connections ------------------------------------------------------------------------
+
+    def address_for(self, text: str) -> hci.Address:
+        """The typed address last heard for `text`; a random address if never heard."""
+        plain = text.removesuffix("/P")
+        if known := self._addresses.get(plain):
+            return known
+        kind = (
+            hci.Address.PUBLIC_DEVICE_ADDRESS
+            if text.endswith("/P")
+            else hci.Address.RANDOM_DEVICE_ADDRESS
+        )
+        return hci.Address(plain, kind)
+
+    async def connect(self, address: hci.Address, timeout: float) -> Connection:  # noqa: ASYNC109
+        """Connect as central; serialized, since a controller takes one pending connect at a time.
+
+        Raises TimeoutError when the device is not there, BumbleConnectError when refused.
+        """
+        async with self.connect_lock:
+            try:
+                return await self.device.connect(
+                    address, transport=core.PhysicalTransport.LE, timeout=timeout
+                )
+            except core.TimeoutError:
+                raise TimeoutError(
+                    f"{address.to_string(False)}: no connection within {timeout:g} s"
+                ) from None
+            except (core.ConnectionError, core.InvalidStateError, hci.HCI_Error) as exc:
+                raise BumbleConnectError(
+                    f"{address.to_string(False)}: connection failed: {exc}"
+                ) from exc
