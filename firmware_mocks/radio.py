@@ -9,12 +9,15 @@ that `export_controller` opens.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bumble import hci, ll
+from bumble import controller as bumble_controller
+from bumble import host as bumble_host
 from bumble.controller import Controller
 from bumble.device import Device
 from bumble.host import Host
@@ -31,12 +34,60 @@ _Report = hci.HCI_LE_Extended_Advertising_Report_Event.Report
 _EventType = hci.HCI_LE_Extended_Advertising_Report_Event.EventType
 
 
+class QuietHost(Host):  # type: ignore[misc]
+    """Bumble's host without its eager per-packet debug formatting.
+
+    Bumble 0.0.236 formats every HCI packet into a coloured f-string for `logger.debug` even
+    when debug logging is off; profiling 20,000 notifications put half of all CPU time there
+    (docs/performance.md). With debug logging on, Bumble's own methods (and logs) are used.
+    The gateway carries the same correction for its host (gateway/ble/bumble_stack.py): the two
+    packages may not import each other.
+    """
+
+    def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if self.snooper or bumble_host.logger.isEnabledFor(logging.DEBUG):
+            super().on_hci_packet(packet)
+            return
+        match packet:
+            case hci.HCI_Event():
+                self.on_hci_event_packet(packet)
+            case hci.HCI_AclDataPacket():
+                self.on_hci_acl_data_packet(packet)
+            case _:
+                super().on_hci_packet(packet)
+
+    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if self.snooper or bumble_host.logger.isEnabledFor(logging.DEBUG):
+            super().send_hci_packet(packet)
+        elif self.hci_sink:
+            self.hci_sink.on_packet(bytes(packet))
+
+
 class VirtualController(Controller):  # type: ignore[misc]
     """Bumble's virtual controller with the corrections a faithful radio needs."""
 
     def __init__(self, name: str, link: LocalLink, rssi_dbm: int = DEFAULT_RSSI_DBM) -> None:
         super().__init__(name, link=link)
         self.rssi_dbm = rssi_dbm
+
+    # Mend 0 (speed). As for QuietHost: no eager per-packet debug formatting when debug is off.
+    def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if bumble_controller.logger.isEnabledFor(logging.DEBUG):
+            super().on_hci_packet(packet)
+            return
+        match packet:
+            case hci.HCI_AclDataPacket():
+                self.on_hci_acl_data_packet(packet)
+            case hci.HCI_Command():
+                self.on_hci_command_packet(packet)
+            case _:
+                super().on_hci_packet(packet)
+
+    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if bumble_controller.logger.isEnabledFor(logging.DEBUG):
+            super().send_hci_packet(packet)
+        elif self.host:
+            asyncio.get_running_loop().call_soon(self.host.on_packet, bytes(packet))
 
     # Mend 1. Stock LE Create Connection Cancel answers "success" and does nothing: the pending
     # connection stays, the host waits forever for the Connection Complete that must follow a
@@ -178,7 +229,7 @@ class VirtualRadio:
     def device(self, name: str, address: str, rssi_dbm: int = DEFAULT_RSSI_DBM) -> Device:
         """A Bumble device (host + controller) on this link, as firmware or a test peer uses."""
         controller = self.controller(name, rssi_dbm)
-        host = Host(controller, AsyncPipeSink(controller))
+        host = QuietHost(controller, AsyncPipeSink(controller))
         return Device(name=name, address=hci.Address(address), host=host)
 
     def host_pipe(self, name: str = "gateway") -> tuple[VirtualController, AsyncPipeSink]:

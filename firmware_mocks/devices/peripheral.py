@@ -18,6 +18,8 @@ logger = logging.getLogger(__name__)
 
 # Bluetooth Core Supplement Part A 1.3: LE General Discoverable, BR/EDR not supported.
 _FLAGS_LE_GENERAL_NO_BREDR = bytes([0x06])
+# 100 ms is a wearable's usual fast-advertising interval (a connection waits for the next
+# advertisement, so this bounds connect latency); 20 ms is the minimum the Core allows.
 ADVERTISING_INTERVAL_MS = 100.0
 DEFAULT_ATT_MTU = 23
 
@@ -51,8 +53,15 @@ def advertising_payloads(profile: DeviceProfile, name: str) -> tuple[bytes, byte
 class Peripheral:
     """A Bumble device serving one profile's GATT database, advertising while unconnected."""
 
-    def __init__(self, device: Device, profile: DeviceProfile, identity: DeviceIdentity) -> None:
+    def __init__(
+        self,
+        device: Device,
+        profile: DeviceProfile,
+        identity: DeviceIdentity,
+        advertising_interval_ms: float = ADVERTISING_INTERVAL_MS,
+    ) -> None:
         self.device = device
+        self.advertising_interval_ms = advertising_interval_ms
         self.profile = profile
         self.gatt = GattDatabase(profile, identity)
         self.name = device.name
@@ -106,8 +115,8 @@ class Peripheral:
     async def _advertise(self) -> None:
         if self._online and not self.connections and not self.device.is_advertising:
             await self.device.start_advertising(
-                advertising_interval_min=ADVERTISING_INTERVAL_MS,
-                advertising_interval_max=ADVERTISING_INTERVAL_MS,
+                advertising_interval_min=self.advertising_interval_ms,
+                advertising_interval_max=self.advertising_interval_ms,
             )
 
     def _on_connection(self, connection: Connection) -> None:

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bumble import core, hci
+from bumble import host as bumble_host
 from bumble.device import Advertisement, Connection, Device
+from bumble.host import Host
 from bumble.transport import open_transport
 from bumble.transport.common import Transport
 
@@ -31,6 +33,37 @@ def _random_static_address() -> hci.Address:
     octets = bytearray(secrets.token_bytes(6))
     octets[0] |= 0xC0  # random static: the two most significant bits set (Core Vol 6 B 1.3.2.1)
     return hci.Address(":".join(f"{o:02X}" for o in octets), hci.Address.RANDOM_DEVICE_ADDRESS)
+
+
+class QuietHost(Host):  # type: ignore[misc]
+    """Bumble's host without its eager per-packet debug formatting.
+
+    Bumble 0.0.236 formats every HCI packet into a coloured f-string for `logger.debug` even
+    when debug logging is off; profiling 20,000 notifications put half of all CPU time there
+    (docs/performance.md). With debug logging on (or a snooper), Bumble's own methods are used.
+    """
+
+    def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if self.snooper or bumble_host.logger.isEnabledFor(logging.DEBUG):
+            super().on_hci_packet(packet)
+            return
+        match packet:
+            case hci.HCI_Event():
+                self.on_hci_event_packet(packet)
+            case hci.HCI_AclDataPacket():
+                self.on_hci_acl_data_packet(packet)
+            case _:
+                super().on_hci_packet(packet)
+
+    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if self.snooper or bumble_host.logger.isEnabledFor(logging.DEBUG):
+            super().send_hci_packet(packet)
+        elif self.hci_sink:
+            self.hci_sink.on_packet(bytes(packet))
+
+
+def _device(name: str, source: Any, sink: Any) -> Device:
+    return Device(name=name, address=_random_static_address(), host=QuietHost(source, sink))
 
 
 @dataclass(frozen=True)
@@ -59,10 +92,7 @@ class BumbleStack:
         """Attach to a controller through a Bumble transport string, e.g. `tcp-client:host:port`."""
         transport = await open_transport(transport_spec)
         try:
-            return await cls._power_on(
-                Device.with_hci(name, _random_static_address(), transport.source, transport.sink),
-                transport,
-            )
+            return await cls._power_on(_device(name, transport.source, transport.sink), transport)
         except BaseException:
             await transport.close()
             raise
@@ -70,7 +100,7 @@ class BumbleStack:
     @classmethod
     async def attach(cls, source: Any, sink: Any, name: str = "bluewatch-gateway") -> BumbleStack:
         """Attach to an in-process controller through an HCI (source, sink) pair."""
-        return await cls._power_on(Device.with_hci(name, _random_static_address(), source, sink))
+        return await cls._power_on(_device(name, source, sink))
 
     @classmethod
     async def _power_on(cls, device: Device, transport: Transport | None = None) -> BumbleStack:
