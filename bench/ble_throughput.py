@@ -29,14 +29,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bleak import BleakClient  # noqa: E402
+from bleak import BleakClient
 
-from firmware_mocks.devices.gatt import DeviceIdentity  # noqa: E402
-from firmware_mocks.devices.peripheral import Peripheral  # noqa: E402
-from firmware_mocks.radio import VirtualRadio  # noqa: E402
-from gateway.ble.bumble_backend import BumbleClient  # noqa: E402
-from gateway.ble.bumble_stack import BumbleStack  # noqa: E402
-from sensors import OFFICER_SAFETY_SERVICE_UUID, VEST, ImuBatch  # noqa: E402
+from firmware_mocks.devices.gatt import DeviceIdentity
+from firmware_mocks.devices.peripheral import Peripheral
+from firmware_mocks.radio import VirtualRadio
+from gateway.ble.bumble_backend import BumbleClient
+from gateway.ble.bumble_stack import BumbleStack
+from sensors import OFFICER_SAFETY_SERVICE_UUID, VEST, ImuBatch
 
 PAYLOAD_SIZE = 20  # a small notification: 8-byte timestamp + padding
 
@@ -164,13 +164,15 @@ async def over_tcp(
         "--advertising-ms", str(advertising_ms),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
     )  # fmt: skip
-    assert child.stdin and child.stdout
+    assert child.stdin
+    assert child.stdout
     try:
         await child.stdout.readline()  # "ready"
         stack = await BumbleStack.open(f"tcp-client:127.0.0.1:{port}")
 
         async def remote_send(n: int, r: float | None) -> None:
-            assert child.stdin and child.stdout
+            assert child.stdin
+            assert child.stdout
             child.stdin.write(f"{n} {r or 0}\n".encode())
             await child.stdin.drain()
             await child.stdout.readline()
@@ -244,8 +246,8 @@ async def main(repeat: int) -> None:
     print("\n| transport | case | connect (s) | notifications/s | p50 (ms) | p99 (ms) |")
     print("|---|---|---|---|---|---|")
     for row in rows:
-        cells = [f"{row[k]:.3g}" if k in row else "—" for k in
-                 ("connect_s", "notifications_per_s", "latency_p50_ms", "latency_p99_ms")]  # fmt: skip
+        keys = ("connect_s", "notifications_per_s", "latency_p50_ms", "latency_p99_ms")
+        cells = [f"{row[k]:.3g}" if k in row else "—" for k in keys]
         print(f"| {row['transport']} | {row['case']} | " + " | ".join(cells) + " |")
     print(f"\nmedians of {repeat} runs; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
 

@@ -15,8 +15,8 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bumble import hci, ll
 from bumble import controller as bumble_controller
+from bumble import hci, ll
 from bumble import host as bumble_host
 from bumble.controller import Controller
 from bumble.device import Device

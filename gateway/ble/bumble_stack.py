@@ -35,7 +35,7 @@ def _random_static_address() -> hci.Address:
     return hci.Address(":".join(f"{o:02X}" for o in octets), hci.Address.RANDOM_DEVICE_ADDRESS)
 
 
-class QuietHost(Host):  # type: ignore[misc]
+class QuietHost(Host):
     """Bumble's host without its eager per-packet debug formatting.
 
     Bumble 0.0.236 formats every HCI packet into a coloured f-string for `logger.debug` even

@@ -7,7 +7,7 @@ from gateway.ble.advertisement import parse_advertisement, uuid_from_le_bytes
 # Flags; incomplete 16-bit list (180D); complete 128-bit list (the Officer Safety service);
 # then a scan response with the complete name "BW-Vest-0001".
 VEST_ADV = bytes.fromhex(
-    "020106" "03020d18" "1107" "00fe5acef10f1ea10d4cfe5a0100e5b1" "0d094257 2d566573742d30303031".replace(" ", "")
+    "020106" "03020d18" "1107" "00fe5acef10f1ea10d4cfe5a0100e5b1" "0d09" "42572d566573742d30303031"
 )  # fmt: skip
 
 
