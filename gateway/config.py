@@ -1,0 +1,191 @@
+"""The gateway's configuration: one TOML file, overridden by BLUEWATCH_* environment variables.
+
+Nested keys join with `__` in the environment (`BLUEWATCH_BLE__BACKEND=bumble`). Every error
+names the file, the key and the problem. Secrets are `SecretStr`, read from the environment or
+from files (`*_file` keys), and never appear in logs or summaries.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from gateway.ble.factory import BleSettings
+from sensors import DeviceKind
+
+# Ids travel into MQTT topics, InfluxDB tags and file names: a safe alphabet keeps them from
+# injecting topic levels (`/`, `+`, `#`), line-protocol syntax or path components.
+SafeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+ADDRESS_PATTERN = r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the file, the key and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DeviceAssignment(_Section):
+    """One wearable issued to an officer, known by address or by advertised name."""
+
+    kind: DeviceKind
+    address: Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN, to_upper=True)] | None = None
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _address_or_name(self) -> Self:
+        if not (self.address or self.name):
+            raise ValueError("a device needs an address or a name")
+        return self
+
+
+class Officer(_Section):
+    id: SafeId
+    badge: str = ""
+    name: str = ""
+    age_years: int | None = Field(default=None, ge=16, le=80)
+    resting_hr_bpm: int = Field(default=60, ge=30, le=120)
+    # Measured HRmax when the agency has it; otherwise analytics use Tanaka's 208 - 0.7 x age.
+    max_hr_bpm: int | None = Field(default=None, ge=120, le=230)
+    devices: tuple[DeviceAssignment, ...] = ()
+
+
+class LinkSettings(_Section):
+    """When a device's stream counts as stale, then lost (seconds without a notification)."""
+
+    stale_after_s: float = Field(default=5.0, gt=0)
+    lost_after_s: float = Field(default=20.0, gt=0)
+    max_concurrent_connects: int = Field(default=5, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.lost_after_s <= self.stale_after_s:
+            raise ValueError("lost_after_s must be longer than stale_after_s")
+        return self
+
+
+class OutboxSettings(_Section):
+    path: Path = Path("bluewatch-outbox.sqlite3")
+    max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024 * 1024)
+    max_age_days: float = Field(default=30.0, gt=0)
+
+
+class HttpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+
+
+class GatewayConfig(BaseSettings):
+    """Everything `bluewatch run` needs, validated before anything starts."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BLUEWATCH_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    agency: SafeId
+    unit: SafeId
+    officers: tuple[Officer, ...] = ()
+    ble: BleSettings = BleSettings()
+    link: LinkSettings = LinkSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    http: HttpSettings = HttpSettings()
+
+    @model_validator(mode="after")
+    def _unique_ids_and_devices(self) -> Self:
+        seen: set[str] = set()
+        for officer in self.officers:
+            if officer.id in seen:
+                raise ValueError(f"officer id {officer.id!r} appears twice")
+            seen.add(officer.id)
+        devices: set[str] = set()
+        for officer in self.officers:
+            for device in officer.devices:
+                key = device.address or f"name:{device.name}"
+                if key in devices:
+                    raise ValueError(f"device {key} is assigned twice (officer {officer.id!r})")
+                devices.add(key)
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file; the file overrides the defaults.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_config(path: Path) -> GatewayConfig:
+    """Read and validate `path` plus environment overrides; ConfigError says what is wrong."""
+    try:
+        with path.open("rb") as handle:
+            tomllib.load(handle)  # parse once here for a precise syntax error
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+    class FromFile(GatewayConfig):
+        model_config = SettingsConfigDict(toml_file=path)
+
+    try:
+        return FromFile()
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, exc)) from None
+
+
+def _describe(path: Path, exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        shown = "" if _secret(key) else f" (got {error.get('input')!r})"
+        problems.append(f"{path}: {key}: {error['msg']}{shown}")
+    return "\n".join(problems)
+
+
+def _secret(key: str) -> bool:
+    return any(word in key for word in ("password", "token", "secret"))
+
+
+def summarise(config: GatewayConfig) -> dict[str, Any]:
+    """What `check-config` prints: the shape of the configuration, never a secret."""
+    return {
+        "agency": config.agency,
+        "unit": config.unit,
+        "officers": [
+            {
+                "id": officer.id,
+                "devices": [
+                    {"kind": d.kind.value, "address": d.address, "name": d.name}
+                    for d in officer.devices
+                ],
+            }
+            for officer in config.officers
+        ],
+        "ble": {"backend": config.ble.backend, "bumble_transport": config.ble.bumble_transport},
+        "link": config.link.model_dump(),
+        "outbox": {"path": str(config.outbox.path), "max_bytes": config.outbox.max_bytes},
+        "http": config.http.model_dump(),
+    }

@@ -1,0 +1,169 @@
+"""The durable outbox: ordering, lanes, cursors, quarantine, retention, and kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gateway.outbox import Lane, Outbox, Point
+
+
+def telemetry(n: int, officer: str = "o1") -> Point:
+    return Point("heart_rate", {"officer": officer}, {"bpm": 60 + n % 50, "rr_s": 0.8}, n)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now_ns = 1_000_000_000_000
+
+    def __call__(self) -> int:
+        return self.now_ns
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Outbox:
+    return Outbox(tmp_path / "outbox.sqlite3", clock_ns=FakeClock())
+
+
+def test_points_come_back_exactly_and_in_order(outbox: Outbox) -> None:
+    outbox.register_sink("influx")
+    points = [telemetry(n) for n in range(10)]
+    points.append(Point("label", {"k": "v w"}, {"s": 'text "q"', "b": True, "f": 1.5, "i": 3}, 99))
+    ids = outbox.append(points)
+    assert ids == list(range(1, 12))
+    pending = outbox.pending("influx", 100)
+    assert [item.id for item in pending] == ids
+    assert [item.point for item in pending] == points
+    assert isinstance(pending[-1].point.fields["i"], int)
+    assert isinstance(pending[-1].point.fields["f"], float)
+
+
+def test_alerts_are_delivered_before_a_telemetry_backlog(outbox: Outbox) -> None:
+    outbox.register_sink("webhook")
+    outbox.append([telemetry(n) for n in range(100)])
+    alert = Point("alert", {"officer": "o1"}, {"state": "active"}, 500, Lane.ALERT)
+    event = Point("safety_event", {"officer": "o1"}, {"event": "panic_press"}, 400, Lane.EVENT)
+    outbox.append([event, alert])
+    first = outbox.pending("webhook", 3)
+    assert [item.point.lane for item in first] == [Lane.ALERT, Lane.EVENT, Lane.TELEMETRY]
+
+
+def test_each_sink_has_its_own_cursor(outbox: Outbox) -> None:
+    outbox.register_sink("influx")
+    outbox.register_sink("mqtt")
+    outbox.append([telemetry(n) for n in range(5)])
+    outbox.acknowledge("influx", outbox.pending("influx", 3))
+    assert [item.id for item in outbox.pending("influx", 10)] == [4, 5]
+    assert [item.id for item in outbox.pending("mqtt", 10)] == [1, 2, 3, 4, 5]
+    assert outbox.stats().pending["influx"][Lane.TELEMETRY].pending == 2
+
+
+def test_a_new_sink_starts_at_the_end(outbox: Outbox) -> None:
+    outbox.append([telemetry(1)])
+    outbox.register_sink("late")
+    assert outbox.pending("late", 10) == []
+    outbox.append([telemetry(2)])
+    assert [item.point.time_ns for item in outbox.pending("late", 10)] == [2]
+
+
+def test_quarantine_keeps_rejected_points_and_moves_on(outbox: Outbox) -> None:
+    outbox.register_sink("influx")
+    outbox.append([telemetry(n) for n in range(4)])
+    batch = outbox.pending("influx", 2)
+    outbox.quarantine("influx", batch, "400: field type conflict")
+    assert [item.id for item in outbox.pending("influx", 10)] == [3, 4]
+    assert outbox.stats().quarantined == 2
+
+
+def test_retention_deletes_only_what_every_sink_delivered_and_aged_out(tmp_path: Path) -> None:
+    clock = FakeClock()
+    outbox = Outbox(tmp_path / "o.sqlite3", max_age_s=60, clock_ns=clock)
+    outbox.register_sink("a")
+    outbox.register_sink("b")
+    outbox.append([telemetry(n) for n in range(10)])
+    outbox.acknowledge("a", outbox.pending("a", 10))
+    outbox.acknowledge("b", outbox.pending("b", 4))
+    clock.now_ns += 61 * 10**9
+    assert outbox.enforce_retention() == 4  # b has not delivered 5..10: they stay
+    assert outbox.stats().rows == 6
+
+
+def test_size_cap_drops_telemetry_before_events_and_alerts(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite3", max_bytes=1024 * 1024)
+    outbox.register_sink("down")  # a sink that never delivers: nothing ages out by delivery
+    alerts = [Point("alert", {"officer": "o1"}, {"id": f"a{n}"}, n, Lane.ALERT) for n in range(50)]
+    events = [Point("safety_event", {"officer": "o1"}, {"n": n}, n, Lane.EVENT) for n in range(50)]
+    outbox.append(alerts + events)
+    filler = "x" * 500
+    for chunk in range(40):
+        outbox.append(
+            [
+                Point("activity", {"officer": "o1"}, {"pad": filler}, chunk * 1000 + n)
+                for n in range(200)
+            ]
+        )
+    outbox.enforce_retention()
+    stats = outbox.stats()
+    assert stats.bytes <= 1024 * 1024
+    pending = stats.pending["down"]
+    assert pending[Lane.ALERT].pending == 50
+    assert pending[Lane.EVENT].pending == 50
+    assert 0 < pending[Lane.TELEMETRY].pending < 40 * 200
+
+
+def test_reopening_keeps_points_and_cursors(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    first = Outbox(path)
+    first.register_sink("influx")
+    first.append([telemetry(n) for n in range(3)])
+    first.acknowledge("influx", first.pending("influx", 1))
+    first.close()
+    again = Outbox(path)
+    assert [item.id for item in again.pending("influx", 10)] == [2, 3]
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from gateway.outbox import Outbox, Point
+    outbox = Outbox(Path(sys.argv[1]))
+    n = 0
+    while True:
+        batch = [Point("hr", {"officer": "o1"}, {"n": n + i}, n + i) for i in range(50)]
+        ids = outbox.append(batch)
+        n += 50
+        # Reported only after the commit returned: these ids are accepted.
+        print(ids[-1], flush=True)
+    """
+)
+
+
+def test_kill_9_loses_nothing_that_was_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert writer.stdout is not None
+    accepted = 0
+    for line in writer.stdout:
+        accepted = int(line)
+        if accepted >= 20_000:
+            break
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=10)
+    outbox = Outbox(path)
+    outbox.register_sink("check", from_start=True)
+    rows = outbox.pending("check", 10**7)
+    assert len(rows) >= accepted
+    assert [item.id for item in rows] == list(range(1, len(rows) + 1))  # no holes
+    assert [item.point.fields["n"] for item in rows] == list(range(len(rows)))
