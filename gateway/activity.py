@@ -1,0 +1,159 @@
+"""50 Hz accelerometer batches to a 1 Hz activity summary and a rolling raw window. Pure.
+
+Raw motion is not stored continuously (50 Hz x 2 devices x officers would swamp an LTE uplink);
+each second becomes one summary row, and the last minute of raw samples stays in memory as
+evidence for an alert.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final
+
+NS_PER_S: Final = 1_000_000_000
+RAW_WINDOW_S: Final = 60.0
+# Motion intensity from the standard deviation of |a| over one second. Thresholds from the
+# accelerometry literature for trunk-worn sensors: below 0.02 g is stillness (sensor noise plus
+# breathing), walking sits around 0.1-0.4 g, running above 0.4 g.
+STILL_G: Final = 0.02
+LIGHT_G: Final = 0.1
+MODERATE_G: Final = 0.4
+# Upright reference: learned while the wearer walks (walking implies an upright trunk), so no
+# mounting orientation is assumed. Tilt beyond these angles from it reads as inclined or lying.
+INCLINED_DEG: Final = 30.0
+LYING_DEG: Final = 60.0
+REFERENCE_SMOOTHING: Final = 0.1
+
+
+class Intensity(StrEnum):
+    STILL = "still"
+    LIGHT = "light"
+    MODERATE = "moderate"
+    VIGOROUS = "vigorous"
+
+
+class Posture(StrEnum):
+    UNKNOWN = "unknown"
+    UPRIGHT = "upright"
+    INCLINED = "inclined"
+    LYING = "lying"
+
+
+Vector = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class ActivitySummary:
+    time_ns: int
+    mean_g: float
+    peak_g: float
+    std_g: float
+    intensity: Intensity
+    posture: Posture
+    tilt_deg: float | None
+    samples: int
+
+
+def _angle_deg(a: Vector, b: Vector) -> float:
+    norm = math.hypot(*a) * math.hypot(*b)
+    if norm == 0:
+        return 0.0
+    cosine = max(-1.0, min(1.0, (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) / norm))
+    return math.degrees(math.acos(cosine))
+
+
+def classify(std_g: float) -> Intensity:
+    if std_g < STILL_G:
+        return Intensity.STILL
+    if std_g < LIGHT_G:
+        return Intensity.LIGHT
+    if std_g < MODERATE_G:
+        return Intensity.MODERATE
+    return Intensity.VIGOROUS
+
+
+@dataclass
+class ActivityTracker:
+    """Per-device accumulator: feed batches, collect one summary per second of samples."""
+
+    rate_hz: int = 50
+    raw: deque[tuple[int, float, float, float]] = field(default_factory=lambda: deque(maxlen=3000))
+    _pending: list[tuple[int, Vector]] = field(default_factory=list)
+    _upright: Vector | None = None
+
+    def __post_init__(self) -> None:
+        self.raw = deque(maxlen=int(RAW_WINDOW_S * self.rate_hz))
+
+    def add_batch(
+        self, samples: tuple[Vector, ...], rate_hz: int, last_sample_ns: int
+    ) -> list[ActivitySummary]:
+        """Add samples (the last one received at `last_sample_ns`); return completed seconds."""
+        if rate_hz != self.rate_hz:
+            self.rate_hz = rate_hz
+            self.raw = deque(self.raw, maxlen=int(RAW_WINDOW_S * rate_hz))
+        period_ns = NS_PER_S // rate_hz
+        count = len(samples)
+        for index, sample in enumerate(samples):
+            stamp = last_sample_ns - (count - 1 - index) * period_ns
+            self.raw.append((stamp, *sample))
+            self._pending.append((stamp, sample))
+        summaries = []
+        while len(self._pending) >= rate_hz:
+            second, self._pending = self._pending[:rate_hz], self._pending[rate_hz:]
+            summaries.append(self._summarise(second))
+        return summaries
+
+    def _summarise(self, second: list[tuple[int, Vector]]) -> ActivitySummary:
+        vectors = [v for _, v in second]
+        magnitudes = [math.hypot(*v) for v in vectors]
+        n = len(magnitudes)
+        mean = sum(magnitudes) / n
+        std = math.sqrt(sum((m - mean) ** 2 for m in magnitudes) / n)
+        gravity: Vector = (
+            sum(v[0] for v in vectors) / n,
+            sum(v[1] for v in vectors) / n,
+            sum(v[2] for v in vectors) / n,
+        )
+        intensity = classify(std)
+        if intensity is Intensity.MODERATE:
+            self._learn_upright(gravity)
+        tilt = None if self._upright is None else _angle_deg(gravity, self._upright)
+        return ActivitySummary(
+            time_ns=second[-1][0],
+            mean_g=round(mean, 4),
+            peak_g=round(max(magnitudes), 4),
+            std_g=round(std, 4),
+            intensity=intensity,
+            posture=_posture(tilt),
+            tilt_deg=None if tilt is None else round(tilt, 1),
+            samples=n,
+        )
+
+    def _learn_upright(self, gravity: Vector) -> None:
+        if self._upright is None:
+            self._upright = gravity
+            return
+        a = REFERENCE_SMOOTHING
+        u = self._upright
+        self._upright = (
+            u[0] + a * (gravity[0] - u[0]),
+            u[1] + a * (gravity[1] - u[1]),
+            u[2] + a * (gravity[2] - u[2]),
+        )
+
+    def window(self, since_ns: int) -> list[tuple[int, float, float, float]]:
+        """Raw samples from `since_ns` on (alert evidence)."""
+        return [sample for sample in self.raw if sample[0] >= since_ns]
+
+
+def _posture(tilt_deg: float | None) -> Posture:
+    if tilt_deg is None:
+        return Posture.UNKNOWN
+    if tilt_deg >= LYING_DEG:
+        return Posture.LYING
+    if tilt_deg >= INCLINED_DEG:
+        return Posture.INCLINED
+    return Posture.UPRIGHT

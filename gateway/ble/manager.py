@@ -1,0 +1,283 @@
+"""The device manager: finds roster devices, keeps them connected and subscribed, grades links.
+
+Only devices on the roster are ever connected (an allowlist): anything else advertising the
+vest's or helmet's services is counted and ignored. Connections go through
+bleak-retry-connector with a limited number of connection slots; devices that were lost get
+the next free slot before devices never seen, so an officer's vest comes back first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import random
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from bleak import BleakClient
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
+from bleak.exc import BleakError
+from bleak_retry_connector import establish_connection
+
+from gateway.backoff import BLE_RECONNECT, BackoffPolicy
+from gateway.ble.factory import BleakFactory
+from gateway.ble.link import LinkHealth
+from sensors import (
+    OFFICER_SAFETY_SERVICE_UUID,
+    PROFILES,
+    Characteristic,
+    DeviceKind,
+    DeviceProfile,
+    DeviceStatus,
+    ImuBatch,
+    profile_for_services,
+)
+from sensors.profiles import Property
+
+logger = logging.getLogger(__name__)
+
+# bleak-retry-connector retries within one call; a few attempts there, then our own backoff.
+CONNECT_ATTEMPTS_PER_ROUND = 2
+
+
+@dataclass(frozen=True)
+class DeviceRef:
+    """A roster device: whose it is, what it is, and how to recognise it."""
+
+    device_id: str
+    officer_id: str
+    kind: DeviceKind
+    address: str | None = None
+    name: str | None = None
+
+    @property
+    def profile(self) -> DeviceProfile:
+        return PROFILES[self.kind]
+
+    def matches(self, device: BLEDevice, advertisement: AdvertisementData) -> bool:
+        if self.address is not None:
+            return device.address.upper() == self.address.upper()
+        return advertisement.local_name == self.name
+
+
+# (device, characteristic uuid, payload, gateway receive time in ns since the epoch)
+NotificationHandler = Callable[[DeviceRef, str, bytes, int], None]
+
+
+class PrioritySlots:
+    """A semaphore whose waiters are served by priority (lower first), then in arrival order."""
+
+    def __init__(self, slots: int) -> None:
+        self._free = slots
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    @asynccontextmanager
+    async def acquire(self, priority: int) -> AsyncIterator[None]:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+        else:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiters, (priority, next(self._order), waiter))
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._release()  # we were handed a slot as we were cancelled: pass it on
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiters:
+            _, _, waiter = heapq.heappop(self._waiters)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+
+@dataclass
+class ManagedDevice:
+    ref: DeviceRef
+    health: LinkHealth
+    seen: asyncio.Event = field(default_factory=asyncio.Event)
+    ble_device: BLEDevice | None = None
+    client: BleakClient | None = None
+    ever_connected: bool = False
+    boot_count: int | None = None
+
+
+class DeviceManager:
+    """Runs one supervised task per roster device plus the scanner, until cancelled."""
+
+    def __init__(
+        self,
+        devices: Sequence[DeviceRef],
+        factory: BleakFactory,
+        on_notification: NotificationHandler,
+        *,
+        stale_after_s: float,
+        lost_after_s: float,
+        max_concurrent_connects: int = 5,
+        clock_ns: Callable[[], int],
+        monotonic: Callable[[], float],
+        backoff: BackoffPolicy = BLE_RECONNECT,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._factory = factory
+        self._on_notification = on_notification
+        self._clock_ns = clock_ns
+        self._monotonic = monotonic
+        self._backoff = backoff
+        self._random = (rng or random.Random()).random  # noqa: S311 - jitter, not secrecy
+        self._slots = PrioritySlots(max_concurrent_connects)
+        self.devices = {
+            ref.device_id: ManagedDevice(ref, LinkHealth(stale_after_s, lost_after_s))
+            for ref in devices
+        }
+        self.unknown_advertisers: set[str] = set()
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._scan(), name="ble-scanner")
+            for device_id, managed in self.devices.items():
+                group.create_task(self._keep_connected(managed), name=f"device-{device_id}")
+
+    # --- discovery --------------------------------------------------------------------------
+
+    async def _scan(self) -> None:
+        scanner = self._factory.scanner(
+            detection_callback=self._on_advertisement, service_uuids=[OFFICER_SAFETY_SERVICE_UUID]
+        )
+        await scanner.start()
+        try:
+            await asyncio.Event().wait()  # scanning until cancelled
+        finally:
+            await scanner.stop()
+
+    def _on_advertisement(self, device: BLEDevice, advertisement: AdvertisementData) -> None:
+        for managed in self.devices.values():
+            if managed.ref.matches(device, advertisement):
+                managed.ble_device = device
+                managed.health.rssi_dbm = advertisement.rssi
+                managed.seen.set()
+                return
+        if profile_for_services(advertisement.service_uuids) is not None:
+            # Somebody else's vest (or a spoofer): never connected, but visible in metrics.
+            if device.address not in self.unknown_advertisers:
+                logger.info("ignoring unknown %s advertising as a wearable", device.address)
+            self.unknown_advertisers.add(device.address)
+
+    # --- connections ------------------------------------------------------------------------
+
+    async def _keep_connected(self, managed: ManagedDevice) -> None:
+        attempt = 0
+        while True:
+            await managed.seen.wait()
+            managed.seen.clear()
+            lost = asyncio.Event()
+            try:
+                async with self._slots.acquire(priority=0 if managed.ever_connected else 1):
+                    client = await self._connect(managed, lost)
+                await self._subscribe(managed, client)
+            except (BleakError, TimeoutError, OSError) as exc:
+                attempt += 1
+                delay = self._backoff.delay_s(attempt, self._random)
+                logger.warning(
+                    "%s: connect failed (%s); retry %d in %.1f s",
+                    managed.ref.device_id, exc, attempt, delay,
+                )  # fmt: skip
+                await self._disconnect(managed)
+                await asyncio.sleep(delay)
+                if managed.ble_device is not None:
+                    managed.seen.set()  # retry the device last heard without waiting to hear it
+                continue
+            if managed.ever_connected:
+                managed.health.reconnects += 1
+            managed.ever_connected = True
+            attempt = 0
+            logger.info("%s: connected and subscribed", managed.ref.device_id)
+            await lost.wait()
+            managed.health.connected = False
+            managed.client = None
+            logger.warning("%s: disconnected", managed.ref.device_id)
+            if managed.ble_device is not None:
+                managed.seen.set()  # try the last known device at once
+
+    async def _connect(self, managed: ManagedDevice, lost: asyncio.Event) -> BleakClient:
+        assert managed.ble_device is not None
+        client = await establish_connection(
+            BleakClient,
+            managed.ble_device,
+            managed.ref.device_id,
+            disconnected_callback=lambda _: lost.set(),
+            max_attempts=CONNECT_ATTEMPTS_PER_ROUND,
+            services=[service.uuid for service in managed.ref.profile.services],
+            **self._factory.backend_kwargs(client=True),
+        )
+        managed.client = client
+        managed.health.connected = True
+        return client
+
+    async def _subscribe(self, managed: ManagedDevice, client: BleakClient) -> None:
+        """Read what is readable once, then subscribe to every notified characteristic."""
+        ref = managed.ref
+        for spec in ref.profile.characteristics():
+            if Property.READ in spec.properties:
+                data = await client.read_gatt_char(spec.uuid)
+                self._deliver(managed, spec.uuid, bytes(data))
+
+        def on_notification(characteristic: BleakGATTCharacteristic, data: bytearray) -> None:
+            self._deliver(managed, characteristic.uuid, bytes(data))
+
+        for spec in ref.profile.notified():
+            await client.start_notify(spec.uuid, on_notification)
+
+    def _deliver(self, managed: ManagedDevice, uuid: str, data: bytes) -> None:
+        managed.health.on_notification(self._monotonic())
+        try:
+            self._on_notification(managed.ref, uuid, data, self._clock_ns())
+        except Exception:  # the pipeline's failure must not kill the BLE stack's callback
+            logger.exception("%s: notification handler failed", managed.ref.device_id)
+
+    async def _disconnect(self, managed: ManagedDevice) -> None:
+        client, managed.client = managed.client, None
+        managed.health.connected = False
+        if client is not None:
+            try:
+                await client.disconnect()
+            except (BleakError, TimeoutError, OSError):
+                logger.debug("%s: disconnect failed", managed.ref.device_id, exc_info=True)
+
+    def observe(self, device: DeviceRef, reading: Characteristic, received_ns: int) -> None:
+        """Pipeline observer: sample gaps and clock drift from IMU batches, restarts from status."""
+        del received_ns
+        managed = self.devices.get(device.device_id)
+        if managed is None:
+            return
+        if isinstance(reading, ImuBatch):
+            managed.health.on_imu_batch(
+                reading.first_sample_index,
+                len(reading.samples_g),
+                reading.sample_rate_hz,
+                self._monotonic(),
+            )
+        elif isinstance(reading, DeviceStatus):
+            if managed.boot_count is not None and reading.boot_count != managed.boot_count:
+                logger.warning(
+                    "%s: device restarted (boot %d)", device.device_id, reading.boot_count
+                )
+                managed.health.on_restart()
+            managed.boot_count = reading.boot_count
+
+    async def close(self) -> None:
+        for managed in self.devices.values():
+            await self._disconnect(managed)

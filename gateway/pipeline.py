@@ -1,0 +1,191 @@
+"""Notification to committed points: decode, attribute, timestamp, summarise, batch, commit.
+
+BLE callbacks only enqueue (`submit` never blocks and never raises), so a slow disk or a slow
+consumer cannot stall BLE intake. The queue is bounded; when it is full, telemetry is dropped
+and counted, while safety events go to their own queue, processed first and never dropped.
+Sinks read from the outbox, not from here, so a stalled sink stalls nothing upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from gateway.activity import ActivitySummary, ActivityTracker
+from gateway.ble.manager import DeviceRef
+from gateway.normalize import Source, points_for
+from gateway.outbox import AsyncOutbox, Point
+from sensors import Characteristic, DecodeError, ImuBatch, SafetyEvent, codec_for
+
+logger = logging.getLogger(__name__)
+
+QUEUE_LIMIT: Final = 20_000  # ~10 s of a full vehicle's notifications; beyond that, shed load
+BATCH_MAX: Final = 1000
+# Telemetry is committed at least every 100 ms; safety events commit at once.
+BATCH_DELAY_S: Final = 0.1
+# At most one log line per device per this many seconds for decode errors: a device spewing
+# malformed packets must not flood the log (every error is still counted).
+DECODE_LOG_INTERVAL_S: Final = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    device: DeviceRef
+    uuid: str
+    data: bytes
+    received_ns: int
+
+
+@dataclass
+class PipelineCounters:
+    received: int = 0
+    decoded: int = 0
+    decode_errors: int = 0
+    dropped: int = 0
+    points_committed: int = 0
+    decode_errors_by_kind: dict[str, int] = field(default_factory=dict)
+
+
+# What observers (analytics, live view) receive: the device, the reading, the receive time.
+Observer = Callable[[DeviceRef, Characteristic, int], None]
+ActivityObserver = Callable[[DeviceRef, ActivitySummary], None]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        sources: Mapping[str, Source],
+        outbox: AsyncOutbox,
+        *,
+        monotonic: Callable[[], float],
+        queue_limit: int = QUEUE_LIMIT,
+        batch_max: int = BATCH_MAX,
+        batch_delay_s: float = BATCH_DELAY_S,
+    ) -> None:
+        self._sources = sources
+        self._outbox = outbox
+        self._monotonic = monotonic
+        self._queue: deque[Notification] = deque()
+        self._urgent: deque[Notification] = deque()
+        self._queue_limit = queue_limit
+        self._batch_max = batch_max
+        self._batch_delay_s = batch_delay_s
+        self._wakeup = asyncio.Event()
+        self._trackers: dict[str, ActivityTracker] = {}
+        self._last_decode_log: dict[str, float] = {}
+        self.counters = PipelineCounters()
+        self.observers: list[Observer] = []
+        self.activity_observers: list[ActivityObserver] = []
+
+    @property
+    def backlog(self) -> int:
+        return len(self._queue) + len(self._urgent)
+
+    def tracker(self, device_id: str) -> ActivityTracker | None:
+        return self._trackers.get(device_id)
+
+    def submit(self, device: DeviceRef, uuid: str, data: bytes, received_ns: int) -> None:
+        """Enqueue one notification (called from BLE callbacks: never blocks, never raises)."""
+        self.counters.received += 1
+        notification = Notification(device, uuid, data, received_ns)
+        if uuid == SafetyEvent.UUID:
+            self._urgent.append(notification)
+        elif len(self._queue) >= self._queue_limit:
+            self.counters.dropped += 1
+            return
+        else:
+            self._queue.append(notification)
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Process and commit until cancelled; commits what is pending before it stops."""
+        batch: list[Point] = []
+        deadline = 0.0
+        try:
+            while True:
+                urgent = self._drain_into(batch)
+                if batch:
+                    if not deadline:
+                        deadline = self._monotonic() + self._batch_delay_s
+                    full = len(batch) >= self._batch_max
+                    if urgent or full or self._monotonic() >= deadline:
+                        await self._commit(batch)
+                        batch, deadline = [], 0.0
+                        continue
+                self._wakeup.clear()
+                if self.backlog:
+                    continue
+                timeout = max(0.0, deadline - self._monotonic()) if deadline else None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout)
+        finally:
+            self._drain_into(batch, limit=None)
+            if batch:
+                await asyncio.shield(self._commit(batch))
+
+    def _drain_into(self, batch: list[Point], limit: int | None = BATCH_MAX) -> bool:
+        """Process queued notifications (safety events first); True if any were urgent."""
+        urgent = False
+        while self._urgent or self._queue:
+            if limit is not None and len(batch) >= self._batch_max:
+                break
+            source = self._urgent if self._urgent else self._queue
+            urgent |= source is self._urgent
+            batch.extend(self._process(source.popleft()))
+        return urgent
+
+    async def _commit(self, batch: list[Point]) -> None:
+        await self._outbox.append(batch)
+        self.counters.points_committed += len(batch)
+
+    def _process(self, notification: Notification) -> list[Point]:
+        device = notification.device
+        source = self._sources[device.device_id]
+        try:
+            reading = codec_for(notification.uuid).decode(notification.data)
+        except DecodeError as exc:
+            self._decode_error(device, exc)
+            return []
+        self.counters.decoded += 1
+        for observer in self.observers:
+            observer(device, reading, notification.received_ns)
+        if isinstance(reading, ImuBatch):
+            return self._summarise(device, source, reading, notification.received_ns)
+        return points_for(reading, source, notification.received_ns)
+
+    def _summarise(
+        self, device: DeviceRef, source: Source, batch: ImuBatch, received_ns: int
+    ) -> list[Point]:
+        tracker = self._trackers.setdefault(device.device_id, ActivityTracker(batch.sample_rate_hz))
+        points = []
+        for summary in tracker.add_batch(batch.samples_g, batch.sample_rate_hz, received_ns):
+            for observer in self.activity_observers:
+                observer(device, summary)
+            fields: dict[str, float | int | str] = {
+                "mean_g": summary.mean_g,
+                "peak_g": summary.peak_g,
+                "std_g": summary.std_g,
+                "intensity": summary.intensity.value,
+                "posture": summary.posture.value,
+                "samples": summary.samples,
+            }
+            if summary.tilt_deg is not None:
+                fields["tilt_deg"] = summary.tilt_deg
+            points.append(Point("activity", source.tags, fields, summary.time_ns))
+        return points
+
+    def _decode_error(self, device: DeviceRef, error: DecodeError) -> None:
+        counters = self.counters
+        counters.decode_errors += 1
+        kind = error.kind.value
+        counters.decode_errors_by_kind[kind] = counters.decode_errors_by_kind.get(kind, 0) + 1
+        now = self._monotonic()
+        last = self._last_decode_log.get(device.device_id)
+        if last is None or now - last >= DECODE_LOG_INTERVAL_S:
+            self._last_decode_log[device.device_id] = now
+            logger.warning("%s: malformed notification: %s", device.device_id, error)

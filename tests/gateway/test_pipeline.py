@@ -1,0 +1,136 @@
+"""Normalization, the activity summary and the pipeline into a real (temporary) outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+
+import pytest
+
+from gateway.activity import ActivityTracker, Intensity, Posture
+from gateway.ble.manager import DeviceRef
+from gateway.normalize import Source, points_for
+from gateway.outbox import AsyncOutbox, Lane, Outbox
+from gateway.pipeline import Pipeline
+from sensors import (
+    DeviceKind,
+    HeartRateMeasurement,
+    ImuBatch,
+    SafetyEvent,
+    SafetyEventKind,
+    TemperatureMeasurement,
+)
+
+SOURCE = Source("metro-pd", "car-12", "officer-01", "officer-01-vest", DeviceKind.VEST)
+VEST = DeviceRef("officer-01-vest", "officer-01", DeviceKind.VEST, address="C0:00:00:00:00:01")
+
+
+def test_heart_rate_becomes_a_row_and_one_row_per_beat() -> None:
+    reading = HeartRateMeasurement(
+        heart_rate_bpm=72, sensor_contact="detected", rr_intervals_s=(0.8, 0.85)
+    )
+    points = points_for(reading, SOURCE, 10_000_000_000)
+    assert points[0].measurement == "heart_rate"
+    assert points[0].fields == {"bpm": 72, "sensor_contact": "detected", "rr_count": 2}
+    assert points[0].tags == {
+        "agency": "metro-pd", "unit": "car-12", "officer": "officer-01",
+        "device": "officer-01-vest", "kind": "vest",
+    }  # fmt: skip
+    beats = points[1:]
+    assert [p.fields["rr_s"] for p in beats] == [870 / 1024, 819 / 1024]  # latest beat first
+    assert beats[0].time_ns == 10_000_000_000
+    assert beats[1].time_ns == 10_000_000_000 - int(reading.rr_intervals_s[1] * 1e9)
+
+
+def test_special_temperature_keeps_the_special_value() -> None:
+    (point,) = points_for(TemperatureMeasurement(special_value="nan"), SOURCE, 1)
+    assert point.fields == {"special": "nan"}
+
+
+def test_safety_events_take_the_event_lane_with_the_event_as_a_tag() -> None:
+    event = SafetyEvent(event=SafetyEventKind.PANIC_PRESS, sequence=3, device_ticks_ms=99)
+    (point,) = points_for(event, SOURCE, 1)
+    assert point.lane is Lane.EVENT
+    assert point.tags["event"] == "panic_press"
+
+
+def rotate(sample: tuple[float, float, float], degrees: float) -> tuple[float, float, float]:
+    a = math.radians(degrees)
+    x, y, z = sample
+    return (x, y * math.cos(a) - z * math.sin(a), y * math.sin(a) + z * math.cos(a))
+
+
+def test_activity_summary_learns_upright_while_walking_then_sees_lying() -> None:
+    tracker = ActivityTracker(50)
+    mount = 37.0  # an arbitrary mounting angle: no axis is assumed vertical
+    walking = [
+        rotate((0.0, 0.0, 1.0 + 0.25 * math.sin(2 * math.pi * 1.9 * n / 50)), mount)
+        for n in range(500)
+    ]
+    summaries = []
+    for start in range(0, 500, 10):
+        summaries += tracker.add_batch(
+            tuple(walking[start : start + 10]), 50, (start + 10) * 20_000_000
+        )
+    assert len(summaries) == 10
+    assert summaries[-1].intensity is Intensity.MODERATE
+    assert summaries[-1].posture is Posture.UPRIGHT
+    lying = [rotate((0.0, 1.0, 0.0), mount)] * 50
+    (still,) = tracker.add_batch(tuple(lying), 50, 11 * 10**9)
+    assert still.intensity is Intensity.STILL
+    assert still.posture is Posture.LYING
+    assert still.tilt_deg == pytest.approx(90, abs=1)
+    assert len(tracker.window(0)) == 550
+
+
+async def test_pipeline_commits_decodes_and_counts_errors(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    outbox.register_sink("check")
+    loop = asyncio.get_running_loop()
+    pipeline = Pipeline({VEST.device_id: SOURCE}, AsyncOutbox(outbox), monotonic=loop.time)
+    seen: list[object] = []
+    pipeline.observers.append(lambda device, reading, t: seen.append(reading))
+    task = asyncio.create_task(pipeline.run())
+    pipeline.submit(
+        VEST, HeartRateMeasurement.UUID, HeartRateMeasurement(heart_rate_bpm=70).encode(), 5
+    )
+    pipeline.submit(VEST, HeartRateMeasurement.UUID, b"\xe0\x48", 6)  # reserved flags: refused
+    for n in range(5):
+        batch = ImuBatch(
+            sample_rate_hz=50, first_sample_index=n * 10, samples_g=((0.0, 0.0, 1.0),) * 10
+        )
+        pipeline.submit(VEST, ImuBatch.UUID, batch.encode(), (n + 1) * 200_000_000)
+    pipeline.submit(
+        VEST,
+        SafetyEvent.UUID,
+        SafetyEvent(event="panic_press", sequence=1, device_ticks_ms=1).encode(),
+        7,
+    )
+    async with asyncio.timeout(5):
+        while pipeline.counters.points_committed < 3:
+            await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    rows = outbox.pending("check", 100)
+    assert [row.point.measurement for row in rows] == ["safety_event", "heart_rate", "activity"]
+    assert pipeline.counters.decode_errors == 1
+    assert pipeline.counters.decode_errors_by_kind == {"reserved_flags": 1}
+    assert len(seen) == 7
+
+
+async def test_full_queue_drops_telemetry_but_never_safety_events(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    loop = asyncio.get_running_loop()
+    pipeline = Pipeline(
+        {VEST.device_id: SOURCE}, AsyncOutbox(outbox), monotonic=loop.time, queue_limit=3
+    )
+    payload = HeartRateMeasurement(heart_rate_bpm=70).encode()
+    for n in range(5):
+        pipeline.submit(VEST, HeartRateMeasurement.UUID, payload, n)
+    event = SafetyEvent(event="panic_press", sequence=1, device_ticks_ms=1).encode()
+    for n in range(5):
+        pipeline.submit(VEST, SafetyEvent.UUID, event, 100 + n)
+    assert pipeline.counters.dropped == 2
+    assert pipeline.backlog == 8

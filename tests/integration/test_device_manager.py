@@ -1,0 +1,84 @@
+"""The device manager on the virtual radio: allowlist, subscriptions, reconnection."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+
+from firmware_mocks.radio import VirtualRadio
+from gateway.backoff import BackoffPolicy
+from gateway.ble.factory import BleakFactory
+from gateway.ble.manager import DeviceManager, DeviceRef
+from gateway.ble.bumble_stack import BumbleStack
+from sensors import HELMET, VEST, BatteryLevel, DeviceKind, HeartRateMeasurement, LocationAndSpeed
+from tests.integration.ble_fixtures import add_peripheral
+
+TIMEOUT_S = 15
+
+
+async def wait_for(condition: object, timeout: float = TIMEOUT_S) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():  # type: ignore[operator]
+            await asyncio.sleep(0.02)
+
+
+async def test_manager_connects_roster_devices_only_and_reconnects() -> None:
+    radio = VirtualRadio()
+    vest = await add_peripheral(radio, VEST, "BW-Vest-V0001", "C1:00:00:00:00:01")
+    helmet = await add_peripheral(radio, HELMET, "BW-Helmet-H0001", "C2:00:00:00:00:02")
+    stranger = await add_peripheral(radio, VEST, "BW-Vest-V0999", "C3:00:00:00:00:03")
+    roster = [
+        DeviceRef("o1-vest", "o1", DeviceKind.VEST, address="C1:00:00:00:00:01"),
+        DeviceRef("o1-helmet", "o1", DeviceKind.HELMET, name="BW-Helmet-H0001"),  # by name
+    ]
+    received: list[tuple[str, str, bytes]] = []
+    stack = await BumbleStack.attach(*radio.host_pipe())
+    loop = asyncio.get_running_loop()
+    manager = DeviceManager(
+        roster,
+        BleakFactory(stack),
+        lambda ref, uuid, data, t: received.append((ref.device_id, uuid, data)),
+        stale_after_s=1,
+        lost_after_s=3,
+        clock_ns=lambda: int(loop.time() * 1e9),
+        monotonic=loop.time,
+        backoff=BackoffPolicy(first_s=0.05, cap_s=0.2),
+        rng=random.Random(1),
+    )
+    task = asyncio.create_task(manager.run())
+    try:
+        await wait_for(lambda: vest.connections and helmet.connections)
+        await asyncio.sleep(0.3)  # subscriptions complete after the link is up
+        await vest.notify(
+            HeartRateMeasurement.UUID, HeartRateMeasurement(heart_rate_bpm=66).encode()
+        )
+        await helmet.notify(LocationAndSpeed.UUID, LocationAndSpeed(speed_mps=1.0).encode())
+        await wait_for(lambda: {(d, u) for d, u, _ in received} >= {
+            ("o1-vest", HeartRateMeasurement.UUID), ("o1-helmet", LocationAndSpeed.UUID)})  # fmt: skip
+        # Readable values were read once on connect (battery is readable on both devices).
+        assert ("o1-vest", BatteryLevel.UUID) in {(d, u) for d, u, _ in received}
+        assert not stranger.connections
+        assert stranger.address in manager.unknown_advertisers
+
+        await vest.go_offline()
+        await wait_for(lambda: not manager.devices["o1-vest"].health.connected)
+        await vest.go_online()
+        await wait_for(lambda: manager.devices["o1-vest"].health.reconnects == 1)
+        await asyncio.sleep(0.3)
+        before = len(received)
+        await vest.notify(
+            HeartRateMeasurement.UUID, HeartRateMeasurement(heart_rate_bpm=67).encode()
+        )
+        await wait_for(lambda: len(received) > before)
+        await asyncio.sleep(0.2)
+        after = Counter(
+            data for _, uuid, data in received[before:] if uuid == HeartRateMeasurement.UUID
+        )
+        assert after == {HeartRateMeasurement(heart_rate_bpm=67).encode(): 1}  # once, not twice
+        assert not stranger.connections
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await manager.close()
+        await stack.close()
