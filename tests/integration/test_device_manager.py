@@ -8,17 +8,17 @@ from collections import Counter
 
 from firmware_mocks.radio import VirtualRadio
 from gateway.backoff import BackoffPolicy
+from gateway.ble.bumble_stack import BumbleStack
 from gateway.ble.factory import BleakFactory
 from gateway.ble.manager import DeviceManager, DeviceRef
-from gateway.ble.bumble_stack import BumbleStack
 from sensors import HELMET, VEST, BatteryLevel, DeviceKind, HeartRateMeasurement, LocationAndSpeed
 from tests.integration.ble_fixtures import add_peripheral
 
 TIMEOUT_S = 15
 
 
-async def wait_for(condition: object, timeout: float = TIMEOUT_S) -> None:
-    async with asyncio.timeout(timeout):
+async def wait_for(condition: object) -> None:
+    async with asyncio.timeout(TIMEOUT_S):
         while not condition():  # type: ignore[operator]
             await asyncio.sleep(0.02)
 
@@ -75,7 +75,7 @@ async def test_manager_connects_roster_devices_only_and_reconnects() -> None:
         after = Counter(
             data for _, uuid, data in received[before:] if uuid == HeartRateMeasurement.UUID
         )
-        assert after == {HeartRateMeasurement(heart_rate_bpm=67).encode(): 1}  # once, not twice
+        assert after == {reading: 1}  # once, not twice
         assert not stranger.connections
     finally:
         task.cancel()
