@@ -54,8 +54,8 @@ async def test_manager_connects_roster_devices_only_and_reconnects() -> None:
             HeartRateMeasurement.UUID, HeartRateMeasurement(heart_rate_bpm=66).encode()
         )
         await helmet.notify(LocationAndSpeed.UUID, LocationAndSpeed(speed_mps=1.0).encode())
-        await wait_for(lambda: {(d, u) for d, u, _ in received} >= {
-            ("o1-vest", HeartRateMeasurement.UUID), ("o1-helmet", LocationAndSpeed.UUID)})  # fmt: skip
+        wanted = {("o1-vest", HeartRateMeasurement.UUID), ("o1-helmet", LocationAndSpeed.UUID)}
+        await wait_for(lambda: {(d, u) for d, u, _ in received} >= wanted)
         # Readable values were read once on connect (battery is readable on both devices).
         assert ("o1-vest", BatteryLevel.UUID) in {(d, u) for d, u, _ in received}
         assert not stranger.connections
@@ -67,9 +67,8 @@ async def test_manager_connects_roster_devices_only_and_reconnects() -> None:
         await wait_for(lambda: manager.devices["o1-vest"].health.reconnects == 1)
         await asyncio.sleep(0.3)
         before = len(received)
-        await vest.notify(
-            HeartRateMeasurement.UUID, HeartRateMeasurement(heart_rate_bpm=67).encode()
-        )
+        reading = HeartRateMeasurement(heart_rate_bpm=67).encode()
+        await vest.notify(HeartRateMeasurement.UUID, reading)
         await wait_for(lambda: len(received) > before)
         await asyncio.sleep(0.2)
         after = Counter(
