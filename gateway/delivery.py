@@ -1,0 +1,131 @@
+"""Delivery from the outbox to one sink: in order, retried with backoff, bad data set aside.
+
+Each sink runs one loop. It reads the next batch the sink has not delivered (alerts first),
+hands it over, and only then moves the sink's cursor: a crash between the two re-sends the
+batch, so delivery is at-least-once and consumers see the same points again (InfluxDB overwrites
+identical points; MQTT consumers dedup by the point's time and tags). A batch the sink refuses
+as bad data is split until the bad points are isolated; those are quarantined, the rest
+delivered, so one malformed value never blocks the stream behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.backoff import BackoffPolicy
+from gateway.outbox import AsyncOutbox, Stored
+
+logger = logging.getLogger(__name__)
+
+# Sinks are slower to recover than BLE links (a server restart, an LTE handover): start at a
+# second, and cap at a minute so a long outage is probed often enough to drain soon after.
+SINK_RETRY = BackoffPolicy(first_s=1.0, cap_s=60.0)
+IDLE_POLL_S = 0.25
+
+
+class DeliveryError(Exception):
+    """A sink could not take a batch."""
+
+
+class RetryableDeliveryError(DeliveryError):
+    """The sink is unavailable (down, overloaded, unreachable): try the same batch later."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class RejectedDeliveryError(DeliveryError):
+    """The sink refused the data itself (HTTP 4xx): retrying the same batch cannot succeed."""
+
+
+class Sink(Protocol):
+    name: str
+    batch_max: int
+
+    async def deliver(self, batch: Sequence[Stored]) -> None:
+        """Deliver every point or raise a DeliveryError (nothing is acknowledged then)."""
+
+
+@dataclass
+class SinkCounters:
+    delivered: int = 0
+    batches: int = 0
+    retries: int = 0
+    quarantined: int = 0
+    last_latency_s: float = 0.0
+    connected: bool = False
+
+
+class Delivery:
+    """The loop that drains the outbox into one sink."""
+
+    def __init__(
+        self,
+        outbox: AsyncOutbox,
+        sink: Sink,
+        *,
+        wakeup: asyncio.Event,
+        monotonic: Callable[[], float],
+        policy: BackoffPolicy = SINK_RETRY,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._outbox = outbox
+        self.sink = sink
+        self._wakeup = wakeup
+        self._monotonic = monotonic
+        self._policy = policy
+        self._random = (rng or random.Random()).random  # noqa: S311 - jitter, not secrecy
+        self.counters = SinkCounters()
+
+    async def run(self) -> None:
+        await self._outbox.register_sink(self.sink.name)
+        attempt = 0
+        while True:
+            batch = await self._outbox.pending(self.sink.name, self.sink.batch_max)
+            if not batch:
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), IDLE_POLL_S)
+                continue
+            try:
+                await self._deliver(batch)
+            except RetryableDeliveryError as exc:
+                attempt += 1
+                self.counters.retries += 1
+                self.counters.connected = False
+                delay = max(self._policy.delay_s(attempt, self._random), exc.retry_after_s or 0.0)
+                logger.warning(
+                    "%s: delivery failed (%s); retry in %.1f s", self.sink.name, exc, delay
+                )
+                await asyncio.sleep(delay)
+                continue
+            attempt = 0
+            self.counters.connected = True
+
+    async def _deliver(self, batch: Sequence[Stored]) -> None:
+        started = self._monotonic()
+        try:
+            await self.sink.deliver(batch)
+        except RejectedDeliveryError as exc:
+            if len(batch) == 1:
+                logger.error(
+                    "%s: point %d refused and quarantined: %s", self.sink.name, batch[0].id, exc
+                )
+                await self._outbox.quarantine(self.sink.name, batch, str(exc))
+                self.counters.quarantined += 1
+                return
+            middle = len(batch) // 2
+            await self._deliver(batch[:middle])
+            await self._deliver(batch[middle:])
+            return
+        await self._outbox.acknowledge(self.sink.name, batch)
+        self.counters.delivered += len(batch)
+        self.counters.batches += 1
+        self.counters.last_latency_s = self._monotonic() - started

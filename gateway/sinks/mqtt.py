@@ -1,0 +1,164 @@
+"""The MQTT uplink (aiomqtt): points as JSON on a per-officer topic tree, from the outbox.
+
+Topics: `{prefix}/{agency}/{unit}/{officer}/{telemetry|status|alert}`, and the gateway's own
+`{prefix}/{agency}/{unit}/gateway/status`, retained, with a last will saying "offline", so a
+dispatcher's board sees a vehicle drop off the network. Every publish is QoS 1 (the broker
+acknowledges it before the outbox cursor moves); status is retained so a new subscriber sees
+each officer's last battery and device state at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import ssl
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, Self
+
+import aiomqtt
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from gateway.backoff import BackoffPolicy
+from gateway.delivery import RetryableDeliveryError
+from gateway.outbox import Lane, Point, Stored
+
+logger = logging.getLogger(__name__)
+
+STATUS_MEASUREMENTS: Final = frozenset({"battery", "device_status", "link"})
+# Reconnect quickly after a blip, but spread vehicles out after a broker restart (jitter), and
+# never wait more than 30 s: the uplink is how dispatch sees alerts when webhooks are down.
+RECONNECT = BackoffPolicy(first_s=1.0, cap_s=30.0, jitter=0.5)
+
+
+class MqttSettings(BaseModel):
+    """`[mqtt]`: the broker, its credentials and TLS (on by default)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str
+    port: int = Field(default=8883, ge=1, le=65535)
+    tls: bool = True
+    ca_file: Path | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    topic_prefix: str = Field(default="bluewatch", pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+    client_id: str | None = None
+    keepalive_s: int = Field(default=30, ge=5, le=600)
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> Self:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("give password or password_file, not both")
+        return self
+
+    def secret(self) -> str | None:
+        if self.password_file is not None:
+            return self.password_file.read_text().strip()
+        return self.password.get_secret_value() if self.password else None
+
+
+def channel(point: Point) -> str:
+    if point.lane is Lane.ALERT:
+        return "alert"
+    if point.measurement in STATUS_MEASUREMENTS:
+        return "status"
+    return "telemetry"
+
+
+def render(point: Point, prefix: str) -> tuple[str, bytes]:
+    """Topic and JSON payload for one point (documented in docs/data-model.md)."""
+    tags = point.tags
+    levels = (tags.get("agency", "-"), tags.get("unit", "-"), tags.get("officer", "gateway"))
+    topic = "/".join((prefix, *levels, channel(point)))
+    payload: dict[str, Any] = {
+        "measurement": point.measurement,
+        "time": datetime.fromtimestamp(point.time_ns / 1e9, UTC).isoformat(timespec="milliseconds"),
+        "time_ns": point.time_ns,
+        "tags": {k: v for k, v in tags.items() if k not in ("agency", "unit", "officer")},
+        "fields": dict(point.fields),
+    }
+    return topic, json.dumps(payload, separators=(",", ":")).encode()
+
+
+class MqttSink:
+    """A delivery sink that publishes over one supervised broker connection."""
+
+    name = "mqtt"
+    batch_max = 200
+
+    def __init__(
+        self, settings: MqttSettings, agency: str, unit: str, rng: random.Random | None = None
+    ) -> None:
+        self.settings = settings
+        self._status_topic = f"{settings.topic_prefix}/{agency}/{unit}/gateway/status"
+        self._client: aiomqtt.Client | None = None
+        self._lost = asyncio.Event()
+        self._random: Callable[[], float] = (rng or random.Random()).random  # noqa: S311
+        self.connects = 0
+
+    def _client_options(self) -> dict[str, Any]:
+        settings = self.settings
+        tls = None
+        if settings.tls:
+            tls = ssl.create_default_context(
+                cafile=str(settings.ca_file) if settings.ca_file else None
+            )
+        will = aiomqtt.Will(
+            self._status_topic, json.dumps({"state": "offline"}).encode(), qos=1, retain=True
+        )
+        return {
+            "hostname": settings.host,
+            "port": settings.port,
+            "username": settings.username,
+            "password": settings.secret(),
+            "identifier": settings.client_id,
+            "tls_context": tls,
+            "keepalive": settings.keepalive_s,
+            "will": will,
+            "timeout": 10,
+        }
+
+    async def run(self) -> None:
+        """Keep one connection up, reconnecting with jittered backoff, until cancelled."""
+        attempt = 0
+        while True:
+            try:
+                async with aiomqtt.Client(**self._client_options()) as client:
+                    online = {"state": "online", "time": datetime.now(UTC).isoformat()}
+                    await client.publish(
+                        self._status_topic, json.dumps(online).encode(), qos=1, retain=True
+                    )
+                    self._client = client
+                    self.connects += 1
+                    attempt = 0
+                    logger.info("mqtt: connected to %s:%d", self.settings.host, self.settings.port)
+                    self._lost.clear()
+                    await self._lost.wait()
+            except aiomqtt.MqttError as exc:
+                logger.warning("mqtt: %s", exc)
+            finally:
+                self._client = None
+            attempt += 1
+            await asyncio.sleep(RECONNECT.delay_s(attempt, self._random))
+
+    async def deliver(self, batch: Sequence[Stored]) -> None:
+        client = self._client
+        if client is None:
+            raise RetryableDeliveryError("not connected to the broker")
+        prefix = self.settings.topic_prefix
+        try:
+            publishes = []
+            for item in batch:
+                topic, payload = render(item.point, prefix)
+                retain = channel(item.point) == "status"
+                publishes.append(client.publish(topic, payload, qos=1, retain=retain))
+            # Pipelined: all QoS 1 publishes in flight at once, each awaited until its PUBACK.
+            await asyncio.gather(*publishes)
+        except aiomqtt.MqttError as exc:
+            self._lost.set()
+            raise RetryableDeliveryError(f"broker: {exc}") from exc
