@@ -67,18 +67,20 @@ class Pipeline:
         batch_max: int = BATCH_MAX,
         batch_delay_s: float = BATCH_DELAY_S,
     ) -> None:
-        self._sources = sources
+        self.sources = sources
         self._outbox = outbox
         self._monotonic = monotonic
         self._queue: deque[Notification] = deque()
         self._urgent: deque[Notification] = deque()
-        self._queue_limit = queue_limit
+        self.queue_limit = queue_limit
         self._batch_max = batch_max
         self._batch_delay_s = batch_delay_s
         self._wakeup = asyncio.Event()
         self._trackers: dict[str, ActivityTracker] = {}
         self._last_decode_log: dict[str, float] = {}
         self.counters = PipelineCounters()
+        # Set after every commit, so delivery loops wake at once instead of polling.
+        self.committed: asyncio.Event | None = None
         self.observers: list[Observer] = []
         self.activity_observers: list[ActivityObserver] = []
 
@@ -95,7 +97,7 @@ class Pipeline:
         notification = Notification(device, uuid, data, received_ns)
         if uuid == SafetyEvent.UUID:
             self._urgent.append(notification)
-        elif len(self._queue) >= self._queue_limit:
+        elif len(self._queue) >= self.queue_limit:
             self.counters.dropped += 1
             return
         else:
@@ -142,10 +144,12 @@ class Pipeline:
     async def _commit(self, batch: list[Point]) -> None:
         await self._outbox.append(batch)
         self.counters.points_committed += len(batch)
+        if self.committed is not None:
+            self.committed.set()
 
     def _process(self, notification: Notification) -> list[Point]:
         device = notification.device
-        source = self._sources[device.device_id]
+        source = self.sources[device.device_id]
         try:
             reading = codec_for(notification.uuid).decode(notification.data)
         except DecodeError as exc:

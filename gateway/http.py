@@ -1,0 +1,157 @@
+"""The local HTTP endpoint: Prometheus metrics and a health check (aiohttp, loopback by default).
+
+Metrics are read from the running objects at scrape time by one collector, registered in a
+registry the composition root creates: no global registry, nothing for tests to patch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from gateway.ble.link import LINK_STATE_CODES
+from gateway.ble.manager import DeviceManager
+from gateway.delivery import Delivery
+from gateway.outbox import OutboxStats
+from gateway.pipeline import Pipeline
+
+
+@dataclass
+class Observed:
+    """What the collector reads: the live objects and the latest outbox statistics."""
+
+    pipeline: Pipeline
+    manager: DeviceManager
+    deliveries: list[Delivery]
+    outbox_stats: Callable[[], OutboxStats | None]
+    monotonic: Callable[[], float]
+
+
+class GatewayCollector(Collector):
+    def __init__(self, observed: Observed) -> None:
+        self.observed = observed
+
+    def collect(self) -> Iterable[Metric]:
+        o = self.observed
+        counters = o.pipeline.counters
+        for name, value, doc in (
+            ("notifications_received", counters.received, "BLE notifications received"),
+            ("readings_decoded", counters.decoded, "notifications decoded into readings"),
+            ("intake_dropped", counters.dropped, "telemetry dropped because intake was full"),
+            ("points_committed", counters.points_committed, "points committed to the outbox"),
+        ):
+            yield CounterMetricFamily(f"bluewatch_{name}", doc, value=value)
+        errors = CounterMetricFamily(
+            "bluewatch_decode_errors", "malformed notifications", labels=["kind"]
+        )
+        for kind, count in sorted(counters.decode_errors_by_kind.items()):
+            errors.add_metric([kind], count)
+        yield errors
+        yield GaugeMetricFamily(
+            "bluewatch_intake_backlog", "notifications waiting", value=o.pipeline.backlog
+        )
+        yield from self._devices()
+        yield from self._sinks()
+        yield from self._outbox()
+
+    def _devices(self) -> Iterable[Metric]:
+        o = self.observed
+        now = o.monotonic()
+        labels = ["device", "officer", "kind"]
+        state = GaugeMetricFamily(
+            "bluewatch_device_link_state", "0 connecting, 1 ok, 2 stale, 3 lost", labels=labels
+        )
+        rssi = GaugeMetricFamily("bluewatch_device_rssi_dbm", "last advertised RSSI", labels=labels)
+        rate = GaugeMetricFamily(
+            "bluewatch_device_notification_rate_hz", "over 10 s", labels=labels
+        )
+        drift = GaugeMetricFamily(
+            "bluewatch_device_clock_drift_ppm", "device clock error", labels=labels
+        )
+        reconnects = CounterMetricFamily(
+            "bluewatch_device_reconnects", "reconnections", labels=labels
+        )
+        lost = CounterMetricFamily(
+            "bluewatch_device_samples_lost", "IMU samples missed", labels=labels
+        )
+        for device_id, managed in o.manager.devices.items():
+            values = [device_id, managed.ref.officer_id, managed.ref.kind.value]
+            health = managed.health
+            state.add_metric(values, LINK_STATE_CODES[health.state(now)])
+            if health.rssi_dbm is not None:
+                rssi.add_metric(values, health.rssi_dbm)
+            rate.add_metric(values, health.notification_rate_hz(now))
+            if (ppm := health.clock_drift_ppm()) is not None:
+                drift.add_metric(values, ppm)
+            reconnects.add_metric(values, health.reconnects)
+            lost.add_metric(values, health.samples_lost)
+        yield from (state, rssi, rate, drift, reconnects, lost)
+        yield GaugeMetricFamily(
+            "bluewatch_unknown_advertisers", "wearables heard but not on the roster",
+            value=len(o.manager.unknown_advertisers),
+        )  # fmt: skip
+
+    def _sinks(self) -> Iterable[Metric]:
+        delivered = CounterMetricFamily(
+            "bluewatch_sink_delivered", "points delivered", labels=["sink"]
+        )
+        retries = CounterMetricFamily("bluewatch_sink_retries", "failed attempts", labels=["sink"])
+        quarantined = CounterMetricFamily(
+            "bluewatch_sink_quarantined", "points refused", labels=["sink"]
+        )
+        latency = GaugeMetricFamily("bluewatch_sink_latency_seconds", "last batch", labels=["sink"])
+        up = GaugeMetricFamily(
+            "bluewatch_sink_up", "1 when the last attempt succeeded", labels=["sink"]
+        )
+        for delivery in self.observed.deliveries:
+            name, c = [delivery.sink.name], delivery.counters
+            delivered.add_metric(name, c.delivered)
+            retries.add_metric(name, c.retries)
+            quarantined.add_metric(name, c.quarantined)
+            latency.add_metric(name, c.last_latency_s)
+            up.add_metric(name, 1 if c.connected else 0)
+        yield from (delivered, retries, quarantined, latency, up)
+
+    def _outbox(self) -> Iterable[Metric]:
+        stats = self.observed.outbox_stats()
+        if stats is None:
+            return
+        yield GaugeMetricFamily("bluewatch_outbox_bytes", "outbox size on disk", value=stats.bytes)
+        yield GaugeMetricFamily("bluewatch_outbox_rows", "points stored", value=stats.rows)
+        pending = GaugeMetricFamily(
+            "bluewatch_outbox_pending", "undelivered", labels=["sink", "lane"]
+        )
+        oldest = GaugeMetricFamily(
+            "bluewatch_outbox_oldest_age_seconds",
+            "age of the oldest undelivered",
+            labels=["sink", "lane"],
+        )
+        for sink, lanes in stats.pending.items():
+            for lane, lane_stats in lanes.items():
+                pending.add_metric([sink, lane.name.lower()], lane_stats.pending)
+                if lane_stats.oldest_age_s is not None:
+                    oldest.add_metric([sink, lane.name.lower()], lane_stats.oldest_age_s)
+        yield from (pending, oldest)
+
+
+def make_app(
+    registry: CollectorRegistry, healthy: Callable[[], tuple[bool, str]]
+) -> web.Application:
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(registry), content_type="text/plain", charset="utf-8"
+        )
+
+    async def healthz(_: web.Request) -> web.Response:
+        ok, detail = healthy()
+        return web.json_response({"ok": ok, "detail": detail}, status=200 if ok else 503)
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,120 @@
+"""The live state of every officer, and its rendering as a terminal table. Pure but for `show`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from gateway.activity import ActivitySummary
+from gateway.ble.link import LinkHealth, LinkState
+from gateway.ble.manager import DeviceRef
+from sensors import (
+    BatteryLevel,
+    Characteristic,
+    DeviceKind,
+    HeartRateMeasurement,
+    LocationAndSpeed,
+    SafetyEvent,
+    TemperatureMeasurement,
+)
+
+
+@dataclass
+class OfficerView:
+    officer_id: str
+    heart_rate_bpm: int | None = None
+    skin_temp_c: float | None = None
+    activity: str = "-"
+    posture: str = "-"
+    latitude_deg: float | None = None
+    longitude_deg: float | None = None
+    battery_pct: dict[DeviceKind, int] = field(default_factory=dict)
+    last_event: str = ""
+    alert: str = ""
+
+
+class LiveState:
+    """Observers for the pipeline that keep the latest value of each officer's streams."""
+
+    def __init__(self, officer_ids: list[str]) -> None:
+        self.officers = {officer: OfficerView(officer) for officer in officer_ids}
+
+    def observe(self, device: DeviceRef, reading: Characteristic, received_ns: int) -> None:
+        del received_ns
+        view = self.officers.get(device.officer_id)
+        if view is None:
+            return
+        if isinstance(reading, HeartRateMeasurement):
+            view.heart_rate_bpm = reading.heart_rate_bpm
+        elif isinstance(reading, TemperatureMeasurement):
+            view.skin_temp_c = reading.temperature_c
+        elif isinstance(reading, LocationAndSpeed) and reading.latitude_deg is not None:
+            view.latitude_deg, view.longitude_deg = reading.latitude_deg, reading.longitude_deg
+        elif isinstance(reading, BatteryLevel):
+            view.battery_pct[device.kind] = reading.battery_pct
+        elif isinstance(reading, SafetyEvent):
+            view.last_event = reading.event.value
+
+    def observe_activity(self, device: DeviceRef, summary: ActivitySummary) -> None:
+        view = self.officers.get(device.officer_id)
+        if view is not None and device.kind is DeviceKind.VEST:
+            view.activity, view.posture = summary.intensity.value, summary.posture.value
+
+
+_STATE_MARK = {
+    LinkState.OK: "ok",
+    LinkState.STALE: "STALE",
+    LinkState.LOST: "LOST",
+    LinkState.CONNECTING: "...",
+}
+
+
+def render(
+    state: LiveState,
+    links: Mapping[str, tuple[DeviceRef, LinkHealth]],
+    now_s: float,
+    header: str,
+) -> str:
+    """The table: one row per officer, with each device's link state and battery."""
+
+    def cell(value: object, fmt: str = "{}") -> str:
+        return "-" if value is None else fmt.format(value)
+
+    by_officer: dict[str, dict[DeviceKind, LinkHealth]] = {}
+    for ref, health in links.values():
+        by_officer.setdefault(ref.officer_id, {})[ref.kind] = health
+    lines = [
+        header,
+        f"{'officer':<12} {'HR':>4} {'skin°C':>6} {'activity':<9} {'posture':<8} "
+        f"{'location':<21} {'vest':<11} {'helmet':<11} event/alert",
+    ]
+    for officer_id, view in sorted(state.officers.items()):
+        devices = by_officer.get(officer_id, {})
+        link_cells = []
+        for kind in (DeviceKind.VEST, DeviceKind.HELMET):
+            device_health = devices.get(kind)
+            link = _STATE_MARK[device_health.state(now_s)] if device_health else "-"
+            battery = view.battery_pct.get(kind)
+            link_cells.append(f"{link} {cell(battery, '{}%')}")
+        location = (
+            f"{view.latitude_deg:.5f},{view.longitude_deg:.5f}"
+            if view.latitude_deg is not None and view.longitude_deg is not None
+            else "-"
+        )
+        skin = cell(view.skin_temp_c, "{:.1f}")
+        lines.append(
+            f"{officer_id:<12} {cell(view.heart_rate_bpm):>4} {skin:>6} "
+            f"{view.activity:<9} {view.posture:<8} {location:<21} {link_cells[0]:<11} "
+            f"{link_cells[1]:<11} {view.alert or view.last_event}"
+        )
+    return "\n".join(lines)
+
+
+def show(out: TextIO, text: str) -> None:
+    """Redraw in place: cursor home and clear, as `watch` does."""
+    out.write("\x1b[H\x1b[2J" + text + "\n")
+    out.flush()
+
+
+LinkSource = Callable[[], Mapping[str, tuple[DeviceRef, LinkHealth]]]

@@ -1,0 +1,101 @@
+"""Configuration: TOML plus environment overrides, errors naming file and key, no secrets shown."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import run
+from gateway.config import ConfigError, load_config
+
+GOOD = """
+agency = "metro-pd"
+unit = "car-12"
+
+[ble]
+backend = "bumble"
+bumble_transport = "tcp-client:127.0.0.1:9002"
+
+[[officers]]
+id = "officer-01"
+age_years = 34
+[[officers.devices]]
+kind = "vest"
+address = "c4:00:00:00:00:01"
+[[officers.devices]]
+kind = "helmet"
+name = "BW-Helmet-H0001"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "gateway.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_good_file_loads(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    assert config.agency == "metro-pd"
+    assert config.officers[0].devices[0].address == "C4:00:00:00:00:01"
+    assert config.ble.backend == "bumble"
+    assert config.link.lost_after_s == 20
+
+
+def test_environment_overrides_nested_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BLUEWATCH_LINK__STALE_AFTER_S", "7.5")
+    monkeypatch.setenv("BLUEWATCH_UNIT", "car-99")
+    config = load_config(write(tmp_path, GOOD))
+    assert (config.link.stale_after_s, config.unit) == (7.5, "car-99")
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "problem"),
+    [
+        (('"officer-01"', '"Officer/01"'), "officers.0.id", "pattern"),
+        (('address = "c4:00:00:00:00:01"', 'address = "c4:00"'), "officers.0.devices.0.address", "pattern"),
+        (('kind = "vest"', 'kind = "boot"'), "officers.0.devices.0.kind", "vest"),
+        (('backend = "bumble"', 'backend = "usb"'), "ble.backend", "bluez"),
+        (("age_years = 34", "age_years = 5"), "officers.0.age_years", "greater than"),
+        (('unit = "car-12"', 'unit = "car-12"\nsurprise = 1'), "surprise", "not permitted"),
+    ],
+)
+def test_errors_name_the_file_the_key_and_the_problem(
+    tmp_path: Path, change: tuple[str, str], key: str, problem: str
+) -> None:
+    path = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert key in message
+    assert problem.lower() in message.lower()
+
+
+def test_duplicate_officers_and_devices_are_refused(tmp_path: Path) -> None:
+    doubled = GOOD + GOOD[GOOD.index("[[officers]]") :]
+    with pytest.raises(ConfigError, match="appears twice"):
+        load_config(write(tmp_path, doubled))
+
+
+def test_broken_toml_names_the_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"not valid TOML.*line 2"):
+        load_config(write(tmp_path, 'agency = "x"\nunit = \n'))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_check_config_command(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["check-config", str(write(tmp_path, GOOD))], io.StringIO(), out, err) == 0
+    summary = json.loads(out.getvalue())
+    assert summary["officers"][0]["id"] == "officer-01"
+    bad = write(tmp_path, GOOD.replace('"metro-pd"', '"Metro PD"'))
+    assert run(["check-config", str(bad)], io.StringIO(), io.StringIO(), err) == 2
+    assert "agency" in err.getvalue()
