@@ -24,8 +24,9 @@ from gateway.outbox import AsyncOutbox, Stored
 logger = logging.getLogger(__name__)
 
 # Sinks are slower to recover than BLE links (a server restart, an LTE handover): start at a
-# second, and cap at a minute so a long outage is probed often enough to drain soon after.
-SINK_RETRY = BackoffPolicy(first_s=1.0, cap_s=60.0)
+# second; cap at 15 s so the backlog starts draining within seconds of the server's return,
+# while a down server sees only a few requests a minute from each vehicle.
+SINK_RETRY = BackoffPolicy(first_s=1.0, cap_s=15.0)
 IDLE_POLL_S = 0.25
 
 
@@ -108,6 +109,15 @@ class Delivery:
                 continue
             attempt = 0
             self.counters.connected = True
+
+    async def drain(self) -> None:
+        """Deliver until nothing is pending or the sink fails once (shutdown: no retries)."""
+        while batch := await self._outbox.pending(self.sink.name, self.sink.batch_max):
+            try:
+                await self._deliver(batch)
+            except RetryableDeliveryError as exc:
+                logger.info("%s: %s; the rest stays in the outbox", self.sink.name, exc)
+                return
 
     async def _deliver(self, batch: Sequence[Stored]) -> None:
         started = self._monotonic()

@@ -7,6 +7,7 @@ at the byte that carried the bad value.
 
 from __future__ import annotations
 
+import struct
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
@@ -59,6 +60,10 @@ class Reader:
 
     def raw(self, size: int, field: str) -> bytes:
         return self._take(size, field)
+
+    def int16s(self, count: int, field: str) -> tuple[int, ...]:
+        """`count` little-endian signed 16-bit values at once (the IMU batch's hot path)."""
+        return struct.unpack(f"<{count}h", self._take(2 * count, field))
 
     def rest(self, field: str) -> bytes:
         return self._take(self.remaining, field)

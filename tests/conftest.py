@@ -12,3 +12,8 @@ settings.register_profile(
 )
 settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=5000)
 settings.load_profile(os.environ.get("BLUEWATCH_HYPOTHESIS_PROFILE", "default"))
+
+# The real local services (InfluxDB, VictoriaMetrics, Mosquitto), for integration and e2e tests.
+from tests.service_fixtures import influxdb, mqtt, victoria_metrics_url  # noqa: E402
+
+__all__ = ["influxdb", "mqtt", "victoria_metrics_url"]

@@ -121,6 +121,8 @@ class MqttSink:
             "keepalive": settings.keepalive_s,
             "will": will,
             "timeout": 10,
+            # A whole batch is in flight at once (see deliver); the broker's default cap is 20.
+            "max_inflight_messages": self.batch_max,
         }
 
     async def run(self) -> None:
@@ -128,7 +130,10 @@ class MqttSink:
         attempt = 0
         while True:
             try:
-                async with aiomqtt.Client(**self._client_options()) as client:
+                client = aiomqtt.Client(**self._client_options())
+                # aiomqtt warns beyond 10 concurrent publishes; a pipelined batch is expected.
+                client.pending_calls_threshold = self.batch_max + 1
+                async with client:
                     online = {"state": "online", "time": datetime.now(UTC).isoformat()}
                     await client.publish(
                         self._status_topic, json.dumps(online).encode(), qos=1, retain=True

@@ -13,7 +13,7 @@ import pytest
 from gateway.delivery import Delivery, RetryableDeliveryError
 from gateway.outbox import AsyncOutbox, Lane, Outbox, Point, Stored
 from gateway.sinks.mqtt import MqttSettings, MqttSink
-from tests.integration.conftest import Mqtt
+from tests.service_fixtures import Mqtt
 from tests.integration.private_services import mosquitto
 
 TAGS = {
@@ -70,20 +70,23 @@ async def stop(*tasks: asyncio.Task[None]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-@pytest.mark.parametrize("listener", ["plain", "tls"])
+@pytest.mark.parametrize("listener", ["plain", "password", "tls"])
 async def test_points_reach_the_topic_tree(tmp_path: Path, mqtt: Mqtt, listener: str) -> None:
+    credentials = {"username": mqtt.username, "password": mqtt.password}
+    options: dict[str, object] = {}
     if listener == "plain":
+        settings = MqttSettings(host=mqtt.host, port=mqtt.plain_port, tls=False, topic_prefix="bw-test")
+    elif listener == "password":
         settings = MqttSettings(
-            host=mqtt.host, port=mqtt.plain_port, tls=False, topic_prefix="bw-test"
+            host=mqtt.host, port=mqtt.auth_port, tls=False, topic_prefix="bw-test", **credentials
         )
-        options: dict[str, object] = {}
+        options = dict(credentials)
     else:
         settings = MqttSettings(
-            host="localhost", port=mqtt.tls_port, ca_file=Path(mqtt.ca_file),
-            username=mqtt.username, password=mqtt.password, topic_prefix="bw-test",
+            host="localhost", port=mqtt.tls_port, ca_file=Path(mqtt.ca_file), topic_prefix="bw-test",
+            **credentials,
         )  # fmt: skip
-        options = {"username": mqtt.username, "password": mqtt.password,
-                   "tls_context": ssl.create_default_context(cafile=mqtt.ca_file)}  # fmt: skip
+        options = {**credentials, "tls_context": ssl.create_default_context(cafile=mqtt.ca_file)}
     outbox = Outbox(tmp_path / "o.sqlite3")
     outbox.register_sink("mqtt")
     host = settings.host

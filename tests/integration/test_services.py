@@ -15,7 +15,7 @@ import pytest
 from influxdb_client import Point
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
-from tests.integration.conftest import InfluxV1, Mqtt
+from tests.service_fixtures import InfluxV1, Mqtt
 
 NOT_AUTHORIZED = 135  # MQTT 5 reason code; paho reports v3.1.1's CONNACK 5 with it too
 VISIBILITY_TIMEOUT_S = 15.0

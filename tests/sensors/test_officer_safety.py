@@ -45,7 +45,7 @@ def test_imu_full_scale() -> None:
         ("01 c9 3ae20100 01 0c00 2bfc 6900", DecodeErrorKind.OUT_OF_RANGE, 1),
         ("01 32 3ae20100 00", DecodeErrorKind.OUT_OF_RANGE, 6),
         ("01 32 3ae20100 28", DecodeErrorKind.OUT_OF_RANGE, 6),
-        ("01 32 3ae20100 03 0c00 2bfc 6900 0f00 31fc 6500", DecodeErrorKind.TOO_SHORT, 19),
+        ("01 32 3ae20100 03 0c00 2bfc 6900 0f00 31fc 6500", DecodeErrorKind.TOO_SHORT, 7),
         ("01 32 3ae20100 01 0c00 2bfc 6900 0f", DecodeErrorKind.TRAILING_BYTES, 13),
         ("01 32 3ae201", DecodeErrorKind.TOO_SHORT, 2),
     ],
