@@ -12,7 +12,8 @@ import contextlib
 import dataclasses
 import json
 import signal
-from typing import Protocol, TextIO
+from collections.abc import Coroutine
+from typing import Any, Protocol, TextIO
 
 from firmware_mocks.fleet import Fleet
 from firmware_mocks.radio import VirtualRadio
@@ -100,9 +101,9 @@ def run(args: argparse.Namespace, io: Streams) -> int:
         return EXIT_FAILURE
 
 
-async def _until_signalled(main: asyncio.Future[int] | asyncio.Task[int] | object) -> int:
+async def _until_signalled(main: Coroutine[Any, Any, int]) -> int:
     """Run `main`; SIGTERM and SIGINT end it cleanly (its `finally` blocks run)."""
-    task = asyncio.ensure_future(main)  # type: ignore[arg-type]
+    task = asyncio.ensure_future(main)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)

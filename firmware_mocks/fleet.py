@@ -202,16 +202,20 @@ class Fleet:
             device.sample_index = 0  # counters restart with the device
         if not peripheral.online:
             await peripheral.go_online()
-        await self._send_periodic(sim, device, corrupt=faults.corrupt_next)
+        await self._send_periodic(sim, device)
         await self._send_imu(sim, device)
         await self._send_events(sim, device)
 
+    async def _notify(
+        self, sim: OfficerSimulation, device: SimulatedDevice, uuid: str, payload: bytes
+    ) -> None:
+        """Send one notification; the scenario's malformed-packet fault may corrupt it."""
+        if sim.faults(device.kind).corrupt_next:
+            payload += CORRUPTION_BYTE
+        await device.peripheral.notify(uuid, payload)
+
     async def _send_periodic(
-        self,
-        sim: OfficerSimulation,
-        device: SimulatedDevice,
-        force: bool = False,
-        corrupt: bool = False,
+        self, sim: OfficerSimulation, device: SimulatedDevice, force: bool = False
     ) -> None:
         for spec in device.peripheral.profile.notified():
             producer = PRODUCERS.get(spec.uuid)
@@ -222,10 +226,10 @@ class Fleet:
                 continue
             device.next_due[spec.uuid] = max(due + spec.interval_s, sim.t_s)
             payload = producer(sim, device.kind).encode()
-            if corrupt:
-                payload += CORRUPTION_BYTE
-                corrupt = False
-            await device.peripheral.notify(spec.uuid, payload)
+            if force:  # power-on values set for reads, before anyone can subscribe
+                device.peripheral.gatt.set_value(spec.uuid, payload)
+            else:
+                await self._notify(sim, device, spec.uuid, payload)
 
     async def _send_imu(self, sim: OfficerSimulation, device: SimulatedDevice) -> None:
         device.imu_buffer.extend(sim.take_imu_samples(device.kind))
@@ -241,7 +245,7 @@ class Fleet:
                 samples_g=tuple(samples),
             )
             device.sample_index = (device.sample_index + per_batch) % SAMPLE_INDEX_MODULO
-            await device.peripheral.notify(ImuBatch.UUID, batch.encode())
+            await self._notify(sim, device, ImuBatch.UUID, batch.encode())
 
     async def _send_events(self, sim: OfficerSimulation, device: SimulatedDevice) -> None:
         for event in sim.take_events(device.kind):

@@ -34,7 +34,7 @@ _Report = hci.HCI_LE_Extended_Advertising_Report_Event.Report
 _EventType = hci.HCI_LE_Extended_Advertising_Report_Event.EventType
 
 
-class QuietHost(Host):  # type: ignore[misc]
+class QuietHost(Host):
     """Bumble's host without its eager per-packet debug formatting.
 
     Bumble 0.0.236 formats every HCI packet into a coloured f-string for `logger.debug` even
@@ -63,7 +63,7 @@ class QuietHost(Host):  # type: ignore[misc]
             self.hci_sink.on_packet(bytes(packet))
 
 
-class VirtualController(Controller):  # type: ignore[misc]
+class VirtualController(Controller):
     """Bumble's virtual controller with the corrections a faithful radio needs."""
 
     def __init__(self, name: str, link: LocalLink, rssi_dbm: int = DEFAULT_RSSI_DBM) -> None:
@@ -133,7 +133,7 @@ class VirtualController(Controller):  # type: ignore[misc]
         for advertising_set in self.advertising_sets.values():
             advertising_set.stop()
         self.advertising_sets.clear()
-        return super().on_hci_reset_command(command)  # type: ignore[no-any-return]
+        return super().on_hci_reset_command(command)
 
     # Mend 3. Stock scanning reports the advertising data twice, once as the advertisement and
     # once as its "scan response", and never delivers the advertiser's real scan response. The
@@ -217,7 +217,7 @@ class VirtualRadio:
     """One virtual BLE link: controllers for simulated devices and for hosts that attach."""
 
     def __init__(self) -> None:
-        self.link = LocalLink()
+        self.link = LocalLink()  # type: ignore[no-untyped-call]
         self._count = 0
 
     def controller(

@@ -111,6 +111,6 @@ class GattDatabase:
         return read
 
     @staticmethod
-    def _refuse_write(connection: Connection, value: bytes) -> None:
+    def _refuse_write(connection: Connection, value: Any) -> None:
         del connection, value
         raise ATT_Error(ErrorCode.WRITE_NOT_PERMITTED)
