@@ -7,6 +7,8 @@ from files (`*_file` keys), and never appear in logs or summaries.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Self
@@ -15,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     StringConstraints,
     ValidationError,
     model_validator,
@@ -26,7 +29,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gateway.alerts.rules import AlertSettings
 from gateway.ble.factory import BleSettings
+from gateway.sinks.influx import InfluxSettings
+from gateway.sinks.mqtt import MqttSettings
 from sensors import DeviceKind
 
 # Ids travel into MQTT topics, InfluxDB tags and file names: a safe alphabet keeps them from
@@ -93,6 +99,18 @@ class HttpSettings(_Section):
     port: int = Field(default=9464, ge=0, le=65535)
 
 
+class DispatchApiSettings(_Section):
+    """`[dispatch_api]`: the bearer token dispatch uses to acknowledge and resolve alerts."""
+
+    token: SecretStr | None = None
+    token_file: Path | None = None
+
+    def secret(self) -> str | None:
+        if self.token_file is not None:
+            return self.token_file.read_text().strip()
+        return self.token.get_secret_value() if self.token else None
+
+
 class GatewayConfig(BaseSettings):
     """Everything `bluewatch run` needs, validated before anything starts."""
 
@@ -107,6 +125,11 @@ class GatewayConfig(BaseSettings):
     link: LinkSettings = LinkSettings()
     outbox: OutboxSettings = OutboxSettings()
     http: HttpSettings = HttpSettings()
+    # Either, both or neither: with no sink the gateway still runs and keeps data in its outbox.
+    influx: InfluxSettings | None = None
+    mqtt: MqttSettings | None = None
+    alerts: AlertSettings = AlertSettings()
+    dispatch_api: DispatchApiSettings = DispatchApiSettings()
 
     @model_validator(mode="after")
     def _unique_ids_and_devices(self) -> Self:
@@ -169,6 +192,13 @@ def _secret(key: str) -> bool:
     return any(word in key for word in ("password", "token", "secret"))
 
 
+def config_hash(config: GatewayConfig) -> str:
+    """A short hash of the configuration in force (secrets excluded), recorded with alerts."""
+    shape = config.model_dump(mode="json", exclude={"dispatch_api", "influx", "mqtt"})
+    text = json.dumps(shape, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def summarise(config: GatewayConfig) -> dict[str, Any]:
     """What `check-config` prints: the shape of the configuration, never a secret."""
     return {
@@ -188,4 +218,10 @@ def summarise(config: GatewayConfig) -> dict[str, Any]:
         "link": config.link.model_dump(),
         "outbox": {"path": str(config.outbox.path), "max_bytes": config.outbox.max_bytes},
         "http": config.http.model_dump(),
+        "influx": None
+        if config.influx is None
+        else {"api": config.influx.api, "url": config.influx.url, "gzip": config.influx.gzip},
+        "mqtt": None
+        if config.mqtt is None
+        else {"host": config.mqtt.host, "port": config.mqtt.port, "tls": config.mqtt.tls},
     }

@@ -6,6 +6,7 @@ registry the composition root creates: no global registry, nothing for tests to 
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -14,6 +15,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from gateway.alerts.engine import AlertEngine, TransitionError
+from gateway.alerts.model import Alert
 from gateway.ble.link import LINK_STATE_CODES
 from gateway.ble.manager import DeviceManager
 from gateway.delivery import Delivery
@@ -139,8 +142,66 @@ class GatewayCollector(Collector):
         yield from (pending, oldest)
 
 
+class AlertApi:
+    """Dispatch's side: list open alerts, acknowledge and resolve them, with a bearer token.
+
+    Without a configured token the endpoints refuse everything: acknowledging an officer-down
+    alarm must never be possible for anyone who merely reaches the port.
+    """
+
+    def __init__(self, engine: AlertEngine, token: str | None) -> None:
+        self.engine = engine
+        self._token = token
+
+    def _authorised(self, request: web.Request) -> bool:
+        if not self._token:
+            return False
+        given = request.headers.get("Authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode())
+
+    async def list_open(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response({"error": "unauthorised"}, status=401)
+        return web.json_response([_alert_json(alert) for alert in self.engine.open_alerts()])
+
+    async def change(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response({"error": "unauthorised"}, status=401)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = {}
+        by = str(body.get("by") or "dispatch")
+        alert_id, action = request.match_info["alert_id"], request.match_info["action"]
+        try:
+            if action == "acknowledge":
+                alert = self.engine.acknowledge(alert_id, by)
+            else:
+                alert = self.engine.resolve(alert_id, str(body.get("reason") or "resolved"), by)
+        except KeyError:
+            return web.json_response({"error": f"no alert {alert_id}"}, status=404)
+        except TransitionError as exc:
+            return web.json_response({"error": str(exc)}, status=409)
+        return web.json_response(_alert_json(alert))
+
+
+def _alert_json(alert: Alert) -> dict[str, object]:
+    return {
+        "alert_id": alert.alert_id,
+        "officer": alert.officer_id,
+        "kind": alert.kind.value,
+        "severity": alert.severity.value,
+        "state": alert.state.value,
+        "reason": alert.reason,
+        "sequence": alert.sequence,
+        "acknowledged_by": alert.acknowledged_by,
+    }
+
+
 def make_app(
-    registry: CollectorRegistry, healthy: Callable[[], tuple[bool, str]]
+    registry: CollectorRegistry,
+    healthy: Callable[[], tuple[bool, str]],
+    alerts: AlertApi | None = None,
 ) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(
@@ -154,4 +215,7 @@ def make_app(
     app = web.Application()
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
+    if alerts is not None:
+        app.router.add_get("/alerts", alerts.list_open)
+        app.router.add_post(r"/alerts/{alert_id}/{action:acknowledge|resolve}", alerts.change)
     return app

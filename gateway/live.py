@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from gateway.activity import ActivitySummary
+from gateway.alerts.model import Alert
 from gateway.ble.link import LinkHealth, LinkState
 from gateway.ble.manager import DeviceRef
 from sensors import (
@@ -55,6 +56,16 @@ class LiveState:
             view.battery_pct[device.kind] = reading.battery_pct
         elif isinstance(reading, SafetyEvent):
             view.last_event = reading.event.value
+
+    def observe_alert(self, alert: Alert) -> None:
+        view = self.officers.get(alert.officer_id)
+        if view is not None:
+            text = f"{alert.kind.value.upper()} {alert.state.value}"
+            view.alert = (
+                text
+                if alert.open
+                else ("" if view.alert.startswith(alert.kind.value.upper()) else view.alert)
+            )
 
     def observe_activity(self, device: DeviceRef, summary: ActivitySummary) -> None:
         view = self.officers.get(device.officer_id)

@@ -284,6 +284,14 @@ class Outbox:
             pending.setdefault(sink, {})[Lane(lane)] = LaneStats(count, age)
         return OutboxStats(rows, self.size_bytes(), quarantined, pending)
 
+    def alert_rows(self) -> list[Point]:
+        """Every alert-lane row still stored, in order (the engine restores state from them)."""
+        rows = self._db.execute(
+            "SELECT id, lane, time_ns, body FROM points WHERE lane = ? ORDER BY id",
+            (int(Lane.ALERT),),
+        ).fetchall()
+        return [_decode(*row).point for row in rows]
+
     def all_points(self, batch: int = 10_000) -> Iterable[Stored]:
         """Every stored point in id order (for `bluewatch export`)."""
         last = 0
@@ -321,6 +329,9 @@ class AsyncOutbox:
 
     async def quarantine(self, sink: str, rejected: Sequence[Stored], reason: str) -> None:
         await self._run(self.outbox.quarantine, sink, rejected, reason)
+
+    async def alert_rows(self) -> list[Point]:
+        return await self._run(self.outbox.alert_rows)
 
     async def enforce_retention(self) -> int:
         return await self._run(self.outbox.enforce_retention)

@@ -19,7 +19,7 @@ from typing import Final
 from gateway.activity import ActivitySummary, ActivityTracker
 from gateway.ble.manager import DeviceRef
 from gateway.normalize import Source, points_for
-from gateway.outbox import AsyncOutbox, Point
+from gateway.outbox import AsyncOutbox, Lane, Point
 from sensors import Characteristic, DecodeError, ImuBatch, SafetyEvent, codec_for
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,9 @@ class Pipeline:
         self._outbox = outbox
         self._monotonic = monotonic
         self._queue: deque[Notification] = deque()
+        # Points made by analytics and the alert engine, committed with the next batch.
+        self._made: list[Point] = []
+        self._made_urgent = False
         self._urgent: deque[Notification] = deque()
         self.queue_limit = queue_limit
         self._batch_max = batch_max
@@ -86,10 +89,16 @@ class Pipeline:
 
     @property
     def backlog(self) -> int:
-        return len(self._queue) + len(self._urgent)
+        return len(self._queue) + len(self._urgent) + len(self._made)
 
     def tracker(self, device_id: str) -> ActivityTracker | None:
         return self._trackers.get(device_id)
+
+    def add_points(self, points: list[Point]) -> None:
+        """Commit points made downstream (alert state changes commit at once)."""
+        self._made.extend(points)
+        self._made_urgent |= any(point.lane is Lane.ALERT for point in points)
+        self._wakeup.set()
 
     def submit(self, device: DeviceRef, uuid: str, data: bytes, received_ns: int) -> None:
         """Enqueue one notification (called from BLE callbacks: never blocks, never raises)."""
@@ -139,6 +148,11 @@ class Pipeline:
             source = self._urgent if self._urgent else self._queue
             urgent |= source is self._urgent
             batch.extend(self._process(source.popleft()))
+        if self._made:
+            # Alert rows go first in the batch: they are what dispatch waits for.
+            batch[:0] = self._made
+            urgent |= self._made_urgent
+            self._made, self._made_urgent = [], False
         return urgent
 
     async def _commit(self, batch: list[Point]) -> None:

@@ -56,7 +56,11 @@ def test_environment_overrides_nested_keys(tmp_path: Path, monkeypatch: pytest.M
     ("change", "key", "problem"),
     [
         (('"officer-01"', '"Officer/01"'), "officers.0.id", "pattern"),
-        (('address = "c4:00:00:00:00:01"', 'address = "c4:00"'), "officers.0.devices.0.address", "pattern"),
+        (
+            ('address = "c4:00:00:00:00:01"', 'address = "c4:00"'),
+            "officers.0.devices.0.address",
+            "pattern",
+        ),
         (('kind = "vest"', 'kind = "boot"'), "officers.0.devices.0.kind", "vest"),
         (('backend = "bumble"', 'backend = "usb"'), "ble.backend", "bluez"),
         (("age_years = 34", "age_years = 5"), "officers.0.age_years", "greater than"),

@@ -1,4 +1,4 @@
-"""Integration tests use the service fixtures of tests/service_fixtures.py (see tests/conftest.py)."""
+"""Integration tests use the service fixtures in tests/service_fixtures.py (tests/conftest.py)."""
 
 from tests.service_fixtures import InfluxV1, Mqtt
 

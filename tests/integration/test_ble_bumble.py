@@ -208,8 +208,12 @@ async def test_link_drop_during_a_request_raises_bleak_error(bench: Bench) -> No
         await release.wait()
         return b"\x01"
 
-    slow = Characteristic("b1e5ff01-5afe-4c0d-a11e-0ff1ce5afe00", Characteristic.Properties.READ,
-                          Characteristic.READABLE, CharacteristicValue(read=slow_read))  # fmt: skip
+    slow = Characteristic(
+        "b1e5ff01-5afe-4c0d-a11e-0ff1ce5afe00",
+        Characteristic.Properties.READ,
+        Characteristic.READABLE,
+        CharacteristicValue(read=slow_read),
+    )
     device = bench.radio.device("BW-Slow", "F4:00:00:00:00:04")
     device.add_service(Service("b1e5ff00-5afe-4c0d-a11e-0ff1ce5afe00", [slow]))
     await device.power_on()

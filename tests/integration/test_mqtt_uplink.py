@@ -13,8 +13,8 @@ import pytest
 from gateway.delivery import Delivery, RetryableDeliveryError
 from gateway.outbox import AsyncOutbox, Lane, Outbox, Point, Stored
 from gateway.sinks.mqtt import MqttSettings, MqttSink
-from tests.service_fixtures import Mqtt
 from tests.integration.private_services import mosquitto
+from tests.service_fixtures import Mqtt
 
 TAGS = {
     "agency": "metro-pd",
@@ -75,7 +75,9 @@ async def test_points_reach_the_topic_tree(tmp_path: Path, mqtt: Mqtt, listener:
     credentials = {"username": mqtt.username, "password": mqtt.password}
     options: dict[str, object] = {}
     if listener == "plain":
-        settings = MqttSettings(host=mqtt.host, port=mqtt.plain_port, tls=False, topic_prefix="bw-test")
+        settings = MqttSettings(
+            host=mqtt.host, port=mqtt.plain_port, tls=False, topic_prefix="bw-test"
+        )
     elif listener == "password":
         settings = MqttSettings(
             host=mqtt.host, port=mqtt.auth_port, tls=False, topic_prefix="bw-test", **credentials
@@ -83,9 +85,12 @@ async def test_points_reach_the_topic_tree(tmp_path: Path, mqtt: Mqtt, listener:
         options = dict(credentials)
     else:
         settings = MqttSettings(
-            host="localhost", port=mqtt.tls_port, ca_file=Path(mqtt.ca_file), topic_prefix="bw-test",
+            host="localhost",
+            port=mqtt.tls_port,
+            ca_file=Path(mqtt.ca_file),
+            topic_prefix="bw-test",
             **credentials,
-        )  # fmt: skip
+        )
         options = {**credentials, "tls_context": ssl.create_default_context(cafile=mqtt.ca_file)}
     outbox = Outbox(tmp_path / "o.sqlite3")
     outbox.register_sink("mqtt")

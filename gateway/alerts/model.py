@@ -1,0 +1,176 @@
+"""Alerts: kinds, severities, states and the allowed transitions, as tables. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Final
+
+from gateway.outbox import FieldValue, Lane, Point
+
+
+class AlertKind(StrEnum):
+    OFFICER_DOWN = "officer_down"
+    FALL = "fall"
+    HEAT_STRAIN = "heat_strain"
+    TACHYCARDIA = "tachycardia"
+    BRADYCARDIA = "bradycardia"
+    SENSOR_CONTACT_LOST = "sensor_contact_lost"
+    PANIC = "panic"
+    WEAPON_DRAWN = "weapon_drawn"
+    HELMET_IMPACT = "helmet_impact"
+    DEVICE_LOST = "device_lost"
+    LOW_BATTERY = "low_battery"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return SEVERITY_RANK[self]
+
+
+SEVERITY_RANK: Final = {
+    Severity.INFO: 0,
+    Severity.WARNING: 1,
+    Severity.HIGH: 2,
+    Severity.CRITICAL: 3,
+}
+
+
+class AlertState(StrEnum):
+    PRE_ALERT = "pre_alert"
+    ACTIVE = "active"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+
+
+# The state machine. A pre-alert is the officer's chance to cancel ("I'm OK") before dispatch is
+# involved; once active, only dispatch acknowledges, and resolution needs a reason.
+TRANSITIONS: Final[dict[AlertState, frozenset[AlertState]]] = {
+    AlertState.PRE_ALERT: frozenset({AlertState.ACTIVE, AlertState.CANCELLED}),
+    AlertState.ACTIVE: frozenset({AlertState.ACKNOWLEDGED, AlertState.RESOLVED}),
+    AlertState.ACKNOWLEDGED: frozenset({AlertState.RESOLVED}),
+    AlertState.RESOLVED: frozenset(),
+    AlertState.CANCELLED: frozenset(),
+}
+OPEN_STATES: Final = frozenset({AlertState.PRE_ALERT, AlertState.ACTIVE, AlertState.ACKNOWLEDGED})
+
+
+class TransitionError(ValueError):
+    """A state change the state machine does not allow; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert's current state. Every change makes a new value with `sequence` + 1."""
+
+    alert_id: str
+    officer_id: str
+    kind: AlertKind
+    severity: Severity
+    state: AlertState
+    reason: str
+    rule: str
+    rule_version: str
+    config_hash: str
+    started_ns: int
+    changed_ns: int
+    sequence: int = 1
+    device_id: str | None = None
+    latitude_deg: float | None = None
+    longitude_deg: float | None = None
+    evidence_id: str | None = None
+    acknowledged_by: str | None = None
+    escalated: bool = False
+
+    @property
+    def open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def moved_to(self, state: AlertState, reason: str, now_ns: int, by: str | None = None) -> Alert:
+        if state not in TRANSITIONS[self.state]:
+            raise TransitionError(
+                f"alert {self.alert_id}: cannot go from {self.state.value} to {state.value}"
+            )
+        return replace(
+            self,
+            state=state,
+            reason=reason,
+            changed_ns=now_ns,
+            sequence=self.sequence + 1,
+            acknowledged_by=by if state is AlertState.ACKNOWLEDGED else self.acknowledged_by,
+        )
+
+    def escalated_to(self, severity: Severity, reason: str, now_ns: int) -> Alert:
+        return replace(
+            self,
+            severity=severity,
+            reason=reason,
+            changed_ns=now_ns,
+            sequence=self.sequence + 1,
+            escalated=True,
+        )
+
+    def to_point(self, agency: str, unit: str) -> Point:
+        """The alert-lane row every sink receives for this state change (docs/alerts.md)."""
+        tags = {"agency": agency, "unit": unit, "officer": self.officer_id}
+        if self.device_id:
+            tags["device"] = self.device_id
+        fields: dict[str, FieldValue] = {
+            "alert_id": self.alert_id,
+            "sequence": self.sequence,
+            "kind": self.kind.value,
+            "severity": self.severity.value,
+            "state": self.state.value,
+            "reason": self.reason,
+            "rule": self.rule,
+            "rule_version": self.rule_version,
+            "config_hash": self.config_hash,
+            "started_ns": self.started_ns,
+            "escalated": self.escalated,
+        }
+        for name in ("latitude_deg", "longitude_deg", "evidence_id", "acknowledged_by"):
+            value = getattr(self, name)
+            if value is not None:
+                fields[name] = value
+        return Point("alert", tags, fields, self.changed_ns, Lane.ALERT)
+
+    @classmethod
+    def from_point(cls, point: Point) -> Alert:
+        """Rebuild an alert from its latest row (state survives a restart through the outbox)."""
+        f = point.fields
+
+        def text(name: str) -> str | None:
+            value = f.get(name)
+            return None if value is None else str(value)
+
+        def number(name: str) -> float | None:
+            value = f.get(name)
+            return None if value is None else float(value)
+
+        return cls(
+            alert_id=str(f["alert_id"]),
+            officer_id=point.tags["officer"],
+            kind=AlertKind(str(f["kind"])),
+            severity=Severity(str(f["severity"])),
+            state=AlertState(str(f["state"])),
+            reason=str(f["reason"]),
+            rule=str(f["rule"]),
+            rule_version=str(f["rule_version"]),
+            config_hash=str(f["config_hash"]),
+            started_ns=int(f["started_ns"]),
+            changed_ns=point.time_ns,
+            sequence=int(f["sequence"]),
+            device_id=point.tags.get("device"),
+            latitude_deg=number("latitude_deg"),
+            longitude_deg=number("longitude_deg"),
+            evidence_id=text("evidence_id"),
+            acknowledged_by=text("acknowledged_by"),
+            escalated=bool(f.get("escalated", False)),
+        )

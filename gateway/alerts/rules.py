@@ -1,0 +1,396 @@
+"""The officer-safety rules: readings in, alerts out, per officer. Pure; time comes with data.
+
+Each officer has one `OfficerMonitor`. The pipeline feeds it every decoded reading and every 1 Hz
+activity summary; a 1 Hz tick evaluates the timers. Thresholds are in `AlertSettings` with the
+reasons for their defaults (docs/alerts.md and docs/algorithms.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.activity import ActivitySummary, Intensity, Posture
+from gateway.alerts.engine import AlertEngine, Rule
+from gateway.alerts.model import AlertKind, Severity
+from gateway.analytics import (
+    CoreTempEstimator,
+    FallDetector,
+    max_heart_rate,
+    physiological_strain_index,
+)
+from gateway.ble.link import LinkState
+from gateway.ble.manager import DeviceRef
+from gateway.outbox import Point
+from sensors import (
+    BatteryLevel,
+    Characteristic,
+    DeviceKind,
+    HeartRateMeasurement,
+    ImuBatch,
+    LocationAndSpeed,
+    SafetyEvent,
+    SafetyEventKind,
+    SensorContact,
+)
+
+NS: Final = 1_000_000_000
+RULE_VERSION: Final = "1"
+MAN_DOWN = Rule("man-down", RULE_VERSION)
+PANIC = Rule("panic-button", RULE_VERSION)
+WEAPON = Rule("holster-draw", RULE_VERSION)
+IMPACT = Rule("helmet-impact", RULE_VERSION)
+HEART = Rule("heart-rate", RULE_VERSION)
+CONTACT = Rule("sensor-contact", RULE_VERSION)
+HEAT = Rule("heat-strain-psi", RULE_VERSION)
+LINK = Rule("device-link", RULE_VERSION)
+BATTERY = Rule("battery", RULE_VERSION)
+# Activity summaries older than this say nothing about the officer now: the man-down timer
+# waits for fresh data rather than alarming on a vest that stopped talking (device-lost does).
+FRESH_ACTIVITY_S: Final = 5.0
+
+
+class AlertSettings(BaseModel):
+    """`[alerts]` thresholds; the defaults and their reasons are in docs/alerts.md."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # PASS-device practice (NFPA 1982): pre-alert after 20 s without motion, full alarm at 30 s.
+    pre_alert_after_s: float = Field(default=20.0, gt=0)
+    alarm_after_s: float = Field(default=30.0, gt=0)
+    escalate_after_s: float = Field(default=60.0, gt=0)
+    tachycardia_fraction_of_max: float = Field(default=0.9, gt=0.5, le=1.2)
+    heart_rate_sustain_s: float = Field(default=60.0, gt=0)
+    bradycardia_bpm: int = Field(default=40, ge=20, le=60)
+    contact_lost_after_s: float = Field(default=30.0, gt=0)
+    helmet_impact_g: float = Field(default=8.0, gt=0)
+    low_battery_pct: int = Field(default=15, ge=1, le=50)
+    battery_clear_pct: int = Field(default=25, ge=2, le=100)
+    psi_warning: float = Field(default=7.0, ge=0, le=10)
+    psi_alert: float = Field(default=9.0, ge=0, le=10)
+    psi_clear: float = Field(default=6.0, ge=0, le=10)
+    initial_core_temp_c: float = Field(default=37.1, ge=35, le=39)
+
+
+@dataclass
+class OfficerProfile:
+    officer_id: str
+    resting_hr_bpm: int
+    max_hr_bpm: float
+
+
+@dataclass
+class _Sustained:
+    """When a condition began holding; None while it does not."""
+
+    since_ns: int | None = None
+
+    def update(self, holding: bool, now_ns: int) -> float:
+        """Seconds the condition has held (0 when it does not)."""
+        if not holding:
+            self.since_ns = None
+            return 0.0
+        if self.since_ns is None:
+            self.since_ns = now_ns
+        return (now_ns - self.since_ns) / NS
+
+
+@dataclass
+class OfficerMonitor:
+    profile: OfficerProfile
+    settings: AlertSettings
+    engine: AlertEngine
+    emit_points: Callable[[list[Point]], None]
+    tags: dict[str, str]
+    location: tuple[float, float] | None = None
+    intensity: Intensity | None = None
+    posture: Posture = Posture.UNKNOWN
+    last_activity_ns: int | None = None
+    still_since_ns: int | None = None
+    fall_at_ns: int | None = None
+    fall_detail: str = ""
+    _detector: FallDetector | None = None
+    _tachy: _Sustained = field(default_factory=_Sustained)
+    _brady: _Sustained = field(default_factory=_Sustained)
+    _no_contact: _Sustained = field(default_factory=_Sustained)
+    _minute: int | None = None
+    _minute_hr: list[int] = field(default_factory=list)
+    _core: CoreTempEstimator | None = None
+
+    def __post_init__(self) -> None:
+        self._core = CoreTempEstimator(self.settings.initial_core_temp_c)
+
+    # --- inputs ------------------------------------------------------------------------------
+
+    def on_reading(self, device: DeviceRef, reading: Characteristic, now_ns: int) -> None:
+        if isinstance(reading, ImuBatch) and device.kind is DeviceKind.VEST:
+            self._feed_falls(reading, now_ns)
+        elif isinstance(reading, HeartRateMeasurement):
+            self._heart_rate(reading, now_ns)
+        elif isinstance(reading, LocationAndSpeed) and reading.latitude_deg is not None:
+            assert reading.longitude_deg is not None
+            self.location = (reading.latitude_deg, reading.longitude_deg)
+        elif isinstance(reading, SafetyEvent):
+            self._event(device, reading, now_ns)
+        elif isinstance(reading, BatteryLevel):
+            self._battery(device, reading.battery_pct)
+
+    def on_activity(self, device: DeviceRef, summary: ActivitySummary) -> None:
+        if device.kind is not DeviceKind.VEST:
+            return
+        self.intensity, self.posture = summary.intensity, summary.posture
+        self.last_activity_ns = summary.time_ns
+        if summary.intensity is Intensity.STILL:
+            if self.still_since_ns is None:
+                self.still_since_ns = summary.time_ns - NS  # the summary covers the last second
+        else:
+            self.still_since_ns = None
+            self.fall_at_ns = None
+            self.engine.cancel(self.profile.officer_id, AlertKind.OFFICER_DOWN, "motion resumed")
+        self.evaluate_man_down(summary.time_ns)
+
+    def on_link(self, device: DeviceRef, state: LinkState) -> None:
+        if state is LinkState.LOST:
+            self.engine.raise_alert(
+                self.profile.officer_id,
+                AlertKind.DEVICE_LOST,
+                Severity.WARNING,
+                f"{device.kind.value} {device.device_id} silent: link lost",
+                LINK,
+                device_id=device.device_id,
+                location=self.location,
+            )
+        elif state is LinkState.OK:
+            self.engine.clear(
+                self.profile.officer_id, AlertKind.DEVICE_LOST, f"{device.device_id} back"
+            )
+
+    # --- man down ----------------------------------------------------------------------------
+
+    def _feed_falls(self, batch: ImuBatch, received_ns: int) -> None:
+        if self._detector is None:
+            self._detector = FallDetector(batch.sample_rate_hz)
+        period = 1.0 / batch.sample_rate_hz
+        last = len(batch.samples_g) - 1
+        end_s = received_ns / NS
+        for index, (x, y, z) in enumerate(batch.samples_g):
+            detection = self._detector.update(end_s - (last - index) * period, x, y, z)
+            if detection is not None:
+                self.fall_at_ns = int(detection.t_s * NS)
+                self.fall_detail = (
+                    f"fall detected (peak {detection.peak_g:.1f} g, "
+                    f"{detection.orientation_change_deg:.0f} deg turn)"
+                )
+
+    def evaluate_man_down(self, now_ns: int) -> None:
+        """Pre-alert, then alarm, while the officer stays still after a fall or lying down.
+
+        A fall starts the timer at its impact. Without a fall, only stillness while lying counts:
+        an officer sitting still in the vehicle (upright, or posture not yet known) is not down.
+        """
+        fresh = (
+            self.last_activity_ns is not None
+            and now_ns - self.last_activity_ns <= FRESH_ACTIVITY_S * NS
+        )
+        if not fresh or self.still_since_ns is None:
+            return
+        if self.fall_at_ns is not None:
+            start, cause = self.fall_at_ns, self.fall_detail
+        elif self.posture is Posture.LYING:
+            start, cause = self.still_since_ns, "lying without motion"
+        else:
+            return
+        still_s = (now_ns - start) / NS
+        if still_s < self.settings.pre_alert_after_s:
+            return
+        alarm = still_s >= self.settings.alarm_after_s
+        self.engine.raise_alert(
+            self.profile.officer_id,
+            AlertKind.OFFICER_DOWN,
+            Severity.CRITICAL,
+            f"{cause}; no motion for {still_s:.0f} s",
+            MAN_DOWN,
+            pre_alert=not alarm,
+            location=self.location,
+            started_ns=start,
+        )
+
+    # --- events -------------------------------------------------------------------------------
+
+    def _event(self, device: DeviceRef, event: SafetyEvent, now_ns: int) -> None:
+        officer = self.profile.officer_id
+        kind = event.event
+        if kind is SafetyEventKind.PANIC_PRESS:
+            # A panic press is the officer's own call for help: critical at once, no pre-alert.
+            self.engine.raise_alert(
+                officer,
+                AlertKind.PANIC,
+                Severity.CRITICAL,
+                "panic button pressed",
+                PANIC,
+                device_id=device.device_id,
+                location=self.location,
+            )
+        elif kind is SafetyEventKind.HOLSTER_DRAW:
+            self.engine.raise_alert(
+                officer,
+                AlertKind.WEAPON_DRAWN,
+                Severity.HIGH,
+                "weapon drawn from holster",
+                WEAPON,
+                device_id=device.device_id,
+                location=self.location,
+            )
+        elif kind is SafetyEventKind.HOLSTER_RETURN:
+            self.engine.clear(officer, AlertKind.WEAPON_DRAWN, "weapon holstered")
+        elif kind is SafetyEventKind.IM_OK_PRESS:
+            self.engine.cancel(officer, AlertKind.OFFICER_DOWN, "officer pressed I'm OK")
+            self.fall_at_ns = None
+            self.still_since_ns = now_ns  # responsive now: any new man-down counts from here
+        elif kind is SafetyEventKind.FALL_DETECTED:
+            # The device's own fall flag is honoured like the gateway's detector: the timer runs.
+            self.fall_at_ns = now_ns
+            peak = f" (peak {event.peak_accel_g:.1f} g)" if event.peak_accel_g is not None else ""
+            self.fall_detail = f"fall flagged by the {device.kind.value}{peak}"
+        elif (
+            kind is SafetyEventKind.IMPACT
+            and (event.peak_accel_g or 0) >= self.settings.helmet_impact_g
+        ):
+            self.engine.raise_alert(
+                officer,
+                AlertKind.HELMET_IMPACT,
+                Severity.HIGH,
+                f"helmet impact {event.peak_accel_g:.1f} g",
+                IMPACT,
+                device_id=device.device_id,
+                location=self.location,
+            )
+
+    # --- heart -------------------------------------------------------------------------------
+
+    def _heart_rate(self, reading: HeartRateMeasurement, now_ns: int) -> None:
+        officer = self.profile.officer_id
+        settings = self.settings
+        lost = self._no_contact.update(reading.sensor_contact is SensorContact.NOT_DETECTED, now_ns)
+        if lost >= settings.contact_lost_after_s:
+            self.engine.raise_alert(
+                officer,
+                AlertKind.SENSOR_CONTACT_LOST,
+                Severity.WARNING,
+                f"no skin contact for {lost:.0f} s",
+                CONTACT,
+            )
+        elif lost == 0:
+            self.engine.clear(officer, AlertKind.SENSOR_CONTACT_LOST, "contact restored")
+        if reading.sensor_contact is SensorContact.NOT_DETECTED:
+            return
+        bpm = reading.heart_rate_bpm
+        self._per_minute(bpm, now_ns)
+        # A high rate is expected in a foot pursuit; while still or barely moving it is not.
+        resting = self.intensity in (Intensity.STILL, Intensity.LIGHT)
+        limit = self.profile.max_hr_bpm * (settings.tachycardia_fraction_of_max if resting else 1.0)
+        high = self._tachy.update(bpm > limit, now_ns)
+        if high >= settings.heart_rate_sustain_s:
+            context = "at rest" if resting else "above maximum"
+            self.engine.raise_alert(
+                officer,
+                AlertKind.TACHYCARDIA,
+                Severity.HIGH if resting else Severity.WARNING,
+                f"heart rate {bpm} bpm {context} for {high:.0f} s",
+                HEART,
+                location=self.location,
+            )
+        elif bpm < limit - 10:
+            self.engine.clear(officer, AlertKind.TACHYCARDIA, f"heart rate back to {bpm} bpm")
+        low = self._brady.update(bpm < settings.bradycardia_bpm, now_ns)
+        if low >= settings.heart_rate_sustain_s:
+            self.engine.raise_alert(
+                officer,
+                AlertKind.BRADYCARDIA,
+                Severity.HIGH,
+                f"heart rate {bpm} bpm for {low:.0f} s",
+                HEART,
+                location=self.location,
+            )
+        elif bpm >= settings.bradycardia_bpm + 5:
+            self.engine.clear(officer, AlertKind.BRADYCARDIA, f"heart rate back to {bpm} bpm")
+
+    def _per_minute(self, bpm: int, now_ns: int) -> None:
+        """Close each wall-clock minute: mean HR into the core-temperature filter, then PSI."""
+        minute = now_ns // (60 * NS)
+        if self._minute is not None and minute != self._minute and self._minute_hr:
+            mean = sum(self._minute_hr) / len(self._minute_hr)
+            assert self._core is not None
+            try:
+                core = self._core.update(mean)
+                psi = physiological_strain_index(
+                    core, mean, self.settings.initial_core_temp_c, self.profile.resting_hr_bpm
+                )
+            except ValueError:  # a minute's mean outside the model's range: skip that minute
+                self._minute, self._minute_hr = minute, [bpm]
+                return
+            self.emit_points(
+                [
+                    Point(
+                        "physiology",
+                        self.tags,
+                        {
+                            "core_temp_c": round(core, 3),
+                            "psi": round(psi, 2),
+                            "hr_mean_bpm": round(mean, 1),
+                        },
+                        now_ns,
+                    )
+                ]
+            )
+            self._heat(psi, core)
+            self._minute_hr.clear()
+        self._minute = minute
+        self._minute_hr.append(bpm)
+
+    def _heat(self, psi: float, core_c: float) -> None:
+        settings, officer = self.settings, self.profile.officer_id
+        reason = f"PSI {psi:.1f}, estimated core {core_c:.2f} C"
+        if psi >= settings.psi_alert:
+            self.engine.raise_alert(
+                officer, AlertKind.HEAT_STRAIN, Severity.HIGH, reason, HEAT, location=self.location
+            )
+        elif psi >= settings.psi_warning:
+            self.engine.raise_alert(
+                officer,
+                AlertKind.HEAT_STRAIN,
+                Severity.WARNING,
+                reason,
+                HEAT,
+                location=self.location,
+            )
+        elif psi < settings.psi_clear:
+            self.engine.clear(officer, AlertKind.HEAT_STRAIN, f"strain eased: {reason}")
+
+    def _battery(self, device: DeviceRef, pct: int) -> None:
+        # Two thresholds (hysteresis): a battery hovering at 15 % must not flap the alert.
+        officer = self.profile.officer_id
+        if pct <= self.settings.low_battery_pct:
+            self.engine.raise_alert(
+                officer,
+                AlertKind.LOW_BATTERY,
+                Severity.WARNING,
+                f"{device.kind.value} battery {pct} %",
+                BATTERY,
+                device_id=device.device_id,
+            )
+        elif pct >= self.settings.battery_clear_pct:
+            self.engine.clear(
+                officer, AlertKind.LOW_BATTERY, f"{device.kind.value} battery {pct} %"
+            )
+
+
+def officer_profile(
+    officer_id: str, resting_hr_bpm: int, age_years: int | None, max_hr_bpm: int | None
+) -> OfficerProfile:
+    # Without an age or a measured maximum, Tanaka's formula at 40 years: the middle of a
+    # working career, so thresholds err neither very high nor very low.
+    return OfficerProfile(officer_id, resting_hr_bpm, max_heart_rate(age_years or 40, max_hr_bpm))

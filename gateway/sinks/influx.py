@@ -1,0 +1,490 @@
+"""InfluxDB writers (v1 `/write`, v2 `/api/v2/write`) behind one interface, and their policies.
+
+A writer sends a batch of line-protocol lines and either returns or raises one of two errors:
+`RetryableWriteError` (the server or the network failed; the same batch may succeed later) or
+`RejectedBatchError` (the server refused the data; sending it again cannot help, so the caller
+quarantines it). The choice is made from the HTTP status and the exception type alone.
+
+`Batcher` and `calculate_backoff_time` are pure: the clock and the random source are injected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import json
+import ssl
+import time
+from collections.abc import Callable, Mapping, Sequence
+from email.utils import parsedate_to_datetime
+from typing import Annotated, Any, Literal, Protocol
+from urllib.parse import urlsplit
+
+import aiohttp
+from influxdb_client.client.exceptions import InfluxDBError
+from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+from influxdb_client.domain.write_precision import WritePrecision
+from influxdb_client.rest import ApiException
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+# --- errors ---------------------------------------------------------------------------------
+
+# InfluxDB echoes a refused line in its message; enough to diagnose, bounded for logs.
+MAX_SERVER_MESSAGE_CHARS = 2_000
+
+
+class WriteError(Exception):
+    """A batch that did not land; the two subclasses say whether sending it again can help."""
+
+
+class RetryableWriteError(WriteError):
+    """The server or the network failed (5xx, 408, 429, timeout, refused or reset connection)."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+class RejectedBatchError(WriteError):
+    """The server refused the batch's data (a 4xx); it carries the server's own message.
+
+    401, 403 and 404 also land here: they are configuration faults (credentials, database or
+    bucket), which `status` lets the caller tell apart from bad data.
+    """
+
+    def __init__(self, message: str, *, status: int, server_message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.server_message = server_message
+
+
+# 408 Request Timeout (RFC 9110 15.5.9) and 429 Too Many Requests (RFC 6585 4) are the 4xx
+# codes that say "later", not "never".
+RETRYABLE_CLIENT_STATUSES = frozenset({408, 429})
+
+
+def error_for_status(
+    status: int, server_message: str, *, target: str, retry_after_s: float | None = None
+) -> WriteError | None:
+    """None for a 2xx; the typed error for any other status, by its code alone."""
+    if 200 <= status < 300:
+        return None
+    message = server_message[:MAX_SERVER_MESSAGE_CHARS] or "(no message)"
+    if 400 <= status < 500 and status not in RETRYABLE_CLIENT_STATUSES:
+        return RejectedBatchError(
+            f"{target} rejected the batch with HTTP {status}: {message}",
+            status=status,
+            server_message=message,
+        )
+    return RetryableWriteError(
+        f"{target} failed with HTTP {status}: {message}",
+        status=status,
+        retry_after_s=retry_after_s,
+    )
+
+
+def transport_error(target: str, exc: BaseException, timeout_s: float) -> RetryableWriteError:
+    """A RetryableWriteError for a failure below HTTP (timeouts, refused or reset connections)."""
+    if isinstance(exc, TimeoutError):
+        return RetryableWriteError(f"{target}: no answer within {timeout_s:g} s")
+    return RetryableWriteError(f"{target}: {type(exc).__name__}: {exc}")
+
+
+def parse_retry_after(value: str | None, *, now_epoch_s: float) -> float | None:
+    """Seconds to wait from a Retry-After header (RFC 9110 10.2.3: delay-seconds or HTTP-date)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 5.6.7: HTTP-dates are in GMT
+        return None
+    return max(0.0, when.timestamp() - now_epoch_s)
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+class _InfluxSettings(BaseModel):
+    """What both writers share; `url` is the server's base address, without credentials.
+
+    A path is kept (a server behind a reverse proxy); the writers append their endpoints.
+    """
+
+    # hide_input_in_errors: a rejected value may hold a secret (a URL with a password in it).
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    url: str
+    # influxdb-client's own default (timeout=10_000 ms) for a whole request.
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    gzip: bool = True
+    verify_tls: bool = True
+    ca_file: FilePath | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _plain_base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("url must be http:// or https:// followed by a host")
+        try:
+            parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+        except ValueError:
+            raise ValueError("url has a port that is not a number from 0 to 65535") from None
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("url must not carry credentials; set them as their own settings")
+        if parts.query or parts.fragment:
+            raise ValueError("url must not have a query or a fragment")
+        return value.rstrip("/")
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """Verification on unless turned off; the CA file, when given, replaces the system's."""
+        try:
+            context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        except ssl.SSLError as exc:
+            raise ValueError(
+                f"ca_file {self.ca_file} holds no usable CA certificate: {exc}"
+            ) from exc
+        if not self.verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+
+class InfluxV1Settings(_InfluxSettings):
+    """InfluxDB 1.x `/write`: a database, an optional retention policy, optional credentials."""
+
+    api: Literal["v1"] = "v1"
+    database: str = Field(min_length=1)
+    retention_policy: str | None = Field(default=None, min_length=1)
+    username: str | None = Field(default=None, min_length=1)
+    password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _credentials_in_pairs(self) -> InfluxV1Settings:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password must be given together")
+        return self
+
+
+class InfluxV2Settings(_InfluxSettings):
+    """The v2 write API, for InfluxDB 2.x, 3.x, Cloud, 1.8+ and VictoriaMetrics.
+
+    On InfluxDB 1.8+ the token is `username:password` and the bucket `database/retention_policy`.
+    """
+
+    api: Literal["v2"] = "v2"
+    org: str = Field(min_length=1)
+    bucket: str = Field(min_length=1)
+    token: SecretStr
+
+
+InfluxSettings = Annotated[InfluxV1Settings | InfluxV2Settings, Field(discriminator="api")]
+
+
+# --- writers --------------------------------------------------------------------------------
+
+
+class InfluxWriter(Protocol):
+    """Sends batches of line protocol; raises RetryableWriteError or RejectedBatchError."""
+
+    async def write(self, lines: Sequence[str]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+# zlib's default level: a 5,000-line batch shrinks ~10x in ~7 ms; level 9 (influxdb-client's)
+# takes three times as long for 2% fewer bytes (bench/lineprotocol.py, docs/performance.md).
+GZIP_LEVEL = 6
+# Enough of an error body to hold the server's message, bounded against a misbehaving server.
+MAX_ERROR_BODY_BYTES = 64 * 1024
+
+
+def _server_message(body: bytes, headers: Mapping[str, str]) -> str:
+    """InfluxDB's message: JSON "error" (1.x) or "message" (2.x), its header, or the text."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        for key in ("error", "message"):
+            if isinstance(parsed.get(key), str):
+                return str(parsed[key])
+    return text or headers.get("X-Influxdb-Error", "")
+
+
+async def _read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    body = bytearray()
+    async for chunk in stream.iter_chunked(16 * 1024):
+        body += chunk
+        if len(body) >= limit:
+            break
+    return bytes(body[:limit])
+
+
+class InfluxV1Writer:
+    """POST /write?db=&rp=&precision=ns over aiohttp, gzip-compressed, basic auth if set.
+
+    Basic authentication (InfluxDB 1.x accepts it or `u`/`p` query parameters) keeps the
+    password out of URLs, and so out of proxy logs and exception texts.
+    """
+
+    def __init__(
+        self, settings: InfluxV1Settings, *, wall_clock: Callable[[], float] = time.time
+    ) -> None:
+        self._settings = settings
+        self._wall_clock = wall_clock
+        self._ssl = settings.ssl_context()
+        self._session: aiohttp.ClientSession | None = None
+        self._url = f"{settings.url}/write"
+        self._params = {"db": settings.database, "precision": "ns"}
+        if settings.retention_policy:
+            self._params["rp"] = settings.retention_policy
+        self.target = f"InfluxDB v1 {settings.url} database {settings.database!r}"
+
+    def __repr__(self) -> str:
+        return f"InfluxV1Writer({self.target})"
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if self._settings.gzip:
+            headers["Content-Encoding"] = "gzip"
+        if self._settings.username and self._settings.password:
+            pair = f"{self._settings.username}:{self._settings.password.get_secret_value()}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        return headers
+
+    async def write(self, lines: Sequence[str]) -> None:
+        """Send one batch; returns when the server accepted all of it."""
+        if not lines:
+            return
+        body = "\n".join(lines).encode("utf-8")
+        if self._settings.gzip:
+            # Off the event loop: BLE notifications must not wait for compression.
+            body = await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL)
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._settings.timeout_s),
+                connector=aiohttp.TCPConnector(ssl=self._ssl),
+            )
+        try:
+            async with self._session.post(
+                self._url, params=self._params, data=body, headers=self._headers()
+            ) as response:
+                status = response.status
+                if 200 <= status < 300:
+                    return
+                error_body = await _read_bounded(response.content, MAX_ERROR_BODY_BYTES)
+                retry_after = response.headers.get("Retry-After")
+                message = _server_message(error_body, response.headers)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise transport_error(self.target, exc, self._settings.timeout_s) from exc
+        error = error_for_status(
+            status,
+            message,
+            target=self.target,
+            retry_after_s=parse_retry_after(retry_after, now_epoch_s=self._wall_clock()),
+        )
+        if error is not None:
+            raise error
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class InfluxV2Writer:
+    """The v2 write API through influxdb-client's InfluxDBClientAsync, gzip on by default.
+
+    The client is made on the first write: it must be created inside a running event loop.
+    """
+
+    def __init__(
+        self, settings: InfluxV2Settings, *, wall_clock: Callable[[], float] = time.time
+    ) -> None:
+        self._settings = settings
+        self._wall_clock = wall_clock
+        self._ssl = settings.ssl_context()  # here, so a bad CA file fails at startup
+        self._client: Any = None  # influxdb-client's annotations are partial
+        self._write_api: Any = None
+        self.target = f"InfluxDB v2 {settings.url} bucket {settings.bucket!r}"
+
+    def __repr__(self) -> str:
+        return f"InfluxV2Writer({self.target})"
+
+    def _api(self) -> Any:
+        if self._write_api is None:
+            settings = self._settings
+            self._client = InfluxDBClientAsync(
+                url=settings.url,
+                token=settings.token.get_secret_value(),
+                org=settings.org,
+                timeout=int(settings.timeout_s * 1000),
+                enable_gzip=settings.gzip,
+                ssl_context=self._ssl,
+            )
+            self._write_api = self._client.write_api()
+        return self._write_api
+
+    async def write(self, lines: Sequence[str]) -> None:
+        """Send one batch; returns when the server accepted all of it."""
+        if not lines:
+            return
+        api = self._api()
+        try:
+            await api.write(
+                bucket=self._settings.bucket,
+                org=self._settings.org,
+                record="\n".join(lines),
+                write_precision=WritePrecision.NS,
+            )
+        except ApiException as exc:
+            raise self._status_error(exc) from exc
+        except InfluxDBError as exc:  # raised without an HTTP response
+            raise RetryableWriteError(f"{self.target}: {exc.message}") from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise transport_error(self.target, exc, self._settings.timeout_s) from exc
+
+    def _status_error(self, exc: ApiException) -> WriteError:
+        message = exc.message
+        if isinstance(message, bytes):  # the client passes non-JSON bodies through as bytes
+            message = message.decode("utf-8", "replace")
+        status = exc.status if isinstance(exc.status, int) else 0
+        retry_after = parse_retry_after(exc.retry_after, now_epoch_s=self._wall_clock())
+        error = error_for_status(
+            status, str(message or "").strip(), target=self.target, retry_after_s=retry_after
+        )
+        return error or RetryableWriteError(f"{self.target}: HTTP {status} reported as failure")
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+            self._write_api = None
+
+
+def make_writer(settings: InfluxV1Settings | InfluxV2Settings) -> InfluxWriter:
+    """The writer for the configured API."""
+    if isinstance(settings, InfluxV1Settings):
+        return InfluxV1Writer(settings)
+    return InfluxV2Writer(settings)
+
+
+# --- batching -------------------------------------------------------------------------------
+
+
+class BatchPolicy(BaseModel):
+    """When a batch leaves: at `max_lines` lines, or when its oldest line is `max_age_s` old."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # InfluxDB's "Optimize writes": "The optimal batch size is 5000 lines of line protocol."
+    max_lines: int = Field(default=5_000, ge=1)
+    # Dashboards refresh every few seconds; one second of delay is invisible there and turns
+    # a vest's 1-25 Hz readings into a few requests per second for a whole vehicle.
+    max_age_s: float = Field(default=1.0, gt=0)
+
+
+class Batcher:
+    """Accumulates lines into batches by a BatchPolicy. Pure: the clock is injected.
+
+    `clock` returns monotonic seconds (`time.monotonic` in the daemon, a counter in tests).
+    """
+
+    def __init__(self, policy: BatchPolicy, clock: Callable[[], float]) -> None:
+        self.policy = policy
+        self._clock = clock
+        self._lines: list[str] = []
+        self._oldest_at = 0.0
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def add(self, line: str) -> list[str] | None:
+        """Add a line; returns the batch when this line filled it or it has come of age."""
+        now = self._clock()
+        if not self._lines:
+            self._oldest_at = now
+        self._lines.append(line)
+        if len(self._lines) >= self.policy.max_lines or self._is_due(now):
+            return self.flush()
+        return None
+
+    def poll(self) -> list[str] | None:
+        """The batch if its oldest line has reached the maximum age, else None."""
+        if self._lines and self._is_due(self._clock()):
+            return self.flush()
+        return None
+
+    def seconds_until_due(self) -> float | None:
+        """How long the caller may sleep before `poll` has a batch; None while empty."""
+        if not self._lines:
+            return None
+        return max(0.0, self._oldest_at + self.policy.max_age_s - self._clock())
+
+    def flush(self) -> list[str]:
+        """Everything pending, whatever its size or age (at shutdown, say); may be empty."""
+        batch, self._lines = self._lines, []
+        return batch
+
+    def _is_due(self, now: float) -> bool:
+        return now - self._oldest_at >= self.policy.max_age_s
+
+
+# --- retry timing ---------------------------------------------------------------------------
+
+# The first retry waits about one batch age (BatchPolicy.max_age_s): sooner buys nothing, since
+# new lines are queuing at that pace anyway.
+BACKOFF_FIRST_S = 1.0
+# Doubling per attempt, as influxdb-client's WriteOptions (exponential_base=2).
+BACKOFF_MULTIPLIER = 2.0
+# influxdb-client's WriteOptions.max_retry_delay (125_000 ms): a gateway that lost the server
+# still tries about twice a minute, and the durable outbox holds the data meanwhile.
+BACKOFF_MAX_S = 125.0
+# Equal jitter ("Exponential Backoff And Jitter", AWS Architecture Blog, 2015): each wait is
+# drawn from [delay/2, delay], so a fleet of vehicles that lost the server together does not
+# return in lock step, yet none retries sooner than half the nominal delay.
+BACKOFF_JITTER_FRACTION = 0.5
+# A Retry-After is honoured up to five minutes, so that a wrong header from a proxy cannot
+# stall the uplink for hours.
+RETRY_AFTER_MAX_S = 300.0
+
+
+def calculate_backoff_time(
+    attempt: int, rand: Callable[[], float], retry_after_s: float | None = None
+) -> float:
+    """Seconds to wait before retry number `attempt` (1 for the first retry) of a batch.
+
+    `rand` returns a uniform float in [0, 1) (`random.Random().random`); the server's
+    Retry-After, when given, is a floor.
+    """
+    if attempt < 1:
+        raise ValueError(f"attempt must be 1 or more, got {attempt}")
+    draw = rand()
+    if not 0.0 <= draw <= 1.0:
+        raise ValueError(f"rand() must return a float in [0, 1], got {draw!r}")
+    # Capping the exponent first keeps huge attempt counts from overflowing a float.
+    exponent = min(attempt - 1, 64)
+    delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * BACKOFF_MULTIPLIER**exponent)
+    delay *= 1.0 - BACKOFF_JITTER_FRACTION * draw
+    if retry_after_s is not None and retry_after_s > 0:
+        delay = max(delay, min(retry_after_s, RETRY_AFTER_MAX_S))
+    return delay

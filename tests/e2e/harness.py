@@ -1,0 +1,175 @@
+"""Processes end to end: a simulated fleet and a gateway, each its own `bluewatch` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.integration.private_services import free_port
+
+BLUEWATCH = str(Path(sys.executable).with_name("bluewatch"))
+
+
+@dataclass
+class Fleet:
+    process: subprocess.Popen[str]
+    port: int
+    roster: list[dict[str, str]]
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_fleet(officers: int, scenario: str, time_scale: float = 1.0, seed: int = 7) -> Fleet:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            BLUEWATCH,
+            "simulate",
+            "--officers",
+            str(officers),
+            "--scenario",
+            scenario,
+            "--seed",
+            str(seed),
+            "--time-scale",
+            str(time_scale),
+            "--listen",
+            f"tcp-server:127.0.0.1:{port}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line, "bluewatch simulate exited before announcing its roster"
+    return Fleet(process, port, json.loads(line)["officers"])
+
+
+def gateway_config(
+    tmp_path: Path,
+    fleet: Fleet,
+    *,
+    influx_url: str | None = None,
+    database: str | None = None,
+    mqtt: tuple[str, int] | None = None,
+    topic_prefix: str = "bluewatch",
+) -> Path:
+    lines = [
+        'agency = "test-pd"',
+        'unit = "car-7"',
+        "",
+        "[ble]",
+        'backend = "bumble"',
+        f'bumble_transport = "tcp-client:127.0.0.1:{fleet.port}"',
+        "",
+        "[outbox]",
+        f'path = "{tmp_path / "outbox.sqlite3"}"',
+        "",
+        "[http]",
+        f"port = {free_port()}",
+        "",
+        "[link]",
+        "stale_after_s = 3",
+        "lost_after_s = 8",
+        "",
+    ]
+    if influx_url:
+        lines += ["[influx]", 'api = "v1"', f'url = "{influx_url}"', f'database = "{database}"', ""]
+    if mqtt:
+        lines += [
+            "[mqtt]",
+            f'host = "{mqtt[0]}"',
+            f"port = {mqtt[1]}",
+            "tls = false",
+            f'topic_prefix = "{topic_prefix}"',
+            "",
+        ]
+    for entry in fleet.roster:
+        lines += [
+            "[[officers]]",
+            f'id = "{entry["officer_id"]}"',
+            "[[officers.devices]]",
+            'kind = "vest"',
+            f'address = "{entry["vest_address"]}"',
+            "[[officers.devices]]",
+            'kind = "helmet"',
+            f'address = "{entry["helmet_address"]}"',
+            "",
+        ]
+    path = tmp_path / "gateway.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def start_gateway(config: Path, log: Path, seconds: float = 0) -> subprocess.Popen[bytes]:
+    argv = [BLUEWATCH, "run", "--config", str(config)]
+    if seconds:
+        argv += ["--seconds", str(seconds)]
+    with log.open("ab") as handle:
+        return subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def influx_query(url: str, database: str, query: str) -> list[list[object]]:
+    params = urllib.parse.urlencode({"db": database, "q": query})
+    with urllib.request.urlopen(f"{url}/query?{params}", timeout=10) as response:
+        result = json.loads(response.read())["results"][0]
+    if "error" in result:
+        raise AssertionError(result["error"])
+    series = result.get("series") or []
+    return [row for s in series for row in s["values"]]
+
+
+def create_database(url: str) -> str:
+    name = f"e2e_{uuid.uuid4().hex[:10]}"
+    request = urllib.request.Request(
+        f"{url}/query",
+        data=urllib.parse.urlencode({"q": f"CREATE DATABASE {name}"}).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+    return name
+
+
+def exported_counts(config: Path) -> dict[str, int]:
+    """Points per measurement in the gateway's outbox (what it accepted), via `bluewatch export`."""
+    done = subprocess.run(
+        [BLUEWATCH, "export", "--config", str(config), "--format", "csv"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    counts: dict[str, int] = {}
+    for line in done.stdout.splitlines()[1:]:
+        measurement = line.split(",", 2)[1]
+        counts[measurement] = counts.get(measurement, 0) + 1
+    return counts
+
+
+def wait_until(predicate: object, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def environment_ok() -> bool:
+    return bool(os.environ.get("BLUEWATCH_INFLUXDB_URL"))
