@@ -116,7 +116,7 @@ async def drain(url: str, points: list[Point], folder: Path) -> float:
     outbox.register_sink("influx")
     for start in range(0, len(points), 10_000):
         outbox.append(points[start : start + 10_000])
-    sink = InfluxSink(make_writer(InfluxV1Settings(url=url, database=database)), batch_max=BATCH)
+    sink = InfluxSink(make_writer(InfluxV1Settings(url=url, database=database)))
     loop = asyncio.get_running_loop()
     delivery = Delivery(AsyncOutbox(outbox), sink, wakeup=asyncio.Event(), monotonic=loop.time)
     started = time.perf_counter()
@@ -130,7 +130,7 @@ async def drain(url: str, points: list[Point], folder: Path) -> float:
 
 async def raw_ingest(url: str, points: list[Point]) -> float:
     database = create_database(url)
-    sink = InfluxSink(writer=None, batch_max=BATCH)  # type: ignore[arg-type] - encoder only
+    sink = InfluxSink(writer=None)  # type: ignore[arg-type] - encoder only
     bodies = [
         "\n".join(
             sink.lines([Stored(i, p) for i, p in enumerate(points[start : start + BATCH])])

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.backoff import BackoffPolicy
-from gateway.outbox import AsyncOutbox, Stored
+from gateway.outbox import AsyncOutbox, Lane, Stored
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 # while a down server sees only a few requests a minute from each vehicle.
 SINK_RETRY = BackoffPolicy(first_s=1.0, cap_s=15.0)
 IDLE_POLL_S = 0.25
+# A server's Retry-After is honoured up to five minutes: a wrong header from a proxy must not
+# stall the uplink for hours (the outbox holds the data meanwhile).
+RETRY_AFTER_MAX_S = 300.0
 
 
 class DeliveryError(Exception):
@@ -49,6 +52,8 @@ class RejectedDeliveryError(DeliveryError):
 class Sink(Protocol):
     name: str
     batch_max: int
+    # Seconds a partial telemetry batch may wait to fill up (0: send at once). Alerts never wait.
+    linger_s: float
 
     async def deliver(self, batch: Sequence[Stored]) -> None:
         """Deliver every point or raise a DeliveryError (nothing is acknowledged then)."""
@@ -88,20 +93,26 @@ class Delivery:
     async def run(self) -> None:
         await self._outbox.register_sink(self.sink.name)
         attempt = 0
+        partial_since: float | None = None
         while True:
             batch = await self._outbox.pending(self.sink.name, self.sink.batch_max)
             if not batch:
-                self._wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), IDLE_POLL_S)
+                partial_since = None
+                await self._idle(IDLE_POLL_S)
                 continue
+            if self._should_linger(batch, partial_since):
+                partial_since = partial_since if partial_since is not None else self._monotonic()
+                await self._idle(self.sink.linger_s - (self._monotonic() - partial_since))
+                continue
+            partial_since = None
             try:
                 await self._deliver(batch)
             except RetryableDeliveryError as exc:
                 attempt += 1
                 self.counters.retries += 1
                 self.counters.connected = False
-                delay = max(self._policy.delay_s(attempt, self._random), exc.retry_after_s or 0.0)
+                server_wait = min(exc.retry_after_s or 0.0, RETRY_AFTER_MAX_S)
+                delay = max(self._policy.delay_s(attempt, self._random), server_wait)
                 logger.warning(
                     "%s: delivery failed (%s); retry in %.1f s", self.sink.name, exc, delay
                 )
@@ -109,6 +120,19 @@ class Delivery:
                 continue
             attempt = 0
             self.counters.connected = True
+
+    def _should_linger(self, batch: Sequence[Stored], partial_since: float | None) -> bool:
+        """Wait for more telemetry while the batch is small and young; alerts go at once."""
+        if self.sink.linger_s <= 0 or len(batch) >= self.sink.batch_max:
+            return False
+        if any(item.point.lane is Lane.ALERT for item in batch):
+            return False
+        return partial_since is None or self._monotonic() - partial_since < self.sink.linger_s
+
+    async def _idle(self, timeout_s: float) -> None:
+        self._wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), max(0.0, timeout_s))
 
     async def drain(self) -> None:
         """Deliver until nothing is pending or the sink fails once (shutdown: no retries)."""

@@ -73,6 +73,9 @@ class AlertSettings(BaseModel):
     psi_alert: float = Field(default=9.0, ge=0, le=10)
     psi_clear: float = Field(default=6.0, ge=0, le=10)
     initial_core_temp_c: float = Field(default=37.1, ge=35, le=39)
+    # The core-temperature filter takes one mean heart rate per minute, as published. Only a
+    # demo or a replay at accelerated time should shorten this (the demo uses 2 s).
+    physiology_step_s: float = Field(default=60.0, gt=0)
 
 
 @dataclass
@@ -319,8 +322,8 @@ class OfficerMonitor:
             self.engine.clear(officer, AlertKind.BRADYCARDIA, f"heart rate back to {bpm} bpm")
 
     def _per_minute(self, bpm: int, now_ns: int) -> None:
-        """Close each wall-clock minute: mean HR into the core-temperature filter, then PSI."""
-        minute = now_ns // (60 * NS)
+        """Close each minute: its mean HR into the core-temperature filter, then PSI."""
+        minute = now_ns // int(self.settings.physiology_step_s * NS)
         if self._minute is not None and minute != self._minute and self._minute_hr:
             mean = sum(self._minute_hr) / len(self._minute_hr)
             assert self._core is not None

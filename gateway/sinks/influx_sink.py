@@ -8,20 +8,30 @@ from typing import Final
 
 from gateway.delivery import RejectedDeliveryError, RetryableDeliveryError
 from gateway.outbox import Stored
-from gateway.sinks.influx import InfluxWriter, RejectedBatchError, RetryableWriteError
+from gateway.sinks.influx import (
+    BatchPolicy,
+    InfluxWriter,
+    RejectedBatchError,
+    RetryableWriteError,
+)
 from gateway.sinks.lineprotocol import LineProtocolError, SeriesKey
 
 # A vehicle has a few dozen series (officers x devices x measurements); the cache keeps their
 # escaped prefixes so the hot path formats only fields and time.
 SERIES_CACHE_SIZE: Final = 4096
+# 401/403/404 say the gateway is misconfigured (credentials, database, bucket), not that the data
+# is bad: hold the data and keep trying (loudly) rather than quarantine a whole shift.
+CONFIGURATION_STATUSES: Final = frozenset({401, 403, 404})
 
 
 class InfluxSink:
     name = "influx"
 
-    def __init__(self, writer: InfluxWriter, batch_max: int = 5000) -> None:
+    def __init__(self, writer: InfluxWriter, policy: BatchPolicy | None = None) -> None:
+        policy = policy or BatchPolicy()
         self.writer = writer
-        self.batch_max = batch_max
+        self.batch_max = policy.max_lines
+        self.linger_s = policy.max_age_s
         self._series: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], SeriesKey] = (
             OrderedDict()
         )
@@ -54,6 +64,8 @@ class InfluxSink:
         except RetryableWriteError as exc:
             raise RetryableDeliveryError(str(exc), getattr(exc, "retry_after_s", None)) from exc
         except RejectedBatchError as exc:
+            if exc.status in CONFIGURATION_STATUSES:
+                raise RetryableDeliveryError(f"check the [influx] settings: {exc}") from exc
             raise RejectedDeliveryError(str(exc)) from exc
 
     async def close(self) -> None:

@@ -90,6 +90,7 @@ class MqttSink:
 
     name = "mqtt"
     batch_max = 200
+    linger_s = 0.0  # a live feed: publish as soon as committed
 
     def __init__(
         self, settings: MqttSettings, agency: str, unit: str, rng: random.Random | None = None
