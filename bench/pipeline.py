@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from influxdb_client import Point as ClientPoint
 
-from gateway.activity import ActivityTracker
+from gateway.activity import ActivityTracker, SampleClock
 from gateway.ble.manager import DeviceRef
 from gateway.normalize import Source, points_for
 from gateway.outbox import AsyncOutbox, Outbox
@@ -126,6 +126,7 @@ def naive(items: list[Notification], sources: dict[str, Source], folder: Path) -
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("CREATE TABLE points (id INTEGER PRIMARY KEY, line TEXT)")
     trackers: dict[str, ActivityTracker] = {}
+    clocks: dict[str, SampleClock] = {}
     started = time.perf_counter()
     lines = 0
     for ref, uuid, data, t_ns in items:
@@ -145,7 +146,13 @@ def naive(items: list[Notification], sources: dict[str, Source], folder: Path) -
                     },
                     s.time_ns,
                 )
-                for s in tracker.add_batch(reading.samples_g, 50, t_ns)
+                for s in tracker.add_batch(
+                    reading.samples_g,
+                    50,
+                    clocks.setdefault(ref.device_id, SampleClock(50)).place(
+                        reading.first_sample_index, len(reading.samples_g), t_ns
+                    ),
+                )
             ]
         else:
             points = [

@@ -75,6 +75,53 @@ def classify(std_g: float) -> Intensity:
     return Intensity.VIGOROUS
 
 
+SAMPLE_INDEX_MODULO: Final = 2**32
+# A batch whose samples the counter places more than this away from when it arrived re-anchors
+# the clock: the device restarted, or the link stalled long enough that the old anchor is stale.
+REANCHOR_NS: Final = 2 * NS_PER_S
+
+
+@dataclass
+class SampleClock:
+    """Gateway times for a device's samples, from its sample counter.
+
+    Receive times jitter by tens of milliseconds and batches can arrive bunched, so stamping
+    samples backwards from each arrival makes time run backwards. The counter does not jitter:
+    sample k is `anchor + (k - anchor_index) / rate`, which is monotonic by construction. The
+    anchor follows the gateway's clock: it moves back when samples would land after their own
+    arrival (a fast device clock), and re-anchors on restarts, gaps and stalls.
+    """
+
+    rate_hz: int
+    _anchor_index: int | None = None
+    _anchor_ns: int = 0
+    _last_ns: int = 0
+
+    def place(self, first_index: int, count: int, received_ns: int) -> list[int]:
+        period = NS_PER_S / self.rate_hz
+        last_index = first_index + count - 1
+        if self._anchor_index is None:
+            self._reanchor(last_index, received_ns)
+        assert self._anchor_index is not None
+        offset = (last_index - self._anchor_index) % SAMPLE_INDEX_MODULO
+        if offset >= SAMPLE_INDEX_MODULO // 2:  # the counter went back: a restart
+            self._reanchor(last_index, received_ns)
+            offset = 0
+        predicted_last = self._anchor_ns + round(offset * period)
+        if predicted_last > received_ns or received_ns - predicted_last > REANCHOR_NS:
+            self._reanchor(last_index, received_ns)
+            predicted_last = received_ns
+        start = predicted_last - round((count - 1) * period)
+        # Never before what was already placed: overlapping batches (a re-sent one) stay ordered.
+        start = max(start, self._last_ns + 1)
+        times = [start + round(i * period) for i in range(count)]
+        self._last_ns = times[-1]
+        return times
+
+    def _reanchor(self, index: int, received_ns: int) -> None:
+        self._anchor_index, self._anchor_ns = index, received_ns
+
+
 @dataclass
 class ActivityTracker:
     """Per-device accumulator: feed batches, collect one summary per second of samples."""
@@ -88,16 +135,13 @@ class ActivityTracker:
         self.raw = deque(maxlen=int(RAW_WINDOW_S * self.rate_hz))
 
     def add_batch(
-        self, samples: tuple[Vector, ...], rate_hz: int, last_sample_ns: int
+        self, samples: tuple[Vector, ...], rate_hz: int, times_ns: list[int]
     ) -> list[ActivitySummary]:
-        """Add samples (the last one received at `last_sample_ns`); return completed seconds."""
+        """Add samples stamped by a SampleClock; return the seconds they completed."""
         if rate_hz != self.rate_hz:
             self.rate_hz = rate_hz
             self.raw = deque(self.raw, maxlen=int(RAW_WINDOW_S * rate_hz))
-        period_ns = NS_PER_S // rate_hz
-        count = len(samples)
-        for index, sample in enumerate(samples):
-            stamp = last_sample_ns - (count - 1 - index) * period_ns
+        for stamp, sample in zip(times_ns, samples, strict=True):
             self.raw.append((stamp, *sample))
             self._pending.append((stamp, sample))
         summaries = []

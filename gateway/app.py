@@ -347,6 +347,9 @@ async def build(
         monitors[device.officer_id].on_reading(device, reading, received_ns)
 
     pipeline.observers.append(to_monitor)
+    pipeline.imu_observers.append(
+        lambda device, batch, times: monitors[device.officer_id].on_imu(device, batch, times)
+    )
     pipeline.activity_observers.append(
         lambda device, summary: monitors[device.officer_id].on_activity(device, summary)
     )

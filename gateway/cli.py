@@ -13,6 +13,7 @@ from gateway.commands import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, 
 from gateway.commands import analyze as analyze_command
 from gateway.commands import check_config as check_config_command
 from gateway.commands import decode as decode_command
+from gateway.commands import dispatch_sink as dispatch_sink_command
 from gateway.commands import export as export_command
 from gateway.commands import read as read_command
 from gateway.commands import run as run_command
@@ -23,6 +24,7 @@ COMMAND_MODULES = (
     analyze_command,
     check_config_command,
     decode_command,
+    dispatch_sink_command,
     export_command,
     read_command,
     run_command,

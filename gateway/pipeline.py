@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from gateway.activity import ActivitySummary, ActivityTracker
+from gateway.activity import ActivitySummary, ActivityTracker, SampleClock
 from gateway.ble.manager import DeviceRef
 from gateway.normalize import Source, points_for
 from gateway.outbox import AsyncOutbox, Lane, Point
@@ -48,12 +48,15 @@ class PipelineCounters:
     decode_errors: int = 0
     dropped: int = 0
     points_committed: int = 0
+    observer_errors: int = 0
     decode_errors_by_kind: dict[str, int] = field(default_factory=dict)
 
 
 # What observers (analytics, live view) receive: the device, the reading, the receive time.
 Observer = Callable[[DeviceRef, Characteristic, int], None]
 ActivityObserver = Callable[[DeviceRef, ActivitySummary], None]
+# IMU batches with each sample's gateway time (from the device's sample counter).
+ImuObserver = Callable[[DeviceRef, ImuBatch, list[int]], None]
 
 
 class Pipeline:
@@ -80,12 +83,15 @@ class Pipeline:
         self._batch_delay_s = batch_delay_s
         self._wakeup = asyncio.Event()
         self._trackers: dict[str, ActivityTracker] = {}
+        self._clocks: dict[str, SampleClock] = {}
         self._last_decode_log: dict[str, float] = {}
         self.counters = PipelineCounters()
         # Set after every commit, so delivery loops wake at once instead of polling.
         self.committed: asyncio.Event | None = None
         self.observers: list[Observer] = []
         self.activity_observers: list[ActivityObserver] = []
+        self.imu_observers: list[ImuObserver] = []
+        self._last_observer_log: float | None = None
 
     @property
     def backlog(self) -> int:
@@ -171,7 +177,7 @@ class Pipeline:
             return []
         self.counters.decoded += 1
         for observer in self.observers:
-            observer(device, reading, notification.received_ns)
+            self._notify(observer, device, reading, notification.received_ns)
         if isinstance(reading, ImuBatch):
             return self._summarise(device, source, reading, notification.received_ns)
         return points_for(reading, source, notification.received_ns)
@@ -180,10 +186,15 @@ class Pipeline:
         self, device: DeviceRef, source: Source, batch: ImuBatch, received_ns: int
     ) -> list[Point]:
         tracker = self._trackers.setdefault(device.device_id, ActivityTracker(batch.sample_rate_hz))
+        clock = self._clocks.setdefault(device.device_id, SampleClock(batch.sample_rate_hz))
+        clock.rate_hz = batch.sample_rate_hz
+        times = clock.place(batch.first_sample_index, len(batch.samples_g), received_ns)
+        for imu_observer in self.imu_observers:
+            self._notify(imu_observer, device, batch, times)
         points = []
-        for summary in tracker.add_batch(batch.samples_g, batch.sample_rate_hz, received_ns):
+        for summary in tracker.add_batch(batch.samples_g, batch.sample_rate_hz, times):
             for observer in self.activity_observers:
-                observer(device, summary)
+                self._notify(observer, device, summary)
             fields: dict[str, float | int | str] = {
                 "mean_g": summary.mean_g,
                 "peak_g": summary.peak_g,
@@ -196,6 +207,26 @@ class Pipeline:
                 fields["tilt_deg"] = summary.tilt_deg
             points.append(Point("activity", source.tags, fields, summary.time_ns))
         return points
+
+    def _notify(self, observer: Callable[..., None], *args: object) -> None:
+        """Call an analytics or alert observer; its failure is logged, counted and contained.
+
+        A bug in one rule must not stop the pipeline: telemetry keeps flowing to the outbox and
+        every other rule keeps running.
+        """
+        try:
+            observer(*args)
+        except Exception:
+            self.counters.observer_errors += 1
+            now = self._monotonic()
+            if (
+                self._last_observer_log is None
+                or now - self._last_observer_log >= DECODE_LOG_INTERVAL_S
+            ):
+                self._last_observer_log = now
+                logger.exception(
+                    "observer %s failed (error %d)", observer, self.counters.observer_errors
+                )
 
     def _decode_error(self, device: DeviceRef, error: DecodeError) -> None:
         counters = self.counters

@@ -129,9 +129,7 @@ class OfficerMonitor:
     # --- inputs ------------------------------------------------------------------------------
 
     def on_reading(self, device: DeviceRef, reading: Characteristic, now_ns: int) -> None:
-        if isinstance(reading, ImuBatch) and device.kind is DeviceKind.VEST:
-            self._feed_falls(reading, now_ns)
-        elif isinstance(reading, HeartRateMeasurement):
+        if isinstance(reading, HeartRateMeasurement):
             self._heart_rate(reading, now_ns)
         elif isinstance(reading, LocationAndSpeed) and reading.latitude_deg is not None:
             assert reading.longitude_deg is not None
@@ -173,14 +171,14 @@ class OfficerMonitor:
 
     # --- man down ----------------------------------------------------------------------------
 
-    def _feed_falls(self, batch: ImuBatch, received_ns: int) -> None:
+    def on_imu(self, device: DeviceRef, batch: ImuBatch, times_ns: list[int]) -> None:
+        """Vest samples, stamped from the device's counter, into the fall detector."""
+        if device.kind is not DeviceKind.VEST:
+            return
         if self._detector is None:
             self._detector = FallDetector(batch.sample_rate_hz)
-        period = 1.0 / batch.sample_rate_hz
-        last = len(batch.samples_g) - 1
-        end_s = received_ns / NS
-        for index, (x, y, z) in enumerate(batch.samples_g):
-            detection = self._detector.update(end_s - (last - index) * period, x, y, z)
+        for stamp, (x, y, z) in zip(times_ns, batch.samples_g, strict=True):
+            detection = self._detector.update(stamp / NS, x, y, z)
             if detection is not None:
                 self.fall_at_ns = int(detection.t_s * NS)
                 self.fall_detail = (

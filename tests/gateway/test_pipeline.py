@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from pathlib import Path
 
 import pytest
 
-from gateway.activity import ActivityTracker, Intensity, Posture
+from gateway.activity import ActivityTracker, Intensity, Posture, SampleClock
 from gateway.ble.manager import DeviceRef
 from gateway.normalize import Source, points_for
 from gateway.outbox import AsyncOutbox, Lane, Outbox
@@ -68,16 +69,16 @@ def test_activity_summary_learns_upright_while_walking_then_sees_lying() -> None
         rotate((0.0, 0.0, 1.0 + 0.25 * math.sin(2 * math.pi * 1.9 * n / 50)), mount)
         for n in range(500)
     ]
+    clock = SampleClock(50)
     summaries = []
     for start in range(0, 500, 10):
-        summaries += tracker.add_batch(
-            tuple(walking[start : start + 10]), 50, (start + 10) * 20_000_000
-        )
+        times = clock.place(start, 10, (start + 10) * 20_000_000)
+        summaries += tracker.add_batch(tuple(walking[start : start + 10]), 50, times)
     assert len(summaries) == 10
     assert summaries[-1].intensity is Intensity.MODERATE
     assert summaries[-1].posture is Posture.UPRIGHT
     lying = [rotate((0.0, 1.0, 0.0), mount)] * 50
-    (still,) = tracker.add_batch(tuple(lying), 50, 11 * 10**9)
+    (still,) = tracker.add_batch(tuple(lying), 50, clock.place(500, 50, 11 * 10**9))
     assert still.intensity is Intensity.STILL
     assert still.posture is Posture.LYING
     assert still.tilt_deg == pytest.approx(90, abs=1)
@@ -134,3 +135,23 @@ async def test_full_queue_drops_telemetry_but_never_safety_events(tmp_path: Path
         pipeline.submit(VEST, SafetyEvent.UUID, event, 100 + n)
     assert pipeline.counters.dropped == 2
     assert pipeline.backlog == 8
+
+
+def test_sample_clock_is_monotonic_under_jitter_and_follows_restarts() -> None:
+    clock = SampleClock(50)
+    placed: list[int] = []
+    index = 0
+    arrival = 10**12
+    # Batches of 39 samples (0.78 s) arriving with +/- 0.3 s jitter, some bunched together.
+    for jitter_ms in (0, 300, -300, 250, -280, 0, 290, -290, 10, -10):
+        arrival += 780_000_000 + jitter_ms * 1_000_000
+        placed += clock.place(index, 39, arrival)
+        index += 39
+    assert placed == sorted(placed)
+    assert len(set(placed)) == len(placed)
+    steps = {b - a for a, b in itertools.pairwise(placed)}
+    assert 20_000_000 in steps  # samples 20 ms apart within the counter's timeline
+    # A device restart (counter back to 0) re-anchors at the new arrival.
+    restart = clock.place(0, 10, arrival + 5 * 10**9)
+    assert restart[-1] == arrival + 5 * 10**9
+    assert restart[0] > placed[-1]

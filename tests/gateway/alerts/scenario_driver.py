@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from firmware_mocks.scenario import Scenario
 from firmware_mocks.simulation import OfficerSimulation
-from gateway.activity import ActivityTracker
+from gateway.activity import ActivityTracker, SampleClock
 from gateway.alerts.engine import AlertEngine
 from gateway.alerts.model import Alert
 from gateway.alerts.rules import AlertSettings, OfficerMonitor, officer_profile
@@ -62,10 +62,10 @@ def drive(
         )
         vest = DeviceRef(f"{officer}-vest", officer, DeviceKind.VEST)
         helmet = DeviceRef(f"{officer}-helmet", officer, DeviceKind.HELMET)
-        fleet.append((sim, monitor, vest, helmet, ActivityTracker(50), [0]))
+        fleet.append((sim, monitor, vest, helmet, ActivityTracker(50), [0], SampleClock(50)))
     for second in range(1, seconds + 1):
         now[0] = second * NS
-        for sim, monitor, vest, helmet, tracker, index in fleet:
+        for sim, monitor, vest, helmet, tracker, index, clock in fleet:
             sim.advance(1.0)
             samples = sim.take_imu_samples(DeviceKind.VEST)
             sim.take_imu_samples(DeviceKind.HELMET)  # not used by the rules; drained
@@ -74,8 +74,9 @@ def drive(
                 batch = ImuBatch(sample_rate_hz=50, first_sample_index=index[0], samples_g=chunk)
                 index[0] += len(chunk)
                 received = now[0] - (len(samples) - start - len(chunk)) * NS // 50
-                monitor.on_reading(vest, batch, received)
-                for summary in tracker.add_batch(batch.samples_g, 50, received):
+                times = clock.place(batch.first_sample_index, len(chunk), received)
+                monitor.on_imu(vest, batch, times)
+                for summary in tracker.add_batch(batch.samples_g, 50, times):
                     monitor.on_activity(vest, summary)
             monitor.on_reading(vest, sim.heart_rate(), now[0])
             monitor.on_reading(helmet, sim.location(), now[0])
