@@ -105,6 +105,7 @@ CABIN_AIR_SPEED_MPS: Final = 0.3
 CABIN_MAX_HUMIDITY_PCT: Final = 50.0
 
 WARMUP_STEP_S: Final = 5.0
+WARMUP_MET: Final = 1.3  # sitting quietly (Ainsworth compendium of physical activities)
 WARMUP_S: Final = 3 * 3600.0
 
 
@@ -263,9 +264,11 @@ class Physiology:
         self._steps = 0
         self._segment_index = 0
         first = schedule.segments[0]
-        # Start the shift in equilibrium with the first activity rather than from a cold start.
+        # Start the shift in equilibrium at rest in the cabin (the officer arrives rested), not
+        # with the first activity: three hours of running in the heat before the shift even
+        # begins would start the body past any survivable temperature.
         for _ in range(int(WARMUP_S / WARMUP_STEP_S)):
-            self._heat(WARMUP_STEP_S, first)
+            self._body.step(WARMUP_STEP_S, WARMUP_MET, True, 0.0)
         self.heart_rate_bpm = self._target_hr(first, 0.0)
         self._rsa_fraction = max(
             0.02, RSA_FRACTION_YOUNG - RSA_LOSS_PER_YEAR * (profile.age_years - 20)

@@ -112,8 +112,9 @@ class SampleClock:
             self._reanchor(last_index, received_ns)
             predicted_last = received_ns
         start = predicted_last - round((count - 1) * period)
-        # Never before what was already placed: overlapping batches (a re-sent one) stay ordered.
-        start = max(start, self._last_ns + 1)
+        # Never closer than a period to what was already placed: overlapping batches stay
+        # ordered, and consumers working in float seconds still see time increase.
+        start = max(start, self._last_ns + round(period))
         times = [start + round(i * period) for i in range(count)]
         self._last_ns = times[-1]
         return times

@@ -33,6 +33,7 @@ from gateway.alerts.rules import AlertSettings
 from gateway.ble.factory import BleSettings
 from gateway.sinks.influx import InfluxSettings
 from gateway.sinks.mqtt import MqttSettings
+from gateway.sinks.webhook import WebhookEndpoint
 from sensors import DeviceKind
 
 # Ids travel into MQTT topics, InfluxDB tags and file names: a safe alphabet keeps them from
@@ -130,6 +131,8 @@ class GatewayConfig(BaseSettings):
     mqtt: MqttSettings | None = None
     alerts: AlertSettings = AlertSettings()
     dispatch_api: DispatchApiSettings = DispatchApiSettings()
+    # Dispatch endpoints, each receiving the alerts at or above its min_severity.
+    webhooks: tuple[WebhookEndpoint, ...] = ()
 
     @model_validator(mode="after")
     def _unique_ids_and_devices(self) -> Self:
@@ -194,7 +197,7 @@ def _secret(key: str) -> bool:
 
 def config_hash(config: GatewayConfig) -> str:
     """A short hash of the configuration in force (secrets excluded), recorded with alerts."""
-    shape = config.model_dump(mode="json", exclude={"dispatch_api", "influx", "mqtt"})
+    shape = config.model_dump(mode="json", exclude={"dispatch_api", "influx", "mqtt", "webhooks"})
     text = json.dumps(shape, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -224,4 +227,8 @@ def summarise(config: GatewayConfig) -> dict[str, Any]:
         "mqtt": None
         if config.mqtt is None
         else {"host": config.mqtt.host, "port": config.mqtt.port, "tls": config.mqtt.tls},
+        "webhooks": [
+            {"name": w.name, "url": w.url, "min_severity": w.min_severity, "format": w.format}
+            for w in config.webhooks
+        ],
     }

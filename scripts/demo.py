@@ -1,11 +1,13 @@
-"""The demo behind `./run demo`: a simulated fleet in one process, the gateway in another.
+"""The demo behind `./run demo`: a simulated fleet, the gateway, and a dispatch centre.
 
     .venv/bin/python scripts/demo.py [--seconds N] [--officers N] [--scenario NAME]
 
-Starts `bluewatch simulate` serving its virtual radio over HCI/TCP, writes a gateway
-configuration for that fleet and the local services (.run/demo/gateway.toml), runs
-`bluewatch run --live` against it, then shows what reached InfluxDB. Expects the local services
-to be up (./run starts them) and their addresses in the environment (.run/services.env).
+Starts `bluewatch simulate` serving its virtual radio over HCI/TCP and `bluewatch dispatch-sink`
+as the dispatch centre's webhook receiver, writes a gateway configuration for both and for the
+local services (.run/demo/gateway.toml), and runs `bluewatch run --live`. A dispatcher (a thread
+here) acknowledges each alarm that reaches the receiver, through the gateway's authenticated
+HTTP endpoint. At the end it shows what dispatch received and what reached InfluxDB. Expects
+the local services to be up (./run starts them) with their addresses in the environment.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -34,7 +38,17 @@ def free_port() -> int:
         return port
 
 
-def gateway_config(roster: list[dict[str, str]], port: int) -> str:
+def secret_file(name: str) -> Path:
+    path = DEMO / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path
+
+
+def gateway_config(
+    roster: list[dict[str, str]], port: int, http_port: int = 0, dispatch_url: str = ""
+) -> str:
     """TOML for the demo: the simulated roster, the local services, data under .run/demo."""
     influx = os.environ["BLUEWATCH_INFLUXDB_URL"]
     database = os.environ.get("BLUEWATCH_INFLUXDB_DATABASE", "bluewatch")
@@ -50,7 +64,15 @@ def gateway_config(roster: list[dict[str, str]], port: int) -> str:
         f'path = "{DEMO / "outbox.sqlite3"}"',
         "",
         "[http]",
-        f"port = {free_port()}",
+        f"port = {http_port or free_port()}",
+        "",
+        "[dispatch_api]",
+        f'token_file = "{secret_file("dispatch.token")}"',
+        "",
+        "# Demo only: one core-temperature step every 2 s instead of every minute, so heat strain",
+        "# builds within the demo's minutes (the filter's parameters assume one-minute steps).",
+        "[alerts]",
+        "physiology_step_s = 2.0",
         "",
         "[influx]",
         'api = "v1"',
@@ -63,6 +85,15 @@ def gateway_config(roster: list[dict[str, str]], port: int) -> str:
         f"port = {os.environ['BLUEWATCH_MQTT_PORT']}",
         "tls = false",
     ]
+    if dispatch_url:
+        lines += [
+            "",
+            "[[webhooks]]",
+            'name = "dispatch"',
+            f'url = "{dispatch_url}/alerts"',
+            f'secret_file = "{secret_file("webhook.secret")}"',
+            'min_severity = "warning"',
+        ]
     for number, entry in enumerate(roster, start=1):
         lines += [
             "",
@@ -95,6 +126,8 @@ def influx_counts(since_ns: int) -> dict[str, int]:
         "safety_event",
         "link",
         "gateway",
+        "physiology",
+        "alert",
     ):
         query = urllib.parse.urlencode(
             {"db": database, "q": f'SELECT COUNT(*) FROM "{measurement}" WHERE time >= {since_ns}'}
@@ -106,14 +139,61 @@ def influx_counts(since_ns: int) -> dict[str, int]:
     return counts
 
 
+class Dispatcher(threading.Thread):
+    """Reads what the dispatch receiver prints and acknowledges each new alarm at the gateway."""
+
+    def __init__(self, receiver: subprocess.Popen[str], gateway_url: str) -> None:
+        super().__init__(daemon=True)
+        self.receiver = receiver
+        self.gateway_url = gateway_url
+        self.received: list[dict[str, object]] = []
+        self.acknowledged: list[str] = []
+
+    def run(self) -> None:
+        assert self.receiver.stdout is not None
+        token = (DEMO / "dispatch.token").read_text().strip()
+        for line in self.receiver.stdout:
+            try:
+                alert = json.loads(line)
+            except ValueError:
+                continue
+            self.received.append(alert)
+            if alert.get("state") == "active" and alert.get("severity") in ("high", "critical"):
+                time.sleep(3)  # a dispatcher reads the alarm, then acknowledges it
+                request = urllib.request.Request(
+                    f"{self.gateway_url}/alerts/{alert['alert_id']}/acknowledge",
+                    data=json.dumps({"by": "demo-dispatcher"}).encode(),
+                    headers={
+                        "Authorization": f"Bearer {token}",
+                        "Content-Type": "application/json",
+                    },
+                    method="POST",
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=5):
+                        self.acknowledged.append(str(alert["alert_id"]))
+                except OSError:
+                    pass  # already acknowledged or the gateway is stopping
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0, help="0: until Ctrl-C")
+    parser.add_argument("--seconds", type=float, default=90.0, help="0: until Ctrl-C")
     parser.add_argument("--officers", type=int, default=4)
     parser.add_argument("--scenario", default="demo")
     options = parser.parse_args()
     DEMO.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    for stale in DEMO.glob("outbox.sqlite3*"):  # each demo starts a fresh shift
+        stale.unlink()
+    port, dispatch_port, http_port = free_port(), free_port(), free_port()
     started_ns = time.time_ns()
     fleet = subprocess.Popen(
         [
@@ -129,11 +209,31 @@ def main() -> int:
         stdout=subprocess.PIPE,
         text=True,
     )
+    receiver = subprocess.Popen(
+        [
+            BLUEWATCH,
+            "dispatch-sink",
+            "--listen",
+            f"127.0.0.1:{dispatch_port}",
+            "--secret-file",
+            str(secret_file("webhook.secret")),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=(DEMO / "dispatch.log").open("w"),
+        text=True,
+    )
+    dispatcher = Dispatcher(receiver, f"http://127.0.0.1:{http_port}")
+    dispatcher.start()
+    status = 0
     try:
         assert fleet.stdout is not None
         announcement = json.loads(fleet.stdout.readline())
         config = DEMO / "gateway.toml"
-        config.write_text(gateway_config(announcement["officers"], port))
+        config.write_text(
+            gateway_config(
+                announcement["officers"], port, http_port, f"http://127.0.0.1:{dispatch_port}"
+            )
+        )
         scenario = announcement["scenario"]
         print(f"fleet: {options.officers} officers, scenario {scenario}; config {config}")
         time.sleep(1)
@@ -145,15 +245,21 @@ def main() -> int:
     except KeyboardInterrupt:
         status = 0
     finally:
-        fleet.send_signal(signal.SIGTERM)
-        fleet.wait(timeout=10)
+        stop(fleet)
+        time.sleep(1)
+        stop(receiver)
     time.sleep(1.5)  # the last batches reach InfluxDB
+    print("\nAlerts received by dispatch (signed webhooks, verified):")
+    for alert in dispatcher.received:
+        what = f"{alert.get('kind')} {alert.get('state')} ({alert.get('severity')})"
+        print(f"  {alert.get('officer')}: {what} - {alert.get('reason')}")
+    print(f"  acknowledged by the demo dispatcher: {len(dispatcher.acknowledged)}")
     counts = influx_counts(started_ns)
     database = os.environ.get("BLUEWATCH_INFLUXDB_DATABASE", "bluewatch")
     print(f"\nData in InfluxDB ({os.environ['BLUEWATCH_INFLUXDB_URL']}, database {database}):")
     for measurement, count in counts.items():
         print(f"  {measurement:<17} {count:>7} points")
-    print(f"Gateway log: {DEMO / 'gateway.log'}")
+    print(f"Logs: {DEMO / 'gateway.log'}, {DEMO / 'dispatch.log'}")
     query = "SELECT MEAN(bpm) FROM heart_rate WHERE time > now() - 5m GROUP BY officer"
     url = os.environ["BLUEWATCH_INFLUXDB_URL"]
     print("Try:")

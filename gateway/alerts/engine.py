@@ -154,11 +154,16 @@ class AlertEngine:
     # --- timers and state -------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Escalate active alerts nobody acknowledged in time (once per alert)."""
+        """Escalate high and critical alerts nobody acknowledged in time (once per alert).
+
+        Warnings are information, not calls for action: escalating them would turn every
+        warning into an alarm a minute later, the noise that teaches dispatch to ignore alarms.
+        """
         now = self._clock_ns()
         for alert in list(self.alerts.values()):
             if (
-                alert.state is AlertState.ACTIVE
+                alert.severity.rank >= Severity.HIGH.rank
+                and alert.state is AlertState.ACTIVE
                 and not alert.escalated
                 and now - alert.changed_ns >= self._escalate_after_ns
             ):

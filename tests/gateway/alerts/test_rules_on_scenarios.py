@@ -56,12 +56,13 @@ def test_panic_press_is_critical_at_once_and_holster_draw_is_high() -> None:
 
 def test_heat_stress_raises_heat_strain() -> None:
     scenario = load_scenario("heat-stress")
-    run = drive(scenario, officers=1, seconds=int(scenario.duration_s), seed=4)
+    run = drive(scenario, officers=2, seconds=int(scenario.duration_s), seed=4)
     heat = [a for a in run.alerts if a.kind is AlertKind.HEAT_STRAIN]
+    assert {a.officer_id for a in heat} == {"officer-01", "officer-02"}
     assert heat, [p.fields for p in run.points if p.measurement == "physiology"][-3:]
     assert heat[0].severity in (Severity.WARNING, Severity.HIGH)
     assert "PSI" in heat[0].reason
     # The estimate is written every minute for the dashboards.
     rows = [p for p in run.points if p.measurement == "physiology"]
-    assert len(rows) >= scenario.duration_s // 60 - 1
+    assert len(rows) >= 2 * (scenario.duration_s // 60 - 1)
     assert rows[-1].fields["core_temp_c"] > rows[0].fields["core_temp_c"]  # type: ignore[operator]
