@@ -91,7 +91,7 @@ class Delivery:
         self.counters = SinkCounters()
 
     async def run(self) -> None:
-        await self._outbox.register_sink(self.sink.name)
+        await self._outbox.register_sink(self.sink.name, getattr(self.sink, "lanes", tuple(Lane)))
         attempt = 0
         partial_since: float | None = None
         while True:

@@ -119,6 +119,30 @@ class GatewayCollector(Collector):
             latency.add_metric(name, c.last_latency_s)
             up.add_metric(name, 1 if c.connected else 0)
         yield from (delivered, retries, quarantined, latency, up)
+        yield from self._alert_latency()
+
+    def _alert_latency(self) -> Iterable[Metric]:
+        """Alert state change to dispatch's 2xx, per webhook endpoint (recent window)."""
+        summary = GaugeMetricFamily(
+            "bluewatch_alert_delivery_latency_seconds",
+            "from the alert state change to the endpoint's answer",
+            labels=["sink", "quantile"],
+        )
+        sent = CounterMetricFamily(
+            "bluewatch_alerts_sent", "alert changes delivered", labels=["sink"]
+        )
+        for delivery in self.observed.deliveries:
+            counters = getattr(delivery.sink, "counters", None)
+            window = getattr(counters, "latency", None)
+            if counters is None or window is None:
+                continue
+            sent.add_metric([delivery.sink.name], counters.sent)
+            if window.count:
+                for quantile in (0.5, 0.99):
+                    summary.add_metric(
+                        [delivery.sink.name, str(quantile)], window.percentile(quantile)
+                    )
+        yield from (summary, sent)
 
     def _outbox(self) -> Iterable[Metric]:
         stats = self.observed.outbox_stats()

@@ -165,14 +165,20 @@ class Outbox:
 
     # --- sinks ------------------------------------------------------------------------------
 
-    def register_sink(self, sink: str, *, from_start: bool = False) -> None:
-        """A new sink starts at the current end (or at the oldest row kept, if `from_start`)."""
+    def register_sink(
+        self, sink: str, *, from_start: bool = False, lanes: Iterable[Lane] = tuple(Lane)
+    ) -> None:
+        """A new sink starts at the current end (or at the oldest row kept, if `from_start`).
+
+        A sink reads only its `lanes` (dispatch webhooks read alerts alone); lanes it does not
+        read hold nothing back from retention.
+        """
         if sink in self._sinks:
             return
         start = 0 if from_start else self._max_id()
         self._db.executemany(
             "INSERT OR IGNORE INTO cursors (sink, lane, last_id) VALUES (?, ?, ?)",
-            [(sink, int(lane), start) for lane in Lane],
+            [(sink, int(lane), start) for lane in lanes],
         )
         self._sinks.add(sink)
 
@@ -318,8 +324,8 @@ class AsyncOutbox:
     async def append(self, points: Sequence[Point]) -> list[int]:
         return await self._run(self.outbox.append, points)
 
-    async def register_sink(self, sink: str) -> None:
-        await self._run(self.outbox.register_sink, sink)
+    async def register_sink(self, sink: str, lanes: Iterable[Lane] = tuple(Lane)) -> None:
+        await self._run(lambda: self.outbox.register_sink(sink, lanes=tuple(lanes)))
 
     async def pending(self, sink: str, limit: int) -> list[Stored]:
         return await self._run(self.outbox.pending, sink, limit)

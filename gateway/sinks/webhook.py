@@ -582,6 +582,8 @@ class WebhookSink:
     # Alerts are read first and sent one by one; the rest of a batch (telemetry) is skipped,
     # so a large batch only makes skipping cheap.
     batch_max = 500
+    # Dispatch receives alerts only: the delivery loop never reads telemetry for this sink.
+    lanes = (Lane.ALERT,)
     # Never wait for a batch to fill: a loop lingering on telemetry notices a new alert only
     # when woken, and an alert must not wait.
     linger_s = 0.0
