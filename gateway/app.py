@@ -23,6 +23,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from gateway.alerts.engine import AlertEngine
+from gateway.alerts.evidence import EvidenceRecorder
 from gateway.alerts.rules import OfficerMonitor, officer_profile
 from gateway.backoff import BackoffPolicy
 from gateway.ble.factory import BleakFactory
@@ -81,6 +82,7 @@ class Gateway:
     live: LiveState
     engine: AlertEngine
     monitors: dict[str, OfficerMonitor]
+    evidence: EvidenceRecorder
     registry: CollectorRegistry
     monotonic: Callable[[], float]
     clock_ns: Callable[[], int]
@@ -194,6 +196,7 @@ class Gateway:
                     if owner is not None:
                         owner.on_link(managed.ref, state)
             self.engine.tick()
+            self.evidence.tick(now_ns)
             await asyncio.sleep(ALERT_TICK_S)
 
     async def _watchdog(self) -> None:
@@ -354,6 +357,14 @@ async def build(
         lambda device, summary: monitors[device.officer_id].on_activity(device, summary)
     )
     engine.listeners.append(live.observe_alert)
+    evidence = EvidenceRecorder(
+        folder=config.outbox.path.parent / "evidence",
+        tags=lambda officer: {"agency": config.agency, "unit": config.unit, "officer": officer},
+        tracker_for=pipeline.tracker,
+        emit=pipeline.add_points,
+    )
+    pipeline.observers.append(evidence.observe)
+    engine.listeners.append(evidence.on_alert)
     committed = asyncio.Event()
     pipeline.committed = committed
     deliveries = [Delivery(outbox, sink, wakeup=committed, monotonic=loop.time) for sink in sinks]
@@ -369,6 +380,7 @@ async def build(
         live=live,
         engine=engine,
         monitors=monitors,
+        evidence=evidence,
         registry=registry,
         monotonic=loop.time,
         clock_ns=time.time_ns,

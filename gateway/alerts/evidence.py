@@ -1,0 +1,104 @@
+"""Evidence bundles: what the sensors said around an alert, kept locally and sent to InfluxDB.
+
+When an alert becomes active, its bundle is written 30 s later so that it holds the window
+from 30 s before to 30 s after: the raw 50 Hz vest acceleration (the pipeline keeps the last
+60 s per device), the heart rate and RR intervals of that window, the rule's own account of what
+fired it, and the hash of the configuration in force. The file is `evidence/<alert_id>.json`
+beside the outbox; a summary row (measurement `evidence`) goes to InfluxDB with the alert id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from gateway.activity import ActivityTracker
+from gateway.alerts.model import Alert, AlertState
+from gateway.ble.manager import DeviceRef
+from gateway.outbox import Point
+from sensors import Characteristic, DeviceKind, HeartRateMeasurement
+
+logger = logging.getLogger(__name__)
+
+NS: Final = 1_000_000_000
+WINDOW_BEFORE_S: Final = 30.0
+WINDOW_AFTER_S: Final = 30.0
+HEART_HISTORY: Final = 300  # about five minutes of 1 Hz heart-rate readings per officer
+
+
+@dataclass
+class EvidenceRecorder:
+    folder: Path
+    tags: Callable[[str], dict[str, str]]
+    tracker_for: Callable[[str], ActivityTracker | None]
+    emit: Callable[[list[Point]], None]
+    _heart: dict[str, deque[tuple[int, int, tuple[float, ...]]]] = field(default_factory=dict)
+    _vest: dict[str, str] = field(default_factory=dict)
+    _due: dict[str, Alert] = field(default_factory=dict)
+
+    def observe(self, device: DeviceRef, reading: Characteristic, received_ns: int) -> None:
+        if device.kind is DeviceKind.VEST:
+            self._vest[device.officer_id] = device.device_id
+        if isinstance(reading, HeartRateMeasurement):
+            history = self._heart.setdefault(device.officer_id, deque(maxlen=HEART_HISTORY))
+            history.append((received_ns, reading.heart_rate_bpm, reading.rr_intervals_s))
+
+    def on_alert(self, alert: Alert) -> None:
+        if alert.state is AlertState.ACTIVE and alert.alert_id not in self._due:
+            self._due[alert.alert_id] = alert
+
+    def tick(self, now_ns: int) -> None:
+        for alert_id, alert in list(self._due.items()):
+            if now_ns - alert.changed_ns >= WINDOW_AFTER_S * NS:
+                del self._due[alert_id]
+                try:
+                    self._write(alert)
+                except OSError:
+                    logger.exception("evidence for %s could not be written", alert_id)
+
+    def _write(self, alert: Alert) -> None:
+        start = alert.changed_ns - int(WINDOW_BEFORE_S * NS)
+        end = alert.changed_ns + int(WINDOW_AFTER_S * NS)
+        vest = self._vest.get(alert.officer_id)
+        tracker = self.tracker_for(vest) if vest else None
+        raw = [s for s in tracker.window(start) if s[0] <= end] if tracker else []
+        heart = [h for h in self._heart.get(alert.officer_id, ()) if start <= h[0] <= end]
+        bundle: dict[str, Any] = {
+            "alert_id": alert.alert_id,
+            "officer": alert.officer_id,
+            "kind": alert.kind.value,
+            "rule": {"name": alert.rule, "version": alert.rule_version},
+            "inputs": alert.reason,
+            "config_hash": alert.config_hash,
+            "window_ns": [start, end],
+            "acceleration_g": {"device": vest, "samples": [list(s) for s in raw]},
+            "heart_rate": [{"time_ns": t, "bpm": bpm, "rr_s": list(rr)} for t, bpm, rr in heart],
+        }
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{alert.alert_id}.json"
+        path.write_text(json.dumps(bundle))
+        peak = (
+            max((abs(x) ** 2 + abs(y) ** 2 + abs(z) ** 2) ** 0.5 for _, x, y, z in raw)
+            if raw
+            else 0.0
+        )
+        bpms = [bpm for _, bpm, _ in heart]
+        fields: dict[str, float | int | str] = {
+            "alert_id": alert.alert_id,
+            "kind": alert.kind.value,
+            "samples": len(raw),
+            "peak_g": round(peak, 3),
+            "heart_readings": len(bpms),
+            "path": str(path),
+        }
+        if bpms:
+            fields["hr_mean_bpm"] = round(sum(bpms) / len(bpms), 1)
+        self.emit([Point("evidence", self.tags(alert.officer_id), fields, alert.changed_ns)])
+        logger.info(
+            "evidence for %s: %d samples, %d heart readings", alert.alert_id, len(raw), len(bpms)
+        )

@@ -1,0 +1,57 @@
+"""Evidence bundles: the window from 30 s before to 30 s after activation, on disk and as a row."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gateway.activity import ActivityTracker, SampleClock
+from gateway.alerts.evidence import EvidenceRecorder
+from gateway.alerts.model import Alert, AlertKind, AlertState, Severity
+from gateway.ble.manager import DeviceRef
+from gateway.outbox import Point
+from sensors import DeviceKind, HeartRateMeasurement
+
+NS = 1_000_000_000
+VEST = DeviceRef("o1-vest", "o1", DeviceKind.VEST)
+
+
+def test_bundle_holds_the_window_around_the_alert(tmp_path: Path) -> None:
+    tracker, clock = ActivityTracker(50), SampleClock(50)
+    emitted: list[Point] = []
+    recorder = EvidenceRecorder(
+        tmp_path / "evidence", lambda o: {"officer": o}, lambda d: tracker, emitted.extend
+    )
+    for second in range(1, 91):  # 90 s of samples and heart rate
+        times = clock.place((second - 1) * 50, 50, second * NS)
+        tracker.add_batch(((0.0, 0.0, 1.0),) * 50, 50, times)
+        recorder.observe(VEST, HeartRateMeasurement(heart_rate_bpm=80 + second % 5), second * NS)
+    alert = Alert(
+        "a-1",
+        "o1",
+        AlertKind.OFFICER_DOWN,
+        Severity.CRITICAL,
+        AlertState.ACTIVE,
+        "fall; still 30 s",
+        "man-down",
+        "1",
+        "cfg",
+        55 * NS,
+        60 * NS,
+    )
+    recorder.on_alert(alert)
+    recorder.tick(80 * NS)
+    assert not (tmp_path / "evidence").exists()  # the 30 s after the alert are not over yet
+    recorder.tick(90 * NS)
+    bundle = json.loads((tmp_path / "evidence" / "a-1.json").read_text())
+    assert bundle["window_ns"] == [30 * NS, 90 * NS]
+    samples = bundle["acceleration_g"]["samples"]
+    assert samples[0][0] >= 30 * NS
+    assert samples[-1][0] <= 90 * NS
+    assert len(samples) >= 59 * 50  # the tracker keeps 60 s: the whole window
+    assert [h["time_ns"] for h in bundle["heart_rate"]] == [s * NS for s in range(30, 91)]
+    assert bundle["config_hash"] == "cfg"
+    (row,) = emitted
+    assert row.measurement == "evidence"
+    assert row.fields["alert_id"] == "a-1"
+    assert row.fields["samples"] == len(samples)
