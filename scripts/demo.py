@@ -158,7 +158,7 @@ class Dispatcher(threading.Thread):
             except ValueError:
                 continue
             self.received.append(alert)
-            if alert.get("state") == "active" and alert.get("severity") in ("high", "critical"):
+            if alert.get("state") == "active" and not alert.get("acknowledged_by"):
                 time.sleep(3)  # a dispatcher reads the alarm, then acknowledges it
                 request = urllib.request.Request(
                     f"{self.gateway_url}/alerts/{alert['alert_id']}/acknowledge",

@@ -13,6 +13,8 @@ import pytest
 from firmware_mocks.fleet import Fleet
 from firmware_mocks.radio import VirtualRadio
 from firmware_mocks.scenario import load_scenario
+from gateway.alerts.engine import Rule
+from gateway.alerts.model import AlertKind, Severity
 from gateway.app import build
 from gateway.ble.bumble_stack import BumbleStack
 from gateway.ble.factory import BleakFactory
@@ -95,3 +97,77 @@ async def test_gateway_serves_metrics_health_and_notifies_systemd(
         ticker.cancel()
         await asyncio.gather(ticker, return_exceptions=True)
         notify.close()
+
+
+async def test_dispatch_acknowledges_and_resolves_through_the_authenticated_endpoint(
+    tmp_path: Path,
+) -> None:
+    token = tmp_path / "dispatch.token"
+    token.write_text("s3cret-token-for-tests")
+    radio = VirtualRadio()
+    fleet = Fleet(radio, load_scenario("patrol-shift"), officers=1, seed=3, time_scale=1.0)
+    await fleet.start()
+    stack = await BumbleStack.attach(*radio.host_pipe())
+    config = GatewayConfig.model_validate(
+        config_for(fleet, tmp_path).model_dump() | {"dispatch_api": {"token_file": token}}
+    )
+    gateway = await build(config, [], BleakFactory(stack))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(gateway.run(stop))
+    try:
+        async with asyncio.timeout(10):
+            while gateway.http_port is None:
+                await asyncio.sleep(0.05)
+        officer = fleet.roster()[0].officer_id
+        alert = gateway.engine.raise_alert(
+            officer,
+            AlertKind.PANIC,
+            Severity.CRITICAL,
+            "panic button pressed",
+            Rule("panic-button", "1"),
+        )
+        base = f"http://127.0.0.1:{gateway.http_port}"
+
+        def post(
+            path: str, auth: str | None, body: dict[str, str]
+        ) -> tuple[int, dict[str, object]]:
+            headers = {"Content-Type": "application/json"}
+            if auth:
+                headers["Authorization"] = auth
+            request = urllib.request.Request(
+                base + path, data=json.dumps(body).encode(), headers=headers, method="POST"
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    return response.status, json.loads(response.read())
+            except urllib.error.HTTPError as error:
+                return error.code, json.loads(error.read())
+
+        ack = f"/alerts/{alert.alert_id}/acknowledge"
+        assert (await asyncio.to_thread(post, ack, None, {"by": "x"}))[0] == 401
+        assert (await asyncio.to_thread(post, ack, "Bearer wrong", {"by": "x"}))[0] == 401
+        status, body = await asyncio.to_thread(
+            post, ack, "Bearer s3cret-token-for-tests", {"by": "d-7"}
+        )
+        assert (status, body["state"], body["acknowledged_by"]) == (200, "acknowledged", "d-7")
+        status, body = await asyncio.to_thread(
+            post, ack, "Bearer s3cret-token-for-tests", {"by": "d-7"}
+        )
+        assert status == 409  # already acknowledged
+        resolve = f"/alerts/{alert.alert_id}/resolve"
+        status, body = await asyncio.to_thread(
+            post, resolve, "Bearer s3cret-token-for-tests", {"by": "d-7", "reason": "officer safe"}
+        )
+        assert (status, body["state"]) == (200, "resolved")
+        missing = await asyncio.to_thread(
+            post, "/alerts/a-none/acknowledge", "Bearer s3cret-token-for-tests", {}
+        )
+        assert missing[0] == 404
+        # Every change was committed on the alert lane, in order.
+        async with asyncio.timeout(5):
+            while len(rows := await gateway.outbox.alert_rows()) < 3:
+                await asyncio.sleep(0.05)
+        assert [r.fields["state"] for r in rows] == ["active", "acknowledged", "resolved"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 20)
