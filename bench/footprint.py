@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.e2e.harness import create_database, gateway_config, start_fleet  # noqa: E402
+from tests.e2e.harness import create_database, gateway_config, start_fleet
 
 TICKS = os.sysconf("SC_CLK_TCK")
 BLUEWATCH = str(Path(sys.executable).with_name("bluewatch"))
@@ -49,7 +49,9 @@ def measure(officers: int, seconds: float, influx_url: str) -> dict[str, float]:
         database = create_database(influx_url)
         config = gateway_config(Path(folder), fleet, influx_url=influx_url, database=database)
         log = Path(folder) / "gateway.log"
-        gateway = subprocess.Popen([BLUEWATCH, "run", "--config", str(config)], stderr=log.open("w"))
+        gateway = subprocess.Popen(
+            [BLUEWATCH, "run", "--config", str(config)], stderr=log.open("w")
+        )
         try:
             deadline = time.monotonic() + 60
             while log.read_text().count("connected and subscribed") < 2 * officers:
@@ -80,11 +82,16 @@ def main() -> None:
     low, high = rows[0], rows[-1]
     span = high["officers"] - low["officers"]
     if span:
-        print(json.dumps({
-            "cpu_percent_per_officer": (high["cpu_percent"] - low["cpu_percent"]) / span,
-            "rss_mib_per_officer": (high["rss_mib"] - low["rss_mib"]) / span,
-            "fixed_rss_mib": low["rss_mib"] - low["officers"] * (high["rss_mib"] - low["rss_mib"]) / span,
-        }))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "cpu_percent_per_officer": (high["cpu_percent"] - low["cpu_percent"]) / span,
+                    "rss_mib_per_officer": (high["rss_mib"] - low["rss_mib"]) / span,
+                    "fixed_rss_mib": low["rss_mib"]
+                    - low["officers"] * (high["rss_mib"] - low["rss_mib"]) / span,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":
