@@ -68,6 +68,8 @@ def gateway_config(
     database: str | None = None,
     mqtt: tuple[str, int] | None = None,
     topic_prefix: str = "bluewatch",
+    http_port: int | None = None,
+    extra: str = "",
 ) -> Path:
     lines = [
         'agency = "test-pd"',
@@ -81,7 +83,7 @@ def gateway_config(
         f'path = "{tmp_path / "outbox.sqlite3"}"',
         "",
         "[http]",
-        f"port = {free_port()}",
+        f"port = {http_port or free_port()}",
         "",
         "[link]",
         "stale_after_s = 3",
@@ -112,7 +114,7 @@ def gateway_config(
             "",
         ]
     path = tmp_path / "gateway.toml"
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(lines) + "\n" + extra)
     return path
 
 
