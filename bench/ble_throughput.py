@@ -151,6 +151,10 @@ async def in_process(
         return await measure(stack, count, lambda n, r: send(devices, n, r), total, rate)
     finally:
         await stack.close()
+        # Powered-off devices stop advertising: otherwise every finished case leaves 20 timers
+        # firing at 50 Hz in this event loop, and later cases measure that load.
+        for device in devices:
+            await device.device.power_off()
 
 
 async def over_tcp(
@@ -160,10 +164,18 @@ async def over_tcp(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     child = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "serve", "--port", str(port), "--devices", str(count),
-        "--advertising-ms", str(advertising_ms),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        __file__,
+        "serve",
+        "--port",
+        str(port),
+        "--devices",
+        str(count),
+        "--advertising-ms",
+        str(advertising_ms),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert child.stdin
     assert child.stdout
     try:
@@ -231,16 +243,43 @@ CASES: list[dict[str, Any]] = [
 ]
 
 
-async def main(repeat: int) -> None:
+RUNNERS = {"in-process": in_process, "tcp": over_tcp}
+
+
+async def run_case(transport: str, index: int, repeat: int) -> dict[str, Any]:
+    case = CASES[index]
+    runs = [
+        await RUNNERS[transport](
+            case["devices"], case["advertising_ms"], case["total"], case["rate"]
+        )
+        for _ in range(repeat)
+    ]
+    medians = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    return {"transport": transport, **case, "repeat": repeat, **medians}
+
+
+def main(repeat: int) -> None:
+    """Every case in a fresh process: one case's leftovers (timers, heap) never load the next."""
     rows = []
-    for transport, runner in (("in-process", in_process), ("tcp", over_tcp)):
-        for case in CASES:
-            runs = [
-                await runner(case["devices"], case["advertising_ms"], case["total"], case["rate"])
-                for _ in range(repeat)
-            ]
-            medians = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
-            row = {"transport": transport, **case, "repeat": repeat, **medians}
+    for transport in RUNNERS:
+        for index in range(len(CASES)):
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "case",
+                    "--transport",
+                    transport,
+                    "--case",
+                    str(index),
+                    "--repeat",
+                    str(repeat),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            row = json.loads(done.stdout.splitlines()[-1])
             print(json.dumps(row), flush=True)
             rows.append(row)
     print("\n| transport | case | connect (s) | notifications/s | p50 (ms) | p99 (ms) |")
@@ -254,7 +293,9 @@ async def main(repeat: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", nargs="?", default="run", choices=("run", "serve"))
+    parser.add_argument("mode", nargs="?", default="run", choices=("run", "serve", "case"))
+    parser.add_argument("--transport", choices=("in-process", "tcp"), default="in-process")
+    parser.add_argument("--case", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--port", type=int)
     parser.add_argument("--devices", type=int, default=1)
@@ -262,5 +303,7 @@ if __name__ == "__main__":
     options = parser.parse_args()
     if options.mode == "serve":
         asyncio.run(serve(options.port, options.devices, options.advertising_ms))
+    elif options.mode == "case":
+        print(json.dumps(asyncio.run(run_case(options.transport, options.case, options.repeat))))
     else:
-        asyncio.run(main(options.repeat))
+        main(options.repeat)

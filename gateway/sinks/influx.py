@@ -36,6 +36,8 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.tls import client_context
+
 # --- errors ---------------------------------------------------------------------------------
 
 # InfluxDB echoes a refused line in its message; enough to diagnose, bounded for logs.
@@ -155,16 +157,7 @@ class _InfluxSettings(BaseModel):
 
     def ssl_context(self) -> ssl.SSLContext:
         """Verification on unless turned off; the CA file, when given, replaces the system's."""
-        try:
-            context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
-        except ssl.SSLError as exc:
-            raise ValueError(
-                f"ca_file {self.ca_file} holds no usable CA certificate: {exc}"
-            ) from exc
-        if not self.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        return client_context(self.ca_file, self.verify_tls)
 
 
 class InfluxV1Settings(_InfluxSettings):

@@ -13,7 +13,6 @@ import asyncio
 import json
 import logging
 import random
-import ssl
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from gateway.backoff import BackoffPolicy
 from gateway.delivery import RetryableDeliveryError
 from gateway.outbox import Lane, Point, Stored
+from gateway.tls import client_context
 
 logger = logging.getLogger(__name__)
 
@@ -104,11 +104,7 @@ class MqttSink:
 
     def _client_options(self) -> dict[str, Any]:
         settings = self.settings
-        tls = None
-        if settings.tls:
-            tls = ssl.create_default_context(
-                cafile=str(settings.ca_file) if settings.ca_file else None
-            )
+        tls = client_context(settings.ca_file) if settings.tls else None
         will = aiomqtt.Will(
             self._status_topic, json.dumps({"state": "offline"}).encode(), qos=1, retain=True
         )

@@ -60,6 +60,7 @@ from gateway.dispatch import (
 )
 from gateway.outbox import FieldValue, Lane, Point, Stored
 from gateway.sinks.influx import parse_retry_after
+from gateway.tls import client_context
 
 logger = logging.getLogger(__name__)
 K = TypeVar("K")
@@ -468,16 +469,7 @@ class WebhookEndpoint(BaseModel):
 
     def ssl_context(self) -> ssl.SSLContext:
         """Verification on unless turned off; the CA file, when given, replaces the system's."""
-        try:
-            context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
-        except ssl.SSLError as exc:
-            raise ValueError(
-                f"ca_file {self.ca_file} holds no usable CA certificate: {exc}"
-            ) from exc
-        if not self.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        return client_context(self.ca_file, self.verify_tls)
 
     def cap_options(self) -> CapOptions:
         return CapOptions(self.cap_sender, self.cap_restriction, self.cap_radius_km)
