@@ -108,7 +108,7 @@ async def ours(
     task = asyncio.create_task(pipeline.run())
     for ref, uuid, data, t_ns in items:
         pipeline.submit(ref, uuid, data, t_ns)
-    while pipeline.backlog:  # noqa: ASYNC110 - yield to the pipeline until it has drained
+    while pipeline.backlog:
         await asyncio.sleep(0)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,167 @@
+"""End-to-end alert latency: a panic press on a simulated vest → the signed webhook received.
+
+    .venv/bin/python bench/alert_latency.py [--panics 30] [--devices 1 16 64]
+
+In one process: a simulated fleet (patrol-shift, real time: every device streams its normal
+telemetry, 50 Hz IMU included) on the virtual radio, the composed gateway (BLE over Bumble,
+pipeline, rules, outbox, webhook sink) and the dispatch receiver on loopback. Each panic press
+is sent by one vest; the time is taken when the notification is sent, when the gateway's rule
+raises the alert (the alert's `changed_at`, the gateway's clock) and when the receiver has
+verified the request and printed it. "Gateway-added" is from the rule's alert to the
+receiver's answer (commit to the outbox, delivery loop, signing, HTTP); "radio" is from the
+notification sent to the rule (BLE, decode, pipeline). Medians and p99 over the presses; each
+alert is resolved before the next press so every press opens a new alert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from firmware_mocks.fleet import Fleet
+from firmware_mocks.radio import VirtualRadio
+from firmware_mocks.scenario import load_scenario
+from gateway.app import build
+from gateway.ble.bumble_stack import BumbleStack
+from gateway.ble.factory import BleakFactory
+from gateway.commands.dispatch_sink import DispatchReceiver
+from gateway.config import GatewayConfig
+from gateway.sinks.factory import build_sinks
+from sensors import DeviceKind, SafetyEvent, SafetyEventKind
+
+
+class Arrivals(io.StringIO):
+    """The receiver's output stream: records when each verified alert was printed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[int, dict[str, Any]]] = []
+
+    def write(self, text: str) -> int:
+        now = time.time_ns()
+        for line in text.splitlines():
+            if line.strip():
+                self.seen.append((now, json.loads(line)))
+        return len(text)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def measure(devices: int, panics: int, folder: Path) -> dict[str, Any]:
+    officers = max(1, devices // 2)
+    radio = VirtualRadio()
+    fleet = Fleet(radio, load_scenario("patrol-shift"), officers, seed=5, time_scale=1.0)
+    await fleet.start()
+    ticker = asyncio.create_task(fleet.run())
+    secret = secrets.token_bytes(32)
+    arrivals = Arrivals()
+    receiver = DispatchReceiver(secret, out=arrivals)
+    url = await receiver.start("127.0.0.1", 0)
+    (folder / "secret").write_bytes(secret)
+    roster = []
+    for entry in fleet.roster():
+        kinds = [("vest", entry.vest_address)] + (
+            [("helmet", entry.helmet_address)] if devices > 1 else []
+        )
+        roster.append(
+            {"id": entry.officer_id, "devices": [{"kind": k, "address": a} for k, a in kinds]}
+        )
+    config = GatewayConfig(
+        agency="bench-pd",
+        unit="car-1",
+        officers=roster,
+        outbox={"path": folder / "outbox.sqlite3"},
+        http={"port": 0},
+        webhooks=[
+            {
+                "name": "dispatch",
+                "url": f"{url}/alerts",
+                "secret_file": folder / "secret",
+                "min_severity": "high",
+            }
+        ],
+    )  # type: ignore[arg-type]
+    stack = await BumbleStack.attach(*radio.host_pipe())
+    gateway = await build(config, build_sinks(config), BleakFactory(stack))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(gateway.run(stop))
+    radio_ms: list[float] = []
+    gateway_ms: list[float] = []
+    total_ms: list[float] = []
+    try:
+        async with asyncio.timeout(120):
+            while sum(m.health.connected for m in gateway.manager.devices.values()) < len(
+                gateway.manager.devices
+            ):
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(3)  # telemetry flowing from every device
+        for press in range(panics):
+            officer = fleet.officers[press % officers]
+            vest = officer.devices[DeviceKind.VEST].peripheral
+            before = len(arrivals.seen)
+            event = SafetyEvent(
+                event=SafetyEventKind.PANIC_PRESS, sequence=press % 65536, device_ticks_ms=0
+            )
+            sent = time.time_ns()
+            await vest.notify(SafetyEvent.UUID, event.encode())
+            async with asyncio.timeout(10):
+                while not any(
+                    a["kind"] == "panic" and a["state"] == "active"
+                    for _, a in arrivals.seen[before:]
+                ):
+                    await asyncio.sleep(0.0005)
+            arrived, alert = next((t, a) for t, a in arrivals.seen[before:] if a["kind"] == "panic")
+            raised = int(datetime.fromisoformat(alert["changed_at"]).timestamp() * 1e9)
+            radio_ms.append((raised - sent) / 1e6)
+            gateway_ms.append((arrived - raised) / 1e6)
+            total_ms.append((arrived - sent) / 1e6)
+            gateway.engine.resolve(alert["alert_id"], "bench", "bench")
+            async with asyncio.timeout(10):
+                while not any(a["state"] == "resolved" for _, a in arrivals.seen[before:]):
+                    await asyncio.sleep(0.001)
+            await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 30)
+        ticker.cancel()
+        await receiver.stop()
+    return {
+        "devices": len(gateway.manager.devices),
+        "panics": panics,
+        "total_p50_ms": statistics.median(total_ms),
+        "total_p99_ms": percentile(total_ms, 0.99),
+        "radio_p50_ms": statistics.median(radio_ms),
+        "gateway_added_p50_ms": statistics.median(gateway_ms),
+        "gateway_added_p99_ms": percentile(gateway_ms, 0.99),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--panics", type=int, default=30)
+    parser.add_argument("--devices", type=int, nargs="+", default=[1, 16, 64])
+    options = parser.parse_args()
+    for devices in options.devices:
+        with tempfile.TemporaryDirectory() as folder:
+            print(
+                json.dumps(asyncio.run(measure(devices, options.panics, Path(folder)))), flush=True
+            )
+
+
+if __name__ == "__main__":
+    main()
