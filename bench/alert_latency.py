@@ -19,8 +19,10 @@ import argparse
 import asyncio
 import io
 import json
+import re
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +42,9 @@ from gateway.commands.dispatch_sink import DispatchReceiver
 from gateway.config import GatewayConfig
 from gateway.sinks.factory import build_sinks
 from sensors import DeviceKind, SafetyEvent, SafetyEventKind
+from tests.integration.private_services import free_port
+
+BLUEWATCH = str(Path(sys.executable).with_name("bluewatch"))
 
 
 class Arrivals(io.StringIO):
@@ -151,16 +156,121 @@ async def measure(devices: int, panics: int, folder: Path) -> dict[str, Any]:
     }
 
 
+FIRST_PRESS_S = 15.0
+PRESS_EVERY_S = 0.8
+
+
+def panic_scenario(officers: int, panics: int) -> str:
+    """patrol-shift plus `panics` presses, round-robin over the officers, 0.8 s apart."""
+    root = Path(__file__).resolve().parent.parent
+    base = (root / "firmware_mocks/scenarios/patrol-shift.toml").read_text()
+    base = base.replace('name = "patrol-shift"', 'name = "bench-panics"', 1)
+    base = re.sub(r"(?m)^(\[roster\]\nsize = )\d+", rf"\g<1>{officers}", base)
+    events = "".join(
+        f'\n[[events]]\nat_s = {FIRST_PRESS_S + n * PRESS_EVERY_S:.1f}\nkind = "panic_press"\n'
+        f'device = "vest"\nofficers = [{n % officers}]\n'
+        for n in range(panics)
+    )
+    return base + events
+
+
+async def measure_split(devices: int, panics: int, folder: Path) -> dict[str, Any]:
+    """The fleet in its own process (as deployed): only the gateway and the receiver here."""
+    officers = max(1, devices // 2)
+    scenario = folder / "bench-panics.toml"
+    scenario.write_text(panic_scenario(officers, panics))
+    port = free_port()
+    fleet = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is timed
+        [
+            BLUEWATCH,
+            "simulate",
+            "--officers",
+            str(officers),
+            "--scenario",
+            str(scenario),
+            "--time-scale",
+            "1",
+            "--listen",
+            f"tcp-server:127.0.0.1:{port}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert fleet.stdout is not None
+    announced = json.loads(fleet.stdout.readline())["officers"]
+    secret = secrets.token_bytes(32)
+    (folder / "secret").write_bytes(secret)
+    arrivals = Arrivals()
+    receiver = DispatchReceiver(secret, out=arrivals)
+    url = await receiver.start("127.0.0.1", 0)
+    roster = []
+    for entry in announced:
+        kinds = [("vest", entry["vest_address"])]
+        if devices > 1:
+            kinds.append(("helmet", entry["helmet_address"]))
+        roster.append(
+            {"id": entry["officer_id"], "devices": [{"kind": k, "address": a} for k, a in kinds]}
+        )
+    config = GatewayConfig(
+        agency="bench-pd",
+        unit="car-1",
+        officers=roster,
+        ble={"backend": "bumble", "bumble_transport": f"tcp-client:127.0.0.1:{port}"},
+        outbox={"path": folder / "outbox.sqlite3"},
+        http={"port": 0},
+        webhooks=[
+            {
+                "name": "dispatch",
+                "url": f"{url}/alerts",
+                "secret_file": folder / "secret",
+                "min_severity": "high",
+            }
+        ],
+    )  # type: ignore[arg-type]
+    gateway = await build(config, build_sinks(config))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(gateway.run(stop))
+    gateway_ms: list[float] = []
+    try:
+        async with asyncio.timeout(FIRST_PRESS_S + panics * PRESS_EVERY_S + 30):
+            while len(gateway_ms) < panics:
+                active = [
+                    (t, a)
+                    for t, a in arrivals.seen
+                    if a["kind"] == "panic" and a["state"] == "active"
+                ]
+                for arrived, alert in active[len(gateway_ms) :]:
+                    raised = int(datetime.fromisoformat(alert["changed_at"]).timestamp() * 1e9)
+                    gateway_ms.append((arrived - raised) / 1e6)
+                    gateway.engine.resolve(alert["alert_id"], "bench", "bench")
+                await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 30)
+        await receiver.stop()
+        fleet.terminate()
+        fleet.wait(timeout=10)
+    return {
+        "devices": len(gateway.manager.devices),
+        "fleet": "own process",
+        "panics": len(gateway_ms),
+        "gateway_added_p50_ms": statistics.median(gateway_ms),
+        "gateway_added_p99_ms": percentile(gateway_ms, 0.99),
+        "gateway_added_max_ms": max(gateway_ms),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--panics", type=int, default=30)
     parser.add_argument("--devices", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--fleet-process", action="store_true", help="the fleet in its own process")
     options = parser.parse_args()
+    measure_one = measure_split if options.fleet_process else measure
     for devices in options.devices:
         with tempfile.TemporaryDirectory() as folder:
-            print(
-                json.dumps(asyncio.run(measure(devices, options.panics, Path(folder)))), flush=True
-            )
+            result = asyncio.run(measure_one(devices, options.panics, Path(folder)))
+            print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -276,19 +276,25 @@ class Outbox:
         row = self._db.execute("SELECT MAX(id) FROM points").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
-    def stats(self) -> OutboxStats:
+    def stats(self, db: sqlite3.Connection | None = None) -> OutboxStats:
+        """Counts for metrics; `db` may be a second, read-only connection (see AsyncOutbox)."""
+        db = db or self._db
         now = self._clock_ns()
-        rows = self._db.execute("SELECT COUNT(*) FROM points").fetchone()[0]
-        quarantined = self._db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
+        rows = db.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+        quarantined = db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
         pending: dict[str, dict[Lane, LaneStats]] = {}
-        for sink, lane, last_id in self._db.execute("SELECT sink, lane, last_id FROM cursors"):
-            count, oldest = self._db.execute(
+        for sink, lane, last_id in db.execute("SELECT sink, lane, last_id FROM cursors").fetchall():
+            count, oldest = db.execute(
                 "SELECT COUNT(*), MIN(accepted_ns) FROM points WHERE lane = ? AND id > ?",
                 (lane, last_id),
             ).fetchone()
             age = None if oldest is None else (now - oldest) / 1e9
             pending.setdefault(sink, {})[Lane(lane)] = LaneStats(count, age)
-        return OutboxStats(rows, self.size_bytes(), quarantined, pending)
+        pages = [
+            db.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("page_count", "freelist_count", "page_size")
+        ]
+        return OutboxStats(rows, int((pages[0] - pages[1]) * pages[2]), quarantined, pending)
 
     def alert_rows(self) -> list[Point]:
         """Every alert-lane row still stored, in order (the engine restores state from them)."""
@@ -317,6 +323,13 @@ class AsyncOutbox:
         self.outbox = outbox
         # One thread: SQLite connections are not shared across threads, and writes serialize.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+        # Statistics scan the table (tens of ms on a large backlog); they run on their own
+        # thread and connection, so an alert's commit never queues behind a metrics refresh.
+        # WAL lets this reader work while the writer commits.
+        self._stats_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-stats")
+        self._stats_db = sqlite3.connect(
+            f"file:{outbox.path}?mode=ro", uri=True, check_same_thread=False
+        )
 
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
@@ -343,8 +356,11 @@ class AsyncOutbox:
         return await self._run(self.outbox.enforce_retention)
 
     async def stats(self) -> OutboxStats:
-        return await self._run(self.outbox.stats)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._stats_executor, self.outbox.stats, self._stats_db)
 
     async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._stats_executor, self._stats_db.close)
+        self._stats_executor.shutdown(wait=True)
         await self._run(self.outbox.close)
         self._executor.shutdown(wait=True)

@@ -149,7 +149,9 @@ class Pipeline:
         """Process queued notifications (safety events first); True if any were urgent."""
         urgent = False
         while self._urgent or self._queue:
-            if limit is not None and len(batch) >= self._batch_max:
+            if limit is not None and (len(batch) >= self._batch_max or urgent or self._made_urgent):
+                # A safety event or an alert commits now, not after the telemetry queued
+                # behind it: the rest waits for the next pass, milliseconds later.
                 break
             source = self._urgent if self._urgent else self._queue
             urgent |= source is self._urgent
