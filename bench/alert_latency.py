@@ -165,7 +165,7 @@ def panic_scenario(officers: int, panics: int) -> str:
     root = Path(__file__).resolve().parent.parent
     base = (root / "firmware_mocks/scenarios/patrol-shift.toml").read_text()
     base = base.replace('name = "patrol-shift"', 'name = "bench-panics"', 1)
-    base = re.sub(r"(?m)^(\[roster\]\nsize = )\d+", rf"\g<1>{officers}", base)
+    base = re.sub(r"(?m)^(\[roster\]\nsize = )\d+", rf"\g<1>{max(officers, 4)}", base)
     events = "".join(
         f'\n[[events]]\nat_s = {FIRST_PRESS_S + n * PRESS_EVERY_S:.1f}\nkind = "panic_press"\n'
         f'device = "vest"\nofficers = [{n % officers}]\n'
