@@ -62,6 +62,30 @@ class Arrivals(io.StringIO):
         return len(text)
 
 
+def bench_config(
+    roster: list[dict[str, Any]], folder: Path, url: str, ble: dict[str, str] | None = None
+) -> GatewayConfig:
+    """The gateway under test: the roster, a fresh outbox, one webhook to the receiver."""
+    settings: dict[str, Any] = {
+        "agency": "bench-pd",
+        "unit": "car-1",
+        "officers": roster,
+        "outbox": {"path": folder / "outbox.sqlite3"},
+        "http": {"port": 0},
+        "webhooks": [
+            {
+                "name": "dispatch",
+                "url": f"{url}/alerts",
+                "secret_file": folder / "secret",
+                "min_severity": "high",
+            }
+        ],
+    }
+    if ble:
+        settings["ble"] = ble
+    return GatewayConfig.model_validate(settings)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -86,21 +110,7 @@ async def measure(devices: int, panics: int, folder: Path) -> dict[str, Any]:
         roster.append(
             {"id": entry.officer_id, "devices": [{"kind": k, "address": a} for k, a in kinds]}
         )
-    config = GatewayConfig(
-        agency="bench-pd",
-        unit="car-1",
-        officers=roster,
-        outbox={"path": folder / "outbox.sqlite3"},
-        http={"port": 0},
-        webhooks=[
-            {
-                "name": "dispatch",
-                "url": f"{url}/alerts",
-                "secret_file": folder / "secret",
-                "min_severity": "high",
-            }
-        ],
-    )  # type: ignore[arg-type]
+    config = bench_config(roster, folder, url)
     stack = await BumbleStack.attach(*radio.host_pipe())
     gateway = await build(config, build_sinks(config), BleakFactory(stack))
     stop = asyncio.Event()
@@ -211,22 +221,12 @@ async def measure_split(devices: int, panics: int, folder: Path) -> dict[str, An
         roster.append(
             {"id": entry["officer_id"], "devices": [{"kind": k, "address": a} for k, a in kinds]}
         )
-    config = GatewayConfig(
-        agency="bench-pd",
-        unit="car-1",
-        officers=roster,
-        ble={"backend": "bumble", "bumble_transport": f"tcp-client:127.0.0.1:{port}"},
-        outbox={"path": folder / "outbox.sqlite3"},
-        http={"port": 0},
-        webhooks=[
-            {
-                "name": "dispatch",
-                "url": f"{url}/alerts",
-                "secret_file": folder / "secret",
-                "min_severity": "high",
-            }
-        ],
-    )  # type: ignore[arg-type]
+    config = bench_config(
+        roster,
+        folder,
+        url,
+        {"backend": "bumble", "bumble_transport": f"tcp-client:127.0.0.1:{port}"},
+    )
     gateway = await build(config, build_sinks(config))
     stop = asyncio.Event()
     runner = asyncio.create_task(gateway.run(stop))
