@@ -39,6 +39,7 @@ from gateway.analytics.falls import (
     detect_falls,
 )
 from gateway.analytics.resample import decimate
+from tests.gateway.analytics.signals import random_rotation  # one rotation helper for both
 
 SOURCE_RATE_HZ = 200
 ADXL345_G_PER_COUNT = 0.00390625  # +-16 g over 13 bits: 32 / 8192
@@ -94,20 +95,6 @@ def resample(axes: Axes, rate: int) -> Axes:
     factor = SOURCE_RATE_HZ // rate
     xs, ys, zs = axes
     return decimate(xs, factor), decimate(ys, factor), decimate(zs, factor)
-
-
-def random_rotation(rng: random.Random) -> tuple[Axes3, Axes3, Axes3]:
-    """A uniformly distributed rotation matrix (from a random unit quaternion, Shoemake)."""
-    u1, u2, u3 = rng.random(), rng.random(), rng.random()
-    w = math.sqrt(1 - u1) * math.sin(2 * math.pi * u2)
-    x = math.sqrt(1 - u1) * math.cos(2 * math.pi * u2)
-    y = math.sqrt(u1) * math.sin(2 * math.pi * u3)
-    z = math.sqrt(u1) * math.cos(2 * math.pi * u3)
-    return (
-        (1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)),
-        (2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)),
-        (2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)),
-    )
 
 
 def rotated(axes: Axes, rng: random.Random) -> Axes:
