@@ -24,16 +24,18 @@ from prometheus_client import CollectorRegistry
 
 from gateway.alerts.engine import AlertEngine
 from gateway.alerts.evidence import EvidenceRecorder
+from gateway.alerts.model import Alert
 from gateway.alerts.rules import OfficerMonitor, officer_profile
 from gateway.backoff import BackoffPolicy
 from gateway.ble.factory import BleakFactory
 from gateway.ble.link import LINK_STATE_CODES, LinkState
-from gateway.ble.manager import DeviceManager, DeviceRef
+from gateway.ble.manager import DeviceManager, DeviceRef, ManagedDevice
 from gateway.config import GatewayConfig, config_hash
 from gateway.delivery import Delivery, Sink
 from gateway.http import AlertApi, GatewayCollector, Observed, make_app
 from gateway.live import LiveState, render, show
 from gateway.normalize import Source
+from gateway.officer_status import OfficerSnapshot
 from gateway.outbox import AsyncOutbox, FieldValue, Outbox, OutboxStats, Point
 from gateway.pipeline import Pipeline
 from sensors import Characteristic
@@ -230,6 +232,7 @@ class Gateway:
             if (ppm := health.clock_drift_ppm()) is not None:
                 fields["clock_drift_ppm"] = round(ppm, 1)
             points.append(Point("link", sources[device_id].tags, fields, now_ns))
+        points.extend(self.officer_status_points(now_ns, now))
         counters = self.pipeline.counters
         gateway_fields: dict[str, FieldValue] = {
             "notifications_received": counters.received,
@@ -252,6 +255,29 @@ class Gateway:
             gateway_fields[f"retries_{delivery.sink.name}"] = delivery.counters.retries
         tags = {"agency": self.config.agency, "unit": self.config.unit}
         points.append(Point("gateway", tags, gateway_fields, now_ns))
+        return points
+
+    def officer_status_points(self, now_ns: int, now: float) -> list[Point]:
+        """One `officer_status` row per rostered officer, the fleet table's colour and sort key."""
+        alerts: dict[str, list[Alert]] = {officer: [] for officer in self.monitors}
+        for alert in self.engine.open_alerts():
+            alerts.setdefault(alert.officer_id, []).append(alert)
+        devices: dict[str, list[ManagedDevice]] = {officer: [] for officer in alerts}
+        for managed in self.manager.devices.values():
+            devices.setdefault(managed.ref.officer_id, []).append(managed)
+        tags = {"agency": self.config.agency, "unit": self.config.unit}
+        points = []
+        for officer, own in sorted(devices.items()):
+            heard = [m.health.last_notification_s for m in own]
+            last = max((t for t in heard if t is not None), default=None)
+            snapshot = OfficerSnapshot(
+                open_alerts=tuple(alerts.get(officer, ())),
+                links=tuple(m.health.state(now) for m in own),
+                last_seen_s=None if last is None else max(0.0, now - last),
+            )
+            points.append(
+                Point("officer_status", {**tags, "officer": officer}, snapshot.fields(), now_ns)
+            )
         return points
 
     async def _serve_http(self) -> None:

@@ -88,6 +88,9 @@ class Alert:
     evidence_id: str | None = None
     acknowledged_by: str | None = None
     escalated: bool = False
+    # When dispatch was first told (pre-alerts become active later than they start); time to
+    # acknowledge is measured from here, since a pre-alert is still the officer's to cancel.
+    activated_ns: int | None = None
 
     @property
     def open(self) -> bool:
@@ -105,7 +108,16 @@ class Alert:
             changed_ns=now_ns,
             sequence=self.sequence + 1,
             acknowledged_by=by if state is AlertState.ACKNOWLEDGED else self.acknowledged_by,
+            activated_ns=now_ns if state is AlertState.ACTIVE else self.activated_ns,
         )
+
+    @property
+    def time_to_ack_s(self) -> float | None:
+        """Seconds from activation (or start, for alerts raised active) to acknowledgement."""
+        if self.state is not AlertState.ACKNOWLEDGED:
+            return None
+        since_ns = self.activated_ns if self.activated_ns is not None else self.started_ns
+        return round((self.changed_ns - since_ns) / 1e9, 3)
 
     def escalated_to(self, severity: Severity, reason: str, now_ns: int) -> Alert:
         return replace(
@@ -135,7 +147,14 @@ class Alert:
             "started_ns": self.started_ns,
             "escalated": self.escalated,
         }
-        for name in ("latitude_deg", "longitude_deg", "evidence_id", "acknowledged_by"):
+        for name in (
+            "latitude_deg",
+            "longitude_deg",
+            "evidence_id",
+            "acknowledged_by",
+            "activated_ns",
+            "time_to_ack_s",
+        ):
             value = getattr(self, name)
             if value is not None:
                 fields[name] = value
@@ -173,4 +192,5 @@ class Alert:
             evidence_id=text("evidence_id"),
             acknowledged_by=text("acknowledged_by"),
             escalated=bool(f.get("escalated", False)),
+            activated_ns=None if f.get("activated_ns") is None else int(f["activated_ns"]),
         )

@@ -100,6 +100,16 @@ async def test_fleet_to_influxdb_and_mqtt(tmp_path: Path, influxdb: InfluxV1, mq
     statuses = [json.loads(m.payload) for m in messages if str(m.topic).endswith("gateway/status")]  # type: ignore[arg-type]
     assert {"state": "online"}.items() <= statuses[0].items()
     assert accepted["link"] > 0
+    status = influx_query(
+        influxdb.url,
+        database,
+        'SELECT LAST("status_code"), "status", "open_alerts", "last_seen_s" FROM "officer_status" '
+        'GROUP BY "officer"',
+    )
+    assert len(status) == len(fleet.roster)
+    for _time, code, label, open_alerts, last_seen_s in status:
+        assert (code, label, open_alerts) == (0, "ok", 0)  # a quiet patrol: nobody is alarming
+        assert 0 <= last_seen_s < 5  # type: ignore[operator]
 
 
 async def test_influxdb_outage_loses_nothing(tmp_path: Path) -> None:

@@ -1,0 +1,115 @@
+"""The fleet view's status per officer, and the alert rows' time to acknowledge."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from gateway.alerts.engine import AlertEngine, Rule
+from gateway.alerts.model import Alert, AlertKind, AlertState, Severity
+from gateway.ble.link import LinkState
+from gateway.officer_status import STATUS_CODES, OfficerSnapshot, OfficerStatus, officer_status
+from gateway.outbox import Point
+
+RULE = Rule("test-rule", "1")
+T0 = 1_000 * 10**9
+
+
+def alert(kind: AlertKind, severity: Severity, state: AlertState = AlertState.ACTIVE) -> Alert:
+    return Alert("a-1", "o1", kind, severity, state, "why", "r", "1", "h", T0, T0)
+
+
+@pytest.mark.parametrize(
+    ("alerts", "links", "expected"),
+    [
+        ([], [LinkState.OK, LinkState.OK], OfficerStatus.OK),
+        ([], [LinkState.CONNECTING], OfficerStatus.OK),
+        ([], [LinkState.STALE, LinkState.OK], OfficerStatus.OK),
+        ([alert(AlertKind.LOW_BATTERY, Severity.WARNING)], [LinkState.OK], OfficerStatus.WARNING),
+        # A pre-alert is still the officer's to cancel: amber, not red.
+        (
+            [alert(AlertKind.OFFICER_DOWN, Severity.CRITICAL, AlertState.PRE_ALERT)],
+            [LinkState.OK],
+            OfficerStatus.WARNING,
+        ),
+        ([], [LinkState.OK, LinkState.LOST], OfficerStatus.DEVICE_LOST),
+        (
+            [alert(AlertKind.DEVICE_LOST, Severity.WARNING)],
+            [LinkState.OK, LinkState.OK],
+            OfficerStatus.DEVICE_LOST,
+        ),
+        (
+            [alert(AlertKind.LOW_BATTERY, Severity.WARNING)],
+            [LinkState.LOST],
+            OfficerStatus.DEVICE_LOST,
+        ),
+        ([alert(AlertKind.PANIC, Severity.CRITICAL)], [LinkState.LOST], OfficerStatus.ALERT),
+        (
+            [alert(AlertKind.WEAPON_DRAWN, Severity.HIGH, AlertState.ACKNOWLEDGED)],
+            [LinkState.OK],
+            OfficerStatus.ALERT,
+        ),
+    ],
+)
+def test_status_follows_the_worst_of_alerts_and_links(
+    alerts: list[Alert], links: list[LinkState], expected: OfficerStatus
+) -> None:
+    assert officer_status(alerts, links) is expected
+
+
+def test_codes_sort_by_urgency() -> None:
+    order = [OfficerStatus.OK, OfficerStatus.WARNING, OfficerStatus.DEVICE_LOST]
+    order.append(OfficerStatus.ALERT)
+    assert [STATUS_CODES[s] for s in order] == [0, 1, 2, 3]
+
+
+def test_snapshot_fields() -> None:
+    snapshot = OfficerSnapshot((alert(AlertKind.PANIC, Severity.CRITICAL),), (LinkState.OK,), 2.04)
+    assert snapshot.fields() == {
+        "status": "alert",
+        "status_code": 3,
+        "open_alerts": 1,
+        "last_seen_s": 2.0,
+    }
+    never_heard = OfficerSnapshot((), (LinkState.CONNECTING,), None)
+    assert never_heard.fields() == {"status": "ok", "status_code": 0, "open_alerts": 0}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now_ns = T0
+
+    def __call__(self) -> int:
+        return self.now_ns
+
+
+def test_time_to_acknowledge_counts_from_activation_and_survives_a_restart() -> None:
+    clock, emitted = Clock(), []
+    ids = (f"a-{n}" for n in itertools.count(1))
+    engine = AlertEngine(
+        "pd", "car-1", "h", clock_ns=clock, emit=emitted.append, escalate_after_s=60,
+        new_id=lambda: next(ids),
+    )  # fmt: skip
+    engine.raise_alert(
+        "o1", AlertKind.OFFICER_DOWN, Severity.CRITICAL, "20 s", RULE, pre_alert=True
+    )
+    clock.now_ns += 10 * 10**9
+    engine.raise_alert("o1", AlertKind.OFFICER_DOWN, Severity.CRITICAL, "30 s", RULE)
+    clock.now_ns += 42_500_000_000
+    open_alert = engine.open_alert("o1", AlertKind.OFFICER_DOWN)
+    assert open_alert is not None
+    engine.acknowledge(open_alert.alert_id, "dispatcher-7")
+    rows: list[Point] = emitted
+    assert [r.fields.get("time_to_ack_s") for r in rows] == [None, None, 42.5]
+    assert rows[1].fields["activated_ns"] == T0 + 10 * 10**9
+    # An alert raised active at once counts from its start; state rebuilt from rows keeps it.
+    engine.raise_alert("o1", AlertKind.PANIC, Severity.CRITICAL, "pressed", RULE)
+    clock.now_ns += 3 * 10**9
+    panic = engine.open_alert("o1", AlertKind.PANIC)
+    assert panic is not None
+    engine.acknowledge(panic.alert_id, "dispatcher-7")
+    assert rows[-1].fields["time_to_ack_s"] == 3.0
+    restored = Alert.from_point(rows[1])
+    assert restored.activated_ns == T0 + 10 * 10**9
+    assert restored.moved_to(AlertState.ACKNOWLEDGED, "ack", T0 + 20 * 10**9).time_to_ack_s == 10.0
