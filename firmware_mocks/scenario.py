@@ -264,8 +264,22 @@ class LowBatteryFault(_Fault):
     duration_s: float | None = Field(default=None, gt=0)
 
 
+class ContactLossFault(_Fault):
+    """The vest's strap slips off the skin for `duration_s` (else to the end): its heart-rate
+    notifications say "sensor contact not detected", with no rate and no beats."""
+
+    kind: Literal["contact_loss"]
+    device: Literal["vest"]
+    duration_s: float | None = Field(default=None, gt=0)
+
+
 Fault = Annotated[
-    DropoutFault | PowerCycleFault | MalformedFault | ClockSkewFault | LowBatteryFault,
+    DropoutFault
+    | PowerCycleFault
+    | MalformedFault
+    | ClockSkewFault
+    | LowBatteryFault
+    | ContactLossFault,
     Field(discriminator="kind"),
 ]
 

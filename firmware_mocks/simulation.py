@@ -21,6 +21,7 @@ from firmware_mocks.physiology import AROUSAL_KICK_BPM, Physiology, draw_profile
 from firmware_mocks.scenario import (
     TIME_TOLERANCE_S,
     ClockSkewFault,
+    ContactLossFault,
     DropoutFault,
     Fault,
     LowBatteryFault,
@@ -89,6 +90,7 @@ class _Interval:
     boot_count: int
     boot_at_s: float
     device_s: float  # seconds on the device clock since boot, at start_s
+    skin_contact: bool = True
 
 
 def _fault_end(fault: Fault) -> float:
@@ -132,6 +134,7 @@ class DevicePlan:
             every_n, which = min(malformed) if malformed else (0, -1)
             ppm = sum(f.ppm for _, f in active if isinstance(f, ClockSkewFault))
             link = not off and not any(isinstance(f, DropoutFault) for _, f in active)
+            contact = not any(isinstance(f, ContactLossFault) for _, f in active)
             state = _Interval(
                 start_s=t0,
                 powered=not off,
@@ -144,6 +147,7 @@ class DevicePlan:
                 boot_count=boot,
                 boot_at_s=boot_at,
                 device_s=device_s,
+                skin_contact=contact,
             )
             intervals.append(state)
             if off:
@@ -385,13 +389,17 @@ class OfficerSimulation:
 
     def heart_rate(self) -> HeartRateMeasurement:
         """Current heart rate (bpm, an integer) and the RR intervals (s) of the beats completed
-        since the previous call (since boot, if the vest rebooted); sensor contact detected.
+        since the previous call (since boot, if the vest rebooted); sensor contact detected, except
+        within a "contact_loss" fault.
 
         The RR list is not capped: a caller that reads rarely splits it to fit its ATT_MTU.
         """
         vest = self._devices[DeviceKind.VEST].plan.at(self._t)
         # A vest that is off measures no beats; after a reboot it has only those since boot.
         rr = self._physiology.take_rr(vest.boot_at_s if vest.powered else math.inf)
+        if not vest.skin_contact:
+            # Off the skin the electrodes see no beats: a zero rate, flagged, as straps send it.
+            return HeartRateMeasurement(heart_rate_bpm=0, sensor_contact=SensorContact.NOT_DETECTED)
         return HeartRateMeasurement(
             heart_rate_bpm=round(self._physiology.heart_rate_bpm),
             sensor_contact=SensorContact.DETECTED,

@@ -121,10 +121,18 @@ class AlertEngine:
             return None
         return self._change(alert.moved_to(AlertState.CANCELLED, reason, self._clock_ns()))
 
-    def clear(self, officer_id: str, kind: AlertKind, reason: str) -> Alert | None:
-        """The condition is over (a battery recharged, a link back): cancel or resolve."""
+    def clear(
+        self, officer_id: str, kind: AlertKind, reason: str, device_id: str | None = None
+    ) -> Alert | None:
+        """The condition is over (a battery recharged, a link back): cancel or resolve.
+
+        With `device_id`, only an alert raised for that device (or for none) clears: a helmet's
+        good battery says nothing about the vest whose low battery raised the alert.
+        """
         alert = self.open_alert(officer_id, kind)
         if alert is None:
+            return None
+        if device_id is not None and alert.device_id not in (None, device_id):
             return None
         target = (
             AlertState.CANCELLED if alert.state is AlertState.PRE_ALERT else AlertState.RESOLVED

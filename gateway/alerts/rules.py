@@ -166,7 +166,10 @@ class OfficerMonitor:
             )
         elif state is LinkState.OK:
             self.engine.clear(
-                self.profile.officer_id, AlertKind.DEVICE_LOST, f"{device.device_id} back"
+                self.profile.officer_id,
+                AlertKind.DEVICE_LOST,
+                f"{device.device_id} back",
+                device.device_id,
             )
 
     # --- man down ----------------------------------------------------------------------------
@@ -385,7 +388,10 @@ class OfficerMonitor:
             )
         elif pct >= self.settings.battery_clear_pct:
             self.engine.clear(
-                officer, AlertKind.LOW_BATTERY, f"{device.kind.value} battery {pct} %"
+                officer,
+                AlertKind.LOW_BATTERY,
+                f"{device.kind.value} battery {pct} %",
+                device.device_id,
             )
 
 

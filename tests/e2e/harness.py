@@ -70,7 +70,9 @@ def gateway_config(
     topic_prefix: str = "bluewatch",
     http_port: int | None = None,
     extra: str = "",
+    officer_extra: dict[str, str] | None = None,
 ) -> Path:
+    """A gateway configuration for `fleet`; `officer_extra` adds lines to an officer's table."""
     lines = [
         'agency = "test-pd"',
         'unit = "car-7"',
@@ -105,6 +107,7 @@ def gateway_config(
         lines += [
             "[[officers]]",
             f'id = "{entry["officer_id"]}"',
+            (officer_extra or {}).get(entry["officer_id"], ""),
             "[[officers.devices]]",
             'kind = "vest"',
             f'address = "{entry["vest_address"]}"',

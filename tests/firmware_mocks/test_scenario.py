@@ -156,3 +156,12 @@ def test_routine_phase_hands_back_and_duration_ends_a_phase() -> None:
         {"at_s": 0, "activity": "walking", "officers": "all", "duration_s": 60}
     ])  # fmt: skip
     assert build_schedule(timed, 0, Random(3)).at(90).activity is Activity.STANDING
+
+
+def test_only_the_vest_can_lose_skin_contact(tmp_path: Path) -> None:
+    path = tmp_path / "bad-contact.toml"
+    fault = '[[faults]]\nat_s = 10\ndevice = "helmet"\nofficers = "all"\nkind = "contact_loss"\n'
+    path.write_text(f"{GOOD}\n{fault}")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert caught.value.key == "faults[0].device"

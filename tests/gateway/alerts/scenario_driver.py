@@ -7,6 +7,7 @@ itself is covered by the integration tests; this checks the rules against realis
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from firmware_mocks.scenario import Scenario
@@ -15,6 +16,7 @@ from gateway.activity import ActivityTracker, SampleClock
 from gateway.alerts.engine import AlertEngine
 from gateway.alerts.model import Alert
 from gateway.alerts.rules import AlertSettings, OfficerMonitor, officer_profile
+from gateway.ble.link import LinkHealth, LinkState
 from gateway.ble.manager import DeviceRef
 from gateway.outbox import Point
 from sensors import BatteryLevel, DeviceKind, ImuBatch, SafetyEvent
@@ -29,13 +31,42 @@ class Run:
     points: list[Point] = field(default_factory=list)
 
 
+@dataclass
+class Links:
+    """Each device's `LinkHealth`, fed like the gateway's: the monitor hears every change once."""
+
+    lost_after_s: float
+    health: dict[str, LinkHealth] = field(default_factory=dict)
+    states: dict[str, LinkState] = field(default_factory=dict)
+
+    def step(self, now_s: float, monitor: OfficerMonitor, up: Mapping[DeviceRef, bool]) -> None:
+        for ref, heard in up.items():
+            health = self.health.setdefault(
+                ref.device_id, LinkHealth(self.lost_after_s / 2, self.lost_after_s)
+            )
+            if heard:
+                health.on_notification(now_s)
+            state = health.state(now_s)
+            if self.states.get(ref.device_id) is not state:
+                self.states[ref.device_id] = state
+                monitor.on_link(ref, state)
+
+
 def drive(
     scenario: Scenario,
     officers: int,
     seconds: int,
     seed: int = 11,
     settings: AlertSettings | None = None,
+    *,
+    max_hr_bpm: Mapping[str, int] | None = None,
+    lost_after_s: float = 30.0,
 ) -> Run:
+    """Run `seconds` of the scenario; `max_hr_bpm` gives officers a measured maximum (by id).
+
+    Links are modelled as the gateway does: a device whose link is down sends nothing, and its
+    `LinkHealth` goes stale and then lost, which the monitor hears once per change.
+    """
     run = Run()
     now = [0]
     ids = (f"a-{n}" for n in itertools.count(1))
@@ -54,7 +85,7 @@ def drive(
         sim = OfficerSimulation(scenario, index, seed + index)
         officer = sim.officer_id
         monitor = OfficerMonitor(
-            officer_profile(officer, 60, 35, None),
+            officer_profile(officer, 60, 35, (max_hr_bpm or {}).get(officer)),
             settings,
             engine,
             run.points.extend,
@@ -63,10 +94,19 @@ def drive(
         vest = DeviceRef(f"{officer}-vest", officer, DeviceKind.VEST)
         helmet = DeviceRef(f"{officer}-helmet", officer, DeviceKind.HELMET)
         fleet.append((sim, monitor, vest, helmet, ActivityTracker(50), [0], SampleClock(50)))
+    links = Links(lost_after_s)
     for second in range(1, seconds + 1):
         now[0] = second * NS
         for sim, monitor, vest, helmet, tracker, index, clock in fleet:
             sim.advance(1.0)
+            up = {kind: sim.faults(kind).link_up for kind in (DeviceKind.VEST, DeviceKind.HELMET)}
+            links.step(float(second), monitor, {vest: up[vest.kind], helmet: up[helmet.kind]})
+            if not up[DeviceKind.VEST]:
+                sim.take_imu_samples(DeviceKind.VEST)
+                sim.take_imu_samples(DeviceKind.HELMET)
+                sim.heart_rate()  # beats measured while unheard are lost with the link
+                monitor.evaluate_man_down(now[0])
+                continue
             samples = sim.take_imu_samples(DeviceKind.VEST)
             sim.take_imu_samples(DeviceKind.HELMET)  # not used by the rules; drained
             for start in range(0, len(samples), BATCH):
@@ -79,8 +119,11 @@ def drive(
                 for summary in tracker.add_batch(batch.samples_g, 50, times):
                     monitor.on_activity(vest, summary)
             monitor.on_reading(vest, sim.heart_rate(), now[0])
-            monitor.on_reading(helmet, sim.location(), now[0])
+            if up[DeviceKind.HELMET]:
+                monitor.on_reading(helmet, sim.location(), now[0])
             for device, kind in ((vest, DeviceKind.VEST), (helmet, DeviceKind.HELMET)):
+                if not up[kind]:
+                    continue
                 for event in sim.take_events(kind):
                     reading = SafetyEvent(
                         event=event.kind,
