@@ -1,4 +1,4 @@
-"""The one InfluxDB datasource every Bluewatch panel queries, named once for builders and provisioning."""
+"""The one InfluxDB datasource every Bluewatch panel queries, named once for all who need it."""
 
 from __future__ import annotations
 
