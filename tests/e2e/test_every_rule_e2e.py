@@ -30,6 +30,7 @@ RUN_S = 40
 async def test_every_rule_fires_over_ble(tmp_path: Path, influxdb: InfluxV1) -> None:
     database = create_database(influxdb.url)
     fleet = start_fleet(officers=8, scenario="every-rule")
+    gateway = None
     try:
         alerts = "\n".join(
             f"{name} = {getattr(SETTINGS, name)}"
@@ -52,6 +53,9 @@ async def test_every_rule_fires_over_ble(tmp_path: Path, influxdb: InfluxV1) -> 
         await asyncio.to_thread(gateway.wait, RUN_S + 60)
         assert gateway.returncode == 0, (tmp_path / "gateway.log").read_text()[-3000:]
     finally:
+        if gateway is not None and gateway.poll() is None:  # hung: never leave it running
+            gateway.kill()
+            gateway.wait()
         fleet.stop()
     series = influx_series(influxdb.url, database)
     raised = {
