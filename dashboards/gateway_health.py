@@ -131,17 +131,21 @@ def errors_panel() -> timeseries.Panel:
 
 def outbox_depth_panel() -> timeseries.Panel:
     """Rows in the outbox, and per sink how many wait: a growing line is a sink that is down."""
-    return _panel(
-        "Outbox depth",
-        "Rows held in the outbox (every point stays until every sink delivered it) and the "
-        "points still pending per sink.",
-    ).with_target(
-        _gateway(
-            "OUTBOX",
-            fn("last", "outbox_rows", "outbox_rows"),
-            Select("^pending_", regex=True).apply("last"),
+    return (
+        _panel(
+            "Outbox depth",
+            "Rows held in the outbox (every point stays until every sink delivered it) and the "
+            "points still pending per sink.",
         )
-    ).with_transformation(SINK_NAME)
+        .with_target(
+            _gateway(
+                "OUTBOX",
+                fn("last", "outbox_rows", "outbox_rows"),
+                Select("^pending_", regex=True).apply("last"),
+            )
+        )
+        .with_transformation(SINK_NAME)
+    )
 
 
 def oldest_age_panel() -> timeseries.Panel:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -96,6 +97,8 @@ class SampleClock:
     _anchor_index: int | None = None
     _anchor_ns: int = 0
     _last_ns: int = 0
+    _offsets_key: tuple[int, int] | None = None
+    _offsets_ns: list[int] = field(default_factory=list)
 
     def place(self, first_index: int, count: int, received_ns: int) -> list[int]:
         period = NS_PER_S / self.rate_hz
@@ -115,9 +118,17 @@ class SampleClock:
         # Never closer than a period to what was already placed: overlapping batches stay
         # ordered, and consumers working in float seconds still see time increase.
         start = max(start, self._last_ns + round(period))
-        times = [start + round(i * period) for i in range(count)]
+        times = [start + offset for offset in self._offsets(count)]
         self._last_ns = times[-1]
         return times
+
+    def _offsets(self, count: int) -> list[int]:
+        """`round(i * period)` for i < count: the same for every batch of a device, so kept."""
+        key = (self.rate_hz, count)
+        if self._offsets_key != key:
+            period = NS_PER_S / self.rate_hz
+            self._offsets_key, self._offsets_ns = key, [round(i * period) for i in range(count)]
+        return self._offsets_ns
 
     def _reanchor(self, index: int, received_ns: int) -> None:
         self._anchor_index, self._anchor_ns = index, received_ns
@@ -129,45 +140,45 @@ class ActivityTracker:
 
     rate_hz: int = 50
     raw: deque[tuple[int, float, float, float]] = field(default_factory=lambda: deque(maxlen=3000))
-    _pending: list[tuple[int, Vector]] = field(default_factory=list)
+    # Samples of the second in progress, as parallel lists: no tuple per sample.
+    _pending_ns: list[int] = field(default_factory=list)
+    _pending: list[Vector] = field(default_factory=list)
     _upright: Vector | None = None
 
     def __post_init__(self) -> None:
         self.raw = deque(maxlen=int(RAW_WINDOW_S * self.rate_hz))
 
     def add_batch(
-        self, samples: tuple[Vector, ...], rate_hz: int, times_ns: list[int]
+        self, samples: Sequence[Vector], rate_hz: int, times_ns: Sequence[int]
     ) -> list[ActivitySummary]:
         """Add samples stamped by a SampleClock; return the seconds they completed."""
         if rate_hz != self.rate_hz:
             self.rate_hz = rate_hz
             self.raw = deque(self.raw, maxlen=int(RAW_WINDOW_S * rate_hz))
-        for stamp, sample in zip(times_ns, samples, strict=True):
-            self.raw.append((stamp, *sample))
-            self._pending.append((stamp, sample))
+        raw = [(stamp, x, y, z) for stamp, (x, y, z) in zip(times_ns, samples, strict=True)]
+        self.raw.extend(raw)
+        self._pending_ns += times_ns
+        self._pending += samples
         summaries = []
         while len(self._pending) >= rate_hz:
-            second, self._pending = self._pending[:rate_hz], self._pending[rate_hz:]
-            summaries.append(self._summarise(second))
+            second = self._pending[:rate_hz]
+            summaries.append(self._summarise(self._pending_ns[rate_hz - 1], second))
+            del self._pending_ns[:rate_hz], self._pending[:rate_hz]
         return summaries
 
-    def _summarise(self, second: list[tuple[int, Vector]]) -> ActivitySummary:
-        vectors = [v for _, v in second]
-        magnitudes = [math.hypot(*v) for v in vectors]
+    def _summarise(self, time_ns: int, vectors: list[Vector]) -> ActivitySummary:
+        xs, ys, zs = zip(*vectors, strict=True)
+        magnitudes = list(map(math.hypot, xs, ys, zs))
         n = len(magnitudes)
         mean = sum(magnitudes) / n
-        std = math.sqrt(sum((m - mean) ** 2 for m in magnitudes) / n)
-        gravity: Vector = (
-            sum(v[0] for v in vectors) / n,
-            sum(v[1] for v in vectors) / n,
-            sum(v[2] for v in vectors) / n,
-        )
+        std = math.sqrt(sum([(m - mean) ** 2 for m in magnitudes]) / n)
+        gravity: Vector = (sum(xs) / n, sum(ys) / n, sum(zs) / n)
         intensity = classify(std)
         if intensity is Intensity.MODERATE:
             self._learn_upright(gravity)
         tilt = None if self._upright is None else _angle_deg(gravity, self._upright)
         return ActivitySummary(
-            time_ns=second[-1][0],
+            time_ns=time_ns,
             mean_g=round(mean, 4),
             peak_g=round(max(magnitudes), 4),
             std_g=round(std, 4),

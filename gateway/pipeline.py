@@ -28,6 +28,14 @@ QUEUE_LIMIT: Final = 20_000  # ~10 s of a full vehicle's notifications; beyond t
 BATCH_MAX: Final = 1000
 # Telemetry is committed at least every 100 ms; safety events commit at once.
 BATCH_DELAY_S: Final = 0.1
+# Telemetry is processed in slices of about this long (0.5 ms), yielding to the event loop in
+# between: a backlog that built up during a commit (2-8 ms of fsync) would otherwise run as one
+# long callback, and everything else on the loop, an alert's delivery included, waits behind it.
+SLICE_S: Final = 0.0005
+# After committing a safety event or an alert, only safety events are processed for this long:
+# the loop is left to the alert's delivery (outbox read, signing, HTTP), which takes a few ms.
+# Telemetry loses nothing by it (it waits up to BATCH_DELAY_S for its commit anyway).
+HOLD_AFTER_URGENT_S: Final = 0.02
 # At most one log line per device per this many seconds for decode errors: a device spewing
 # malformed packets must not flood the log (every error is still counted).
 DECODE_LOG_INTERVAL_S: Final = 30.0
@@ -82,6 +90,9 @@ class Pipeline:
         self._batch_max = batch_max
         self._batch_delay_s = batch_delay_s
         self._wakeup = asyncio.Event()
+        # Set for safety events and alert rows only: ends a hold on telemetry at once.
+        self._urgent_wakeup = asyncio.Event()
+        self._codecs: dict[str, type[Characteristic]] = {}
         self._trackers: dict[str, ActivityTracker] = {}
         self._clocks: dict[str, SampleClock] = {}
         self._last_decode_log: dict[str, float] = {}
@@ -103,7 +114,9 @@ class Pipeline:
     def add_points(self, points: list[Point]) -> None:
         """Commit points made downstream (alert state changes commit at once)."""
         self._made.extend(points)
-        self._made_urgent |= any(point.lane is Lane.ALERT for point in points)
+        if any(point.lane is Lane.ALERT for point in points):
+            self._made_urgent = True
+            self._urgent_wakeup.set()
         self._wakeup.set()
 
     def submit(self, device: DeviceRef, uuid: str, data: bytes, received_ns: int) -> None:
@@ -112,6 +125,7 @@ class Pipeline:
         notification = Notification(device, uuid, data, received_ns)
         if uuid == SafetyEvent.UUID:
             self._urgent.append(notification)
+            self._urgent_wakeup.set()
         elif len(self._queue) >= self.queue_limit:
             self.counters.dropped += 1
             return
@@ -126,40 +140,67 @@ class Pipeline:
         try:
             while True:
                 urgent = self._drain_into(batch)
+                if urgent:
+                    # Safety events and alerts commit alone: a small transaction, and the
+                    # telemetry gathered so far keeps its own deadline.
+                    await self._commit(urgent)
+                    await self._hold_telemetry()
+                    continue
                 if batch:
                     if not deadline:
                         deadline = self._monotonic() + self._batch_delay_s
-                    full = len(batch) >= self._batch_max
-                    if urgent or full or self._monotonic() >= deadline:
+                    if len(batch) >= self._batch_max or self._monotonic() >= deadline:
                         await self._commit(batch)
                         batch, deadline = [], 0.0
                         continue
                 self._wakeup.clear()
                 if self.backlog:
+                    await asyncio.sleep(0)  # one slice done: the loop's other work goes next
                     continue
                 timeout = max(0.0, deadline - self._monotonic()) if deadline else None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), timeout)
+                await _wait(self._wakeup, timeout)
         finally:
-            self._drain_into(batch, limit=None)
-            if batch:
-                await asyncio.shield(self._commit(batch))
+            rows = self._drain_into(batch, limit=None) + batch
+            if rows:
+                await asyncio.shield(self._commit(rows))
 
-    def _drain_into(self, batch: list[Point], limit: int | None = BATCH_MAX) -> bool:
-        """Process queued notifications (safety events first); True if any were urgent."""
-        urgent = False
+    async def _hold_telemetry(self) -> None:
+        """Process no telemetry for HOLD_AFTER_URGENT_S, unless a safety event or alert comes."""
+        until = self._monotonic() + HOLD_AFTER_URGENT_S
+        self._urgent_wakeup.clear()
+        while not (self._urgent or self._made_urgent):
+            remaining = until - self._monotonic()
+            if remaining <= 0:
+                return
+            await _wait(self._urgent_wakeup, remaining)
+            self._urgent_wakeup.clear()
+
+    def _drain_into(self, batch: list[Point], limit: int | None = BATCH_MAX) -> list[Point]:
+        """Process queued notifications, safety events first; returns the rows to commit now.
+
+        Telemetry rows go into `batch`; safety events and alert rows are returned, alert rows
+        first. With a limit, telemetry stops after a slice of SLICE_S (the caller yields to the
+        loop and comes back) and at the first urgent row.
+        """
+        urgent: list[Point] = []
+        slice_ends = self._monotonic() + SLICE_S
         while self._urgent or self._queue:
             if limit is not None and (len(batch) >= self._batch_max or urgent or self._made_urgent):
                 # A safety event or an alert commits now, not after the telemetry queued
                 # behind it: the rest waits for the next pass, milliseconds later.
                 break
-            source = self._urgent if self._urgent else self._queue
-            urgent |= source is self._urgent
-            batch.extend(self._process(source.popleft()))
+            if self._urgent:
+                urgent.extend(self._process(self._urgent.popleft()))
+                continue
+            batch.extend(self._process(self._queue.popleft()))
+            if limit is not None and self._monotonic() >= slice_ends:
+                break
         if self._made:
-            # Alert rows go first in the batch: they are what dispatch waits for.
-            batch[:0] = self._made
-            urgent |= self._made_urgent
+            # Alert rows go first: they are what dispatch waits for.
+            if self._made_urgent:
+                urgent[:0] = self._made
+            else:
+                batch[:0] = self._made
             self._made, self._made_urgent = [], False
         return urgent
 
@@ -173,7 +214,10 @@ class Pipeline:
         device = notification.device
         source = self.sources[device.device_id]
         try:
-            reading = codec_for(notification.uuid).decode(notification.data)
+            codec = self._codecs.get(notification.uuid)
+            if codec is None:
+                codec = self._codecs[notification.uuid] = codec_for(notification.uuid)
+            reading = codec.decode(notification.data)
         except DecodeError as exc:
             self._decode_error(device, exc)
             return []
@@ -240,3 +284,14 @@ class Pipeline:
         if last is None or now - last >= DECODE_LOG_INTERVAL_S:
             self._last_decode_log[device.device_id] = now
             logger.warning("%s: malformed notification: %s", device.device_id, error)
+
+
+async def _wait(event: asyncio.Event, timeout_s: float | None) -> None:
+    """Wait until `event` is set or `timeout_s` has passed (None: no limit).
+
+    Not `asyncio.wait_for`: on Python 3.11 it returns normally when the task is cancelled in the
+    loop iteration that sets the event, so the cancellation is lost and shutdown waits forever.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await event.wait()

@@ -180,14 +180,14 @@ class OfficerMonitor:
             return
         if self._detector is None:
             self._detector = FallDetector(batch.sample_rate_hz)
-        for stamp, (x, y, z) in zip(times_ns, batch.samples_g, strict=True):
-            detection = self._detector.update(stamp / NS, x, y, z)
-            if detection is not None:
-                self.fall_at_ns = int(detection.t_s * NS)
-                self.fall_detail = (
-                    f"fall detected (peak {detection.peak_g:.1f} g, "
-                    f"{detection.orientation_change_deg:.0f} deg turn)"
-                )
+        # One call per batch: the detector keeps its per-sample state in locals for the batch.
+        times_s = [stamp / NS for stamp in times_ns]
+        for detection in self._detector.update_batch(times_s, batch.samples_g):
+            self.fall_at_ns = int(detection.t_s * NS)
+            self.fall_detail = (
+                f"fall detected (peak {detection.peak_g:.1f} g, "
+                f"{detection.orientation_change_deg:.0f} deg turn)"
+            )
 
     def evaluate_man_down(self, now_ns: int) -> None:
         """Pre-alert, then alarm, while the officer stays still after a fall or lying down.

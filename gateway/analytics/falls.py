@@ -12,13 +12,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import islice
 
 # The rates the detector was evaluated at (SisFall at its native 200 Hz and resampled to 50,
 # 25 and 20 Hz, see docs/algorithms.md); the vest streams at 50 Hz.
 MIN_RATE_HZ = 20.0
 MAX_RATE_HZ = 200.0
+# `feed` hands samples to `update_batch` this many at a time: a recording need not fit in memory.
+FEED_CHUNK = 4096
 
 Vector = tuple[float, float, float]
 Sample = tuple[float, float, float, float]
@@ -119,48 +121,6 @@ def _mean(vectors: list[Vector]) -> Vector:
     )
 
 
-class _MovingStats:
-    """Mean vector and RMS deviation of the last `size` vectors, in constant time per sample."""
-
-    def __init__(self, size: int) -> None:
-        self._items: deque[Vector] = deque(maxlen=size)
-        self._sums = [0.0, 0.0, 0.0, 0.0]  # x, y, z and |v|^2
-        self._pushes = 0
-
-    def push(self, vector: Vector) -> None:
-        x, y, z = vector
-        sums = self._sums
-        if len(self._items) == self._items.maxlen:
-            ox, oy, oz = self._items[0]
-            sums[0] -= ox
-            sums[1] -= oy
-            sums[2] -= oz
-            sums[3] -= ox * ox + oy * oy + oz * oz
-        self._items.append(vector)
-        sums[0] += x
-        sums[1] += y
-        sums[2] += z
-        sums[3] += x * x + y * y + z * z
-        self._pushes += 1
-        if self._pushes == self._items.maxlen:
-            # Re-add exactly once per window length so rounding cannot drift on long streams.
-            self._pushes = 0
-            items = self._items
-            self._sums = [
-                math.fsum(v[0] for v in items),
-                math.fsum(v[1] for v in items),
-                math.fsum(v[2] for v in items),
-                math.fsum(v[0] * v[0] + v[1] * v[1] + v[2] * v[2] for v in items),
-            ]
-
-    def mean_and_rms(self) -> tuple[Vector, float]:
-        count = len(self._items)
-        sx, sy, sz, sq = self._sums
-        mean = (sx / count, sy / count, sz / count)
-        variance = sq / count - (mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
-        return mean, math.sqrt(max(0.0, variance))
-
-
 class FallDetector:
     """Streaming detector: feed samples in time order at a constant rate, collect detections.
 
@@ -191,7 +151,11 @@ class FallDetector:
         self._recent: deque[tuple[float, float]] = deque(maxlen=self._smoothing)
         self._recent_sum = 0.0
         self._history: deque[Vector] = deque(maxlen=self._pre_start + 1)
-        self._still_stats = _MovingStats(self._still)
+        # The still window's mean vector and RMS deviation in constant time per sample: running
+        # sums of x, y, z and |v|^2 over its last `_still` vectors.
+        self._still_items: deque[Vector] = deque(maxlen=self._still)
+        self._still_sums = [0.0, 0.0, 0.0, 0.0]
+        self._still_pushes = 0
         self._pending: list[_Impact] = []
         self._index = -1
         self._armed_from = 0
@@ -199,34 +163,92 @@ class FallDetector:
 
     def update(self, t_s: float, ax_g: float, ay_g: float, az_g: float) -> FallDetection | None:
         """Add one sample; returns a detection when this sample confirms a fall."""
-        if not all(math.isfinite(value) for value in (t_s, ax_g, ay_g, az_g)):
-            raise ValueError(f"non-finite sample at t={t_s} s: ({ax_g}, {ay_g}, {az_g})")
-        if t_s <= self._last_t_s:
-            raise ValueError(f"time must increase: {t_s} s after {self._last_t_s} s")
-        self._last_t_s = t_s
-        self._index += 1
-        self._history.append((ax_g, ay_g, az_g))
-        self._still_stats.push((ax_g, ay_g, az_g))
-        magnitude = math.sqrt(ax_g * ax_g + ay_g * ay_g + az_g * az_g)
-        if len(self._recent) == self._smoothing:
-            self._recent_sum -= self._recent[0][1]
-        self._recent.append((t_s, magnitude))
-        self._recent_sum += magnitude
-        if self._index % self._smoothing == 0:  # re-add exactly: no drift on long streams
-            self._recent_sum = math.fsum(m for _, m in self._recent)
-        impact = self._recent_sum / len(self._recent)
-        self._track_impacts(t_s, magnitude, impact)
-        if not self._pending:
-            return None
-        return self._confirm_fall(t_s)
+        found = self.update_batch((t_s,), ((ax_g, ay_g, az_g),))
+        return found[0] if found else None
 
     def feed(self, samples: Iterable[Sample]) -> list[FallDetection]:
         """Add many `(t_s, ax_g, ay_g, az_g)` samples; returns the detections they confirm."""
         found: list[FallDetection] = []
-        for t_s, ax_g, ay_g, az_g in samples:
-            detection = self.update(t_s, ax_g, ay_g, az_g)
-            if detection is not None:
-                found.append(detection)
+        iterator = iter(samples)
+        while chunk := list(islice(iterator, FEED_CHUNK)):
+            found += self.update_batch(
+                [sample[0] for sample in chunk], [(x, y, z) for _, x, y, z in chunk]
+            )
+        return found
+
+    def update_batch(  # noqa: PLR0915 - the per-sample steps are inlined on purpose
+        self, times_s: Sequence[float], vectors: Sequence[Vector]
+    ) -> list[FallDetection]:
+        """Add samples given as their times (s) and `(ax, ay, az)` vectors (g), in time order.
+
+        The same computation as one `update` per sample, operation for operation, so results
+        are bit-identical; the state lives in local variables for the batch, which makes a BLE
+        batch several times cheaper than a call per sample (docs/performance.md).
+        """
+        if len(times_s) != len(vectors):
+            raise ValueError(f"{len(times_s)} times for {len(vectors)} samples")
+        found: list[FallDetection] = []
+        isfinite, sqrt, fsum = math.isfinite, math.sqrt, math.fsum
+        impact_g = self.params.impact_g
+        history_append = self._history.append
+        items = self._still_items
+        items_append = items.append
+        still = self._still
+        sums = self._still_sums
+        recent = self._recent
+        recent_append = recent.append
+        smoothing = self._smoothing
+        index, last_t_s = self._index, self._last_t_s
+        recent_sum, pushes = self._recent_sum, self._still_pushes
+        try:
+            for t_s, vector in zip(times_s, vectors, strict=True):
+                ax_g, ay_g, az_g = vector
+                if not (isfinite(t_s) and isfinite(ax_g) and isfinite(ay_g) and isfinite(az_g)):
+                    raise ValueError(f"non-finite sample at t={t_s} s: ({ax_g}, {ay_g}, {az_g})")
+                if t_s <= last_t_s:
+                    raise ValueError(f"time must increase: {t_s} s after {last_t_s} s")
+                last_t_s = t_s
+                index += 1
+                history_append(vector)
+                if len(items) == still:
+                    ox, oy, oz = items[0]
+                    sums[0] -= ox
+                    sums[1] -= oy
+                    sums[2] -= oz
+                    sums[3] -= ox * ox + oy * oy + oz * oz
+                items_append(vector)
+                squared = ax_g * ax_g + ay_g * ay_g + az_g * az_g
+                sums[0] += ax_g
+                sums[1] += ay_g
+                sums[2] += az_g
+                sums[3] += squared
+                pushes += 1
+                if pushes == still:
+                    # Re-add exactly once per window length so rounding cannot drift.
+                    pushes = 0
+                    sums[0] = fsum(v[0] for v in items)
+                    sums[1] = fsum(v[1] for v in items)
+                    sums[2] = fsum(v[2] for v in items)
+                    sums[3] = fsum(v[0] * v[0] + v[1] * v[1] + v[2] * v[2] for v in items)
+                magnitude = sqrt(squared)
+                if len(recent) == smoothing:
+                    recent_sum -= recent[0][1]
+                recent_append((t_s, magnitude))
+                recent_sum += magnitude
+                if index % smoothing == 0:  # re-add exactly: no drift on long streams
+                    recent_sum = fsum(m for _, m in recent)
+                impact = recent_sum / len(recent)
+                if not self._pending and (impact < impact_g or index < self._armed_from):
+                    continue  # the common case: nothing to track, nothing to confirm
+                self._index = index
+                self._track_impacts(t_s, magnitude, impact)
+                if self._pending:
+                    detection = self._confirm_fall(t_s)
+                    if detection is not None:
+                        found.append(detection)
+        finally:
+            self._index, self._last_t_s = index, last_t_s
+            self._recent_sum, self._still_pushes = recent_sum, pushes
         return found
 
     def _track_impacts(self, t_s: float, magnitude: float, impact: float) -> None:
@@ -261,7 +283,7 @@ class FallDetector:
         confirmed: list[tuple[_Impact, float]] = []
         rms = math.inf
         if settled:
-            after, rms = self._still_stats.mean_and_rms()
+            after, rms = self._still_mean_and_rms()
             if rms <= params.still_rms_g:
                 for pending in self._pending:
                     angle = angle_deg(pending.gravity_before, after)
@@ -285,6 +307,13 @@ class FallDetector:
             orientation_change_deg=angle,
             stillness_rms_g=rms,
         )
+
+    def _still_mean_and_rms(self) -> tuple[Vector, float]:
+        count = len(self._still_items)
+        sx, sy, sz, sq = self._still_sums
+        mean = (sx / count, sy / count, sz / count)
+        variance = sq / count - (mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
+        return mean, math.sqrt(max(0.0, variance))
 
 
 def detect_falls(

@@ -137,6 +137,70 @@ async def test_full_queue_drops_telemetry_but_never_safety_events(tmp_path: Path
     assert pipeline.backlog == 8
 
 
+async def test_a_telemetry_backlog_is_processed_in_slices_that_yield_to_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gateway.pipeline.SLICE_S", 0.0)  # one notification per slice
+    loop = asyncio.get_running_loop()
+    pipeline = Pipeline(
+        {VEST.device_id: SOURCE}, AsyncOutbox(Outbox(tmp_path / "o.sqlite3")), monotonic=loop.time
+    )
+    order: list[str] = []
+    pipeline.observers.append(lambda device, reading, t: order.append("reading"))
+    payload = HeartRateMeasurement(heart_rate_bpm=70).encode()
+    for n in range(3):
+        pipeline.submit(VEST, HeartRateMeasurement.UUID, payload, n)
+
+    async def other_work() -> None:
+        for _ in range(3):
+            order.append("other")
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(pipeline.run())
+    await other_work()
+    async with asyncio.timeout(5):
+        while order.count("reading") < 3:
+            await asyncio.sleep(0.001)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert order[:6] == ["other", "reading", "other", "reading", "other", "reading"]
+
+
+async def test_after_a_safety_event_telemetry_waits_but_safety_events_do_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gateway.pipeline.HOLD_AFTER_URGENT_S", 60.0)
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    loop = asyncio.get_running_loop()
+    pipeline = Pipeline({VEST.device_id: SOURCE}, AsyncOutbox(outbox), monotonic=loop.time)
+    seen: list[str] = []
+    pipeline.observers.append(lambda device, reading, t: seen.append(type(reading).__name__))
+    task = asyncio.create_task(pipeline.run())
+
+    def panic(sequence: int) -> None:
+        event = SafetyEvent(event="panic_press", sequence=sequence, device_ticks_ms=1)
+        pipeline.submit(VEST, SafetyEvent.UUID, event.encode(), sequence)
+
+    panic(1)
+    async with asyncio.timeout(5):
+        while pipeline.counters.points_committed < 1:
+            await asyncio.sleep(0.001)
+    pipeline.submit(
+        VEST, HeartRateMeasurement.UUID, HeartRateMeasurement(heart_rate_bpm=70).encode(), 2
+    )
+    panic(3)
+    async with asyncio.timeout(5):
+        while pipeline.counters.points_committed < 2:
+            await asyncio.sleep(0.001)
+    await asyncio.sleep(0.05)  # time enough for the heart rate, were it not held
+    assert seen == ["SafetyEvent", "SafetyEvent"]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen == ["SafetyEvent", "SafetyEvent", "HeartRateMeasurement"]  # drained on the way out
+
+
 def test_sample_clock_is_monotonic_under_jitter_and_follows_restarts() -> None:
     clock = SampleClock(50)
     placed: list[int] = []

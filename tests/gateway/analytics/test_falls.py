@@ -93,6 +93,39 @@ def test_streaming_gives_the_detection_on_the_confirming_sample() -> None:
     assert detection.confirmed_at_s == t_s
 
 
+@pytest.mark.parametrize("rate_hz", [25, 50, 200])
+def test_batches_of_any_size_give_the_same_detections_as_single_samples(rate_hz: int) -> None:
+    def falls(t: float) -> signals.Vector:
+        return signals.fall(IMPACT_S)(t) if t < 20.0 else signals.fall(27.0, 70.0, 2.5)(t)
+
+    samples = signals.record(falls, 40.0, rate_hz, mounting=mountings(1, seed=4)[0], seed=4)
+    one_by_one = FallDetector(rate_hz)
+    expected = [d for d in (one_by_one.update(*sample) for sample in samples) if d is not None]
+    assert len(expected) == 2
+    rng = random.Random(rate_hz)
+    batched = FallDetector(rate_hz)
+    found: list[FallDetection] = []
+    start = 0
+    while start < len(samples):
+        chunk = samples[start : start + rng.randint(1, 80)]
+        start += len(chunk)
+        found += batched.update_batch([t for t, *_ in chunk], [(x, y, z) for _, x, y, z in chunk])
+    assert found == expected  # equal floats, not close: the batch path is the same arithmetic
+
+
+def test_a_refused_sample_in_a_batch_keeps_the_samples_before_it() -> None:
+    detector = FallDetector(50)
+    with pytest.raises(ValueError, match="non-finite"):
+        detector.update_batch(
+            [0.0, 0.02, 0.04], [(0.0, 0.0, 1.0), (0.0, 0.0, 1.0), (math.nan,) * 3]
+        )
+    with pytest.raises(ValueError, match=r"time must increase: 0\.02 s after 0\.02 s"):
+        detector.update(0.02, 0.0, 0.0, 1.0)
+    assert detector.update(0.04, 0.0, 0.0, 1.0) is None
+    with pytest.raises(ValueError, match="2 times for 1 samples"):
+        detector.update_batch([1.0, 1.02], [(0.0, 0.0, 1.0)])
+
+
 NEGATIVES = {
     "running then standing": (signals.running, 30.0),
     "jumping": (signals.jumping, 15.0),
