@@ -11,13 +11,13 @@ delivered, so one malformed value never blocks the stream behind it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from gateway.aio import wait_event
 from gateway.backoff import BackoffPolicy
 from gateway.outbox import AsyncOutbox, Lane, Stored
 
@@ -131,8 +131,7 @@ class Delivery:
 
     async def _idle(self, timeout_s: float) -> None:
         self._wakeup.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), max(0.0, timeout_s))
+        await wait_event(self._wakeup, max(0.0, timeout_s))
 
     async def drain(self) -> None:
         """Deliver until nothing is pending or the sink fails once (shutdown: no retries)."""

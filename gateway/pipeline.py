@@ -9,7 +9,6 @@ Sinks read from the outbox, not from here, so a stalled sink stalls nothing upst
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from gateway.activity import ActivitySummary, ActivityTracker, SampleClock
+from gateway.aio import wait_event
 from gateway.ble.manager import DeviceRef
 from gateway.normalize import Source, points_for
 from gateway.outbox import AsyncOutbox, Lane, Point
@@ -158,7 +158,7 @@ class Pipeline:
                     await asyncio.sleep(0)  # one slice done: the loop's other work goes next
                     continue
                 timeout = max(0.0, deadline - self._monotonic()) if deadline else None
-                await _wait(self._wakeup, timeout)
+                await wait_event(self._wakeup, timeout)
         finally:
             rows = self._drain_into(batch, limit=None) + batch
             if rows:
@@ -172,7 +172,7 @@ class Pipeline:
             remaining = until - self._monotonic()
             if remaining <= 0:
                 return
-            await _wait(self._urgent_wakeup, remaining)
+            await wait_event(self._urgent_wakeup, remaining)
             self._urgent_wakeup.clear()
 
     def _drain_into(self, batch: list[Point], limit: int | None = BATCH_MAX) -> list[Point]:
@@ -284,14 +284,3 @@ class Pipeline:
         if last is None or now - last >= DECODE_LOG_INTERVAL_S:
             self._last_decode_log[device.device_id] = now
             logger.warning("%s: malformed notification: %s", device.device_id, error)
-
-
-async def _wait(event: asyncio.Event, timeout_s: float | None) -> None:
-    """Wait until `event` is set or `timeout_s` has passed (None: no limit).
-
-    Not `asyncio.wait_for`: on Python 3.11 it returns normally when the task is cancelled in the
-    loop iteration that sets the event, so the cancellation is lost and shutdown waits forever.
-    """
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(timeout_s):
-            await event.wait()
