@@ -198,7 +198,7 @@ class Gateway:
                     if owner is not None:
                         owner.on_link(managed.ref, state)
             self.engine.tick()
-            self.evidence.tick(now_ns)
+            await self.evidence.write_due(now_ns)
             await asyncio.sleep(ALERT_TICK_S)
 
     async def _watchdog(self) -> None:

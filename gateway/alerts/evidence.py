@@ -9,6 +9,7 @@ beside the outbox; a summary row (measurement `evidence`) goes to InfluxDB with 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import deque
@@ -53,22 +54,47 @@ class EvidenceRecorder:
             self._due[alert.alert_id] = alert
 
     def tick(self, now_ns: int) -> None:
-        for alert_id, alert in list(self._due.items()):
-            if now_ns - alert.changed_ns >= WINDOW_AFTER_S * NS:
-                del self._due[alert_id]
-                try:
-                    self._write(alert)
-                except OSError:
-                    logger.exception("evidence for %s could not be written", alert_id)
+        """Write every bundle whose window has closed, here and now (tests, offline tools)."""
+        for alert in self.due(now_ns):
+            bundle = self.collect(alert)
+            try:
+                path = self.store(alert, bundle)
+            except OSError:
+                logger.exception("evidence for %s could not be written", alert.alert_id)
+                continue
+            self.record(alert, bundle, path)
 
-    def _write(self, alert: Alert) -> None:
+    async def write_due(self, now_ns: int) -> None:
+        """`tick` for the daemon: the JSON encoding and the file write run on a worker thread.
+
+        A bundle is a minute of 50 Hz samples, several milliseconds to encode and a disk write
+        of unbounded duration; on the event loop that would delay any alert in flight.
+        """
+        for alert in self.due(now_ns):
+            bundle = self.collect(alert)
+            try:
+                path = await asyncio.to_thread(self.store, alert, bundle)
+            except OSError:
+                logger.exception("evidence for %s could not be written", alert.alert_id)
+                continue
+            self.record(alert, bundle, path)
+
+    def due(self, now_ns: int) -> list[Alert]:
+        """Alerts whose window after activation has closed (each is returned once)."""
+        ready = [a for a in self._due.values() if now_ns - a.changed_ns >= WINDOW_AFTER_S * NS]
+        for alert in ready:
+            del self._due[alert.alert_id]
+        return ready
+
+    def collect(self, alert: Alert) -> dict[str, Any]:
+        """The bundle's content, copied from the live windows (on the loop: they change)."""
         start = alert.changed_ns - int(WINDOW_BEFORE_S * NS)
         end = alert.changed_ns + int(WINDOW_AFTER_S * NS)
         vest = self._vest.get(alert.officer_id)
         tracker = self.tracker_for(vest) if vest else None
         raw = [s for s in tracker.window(start) if s[0] <= end] if tracker else []
         heart = [h for h in self._heart.get(alert.officer_id, ()) if start <= h[0] <= end]
-        bundle: dict[str, Any] = {
+        return {
             "alert_id": alert.alert_id,
             "officer": alert.officer_id,
             "kind": alert.kind.value,
@@ -79,15 +105,24 @@ class EvidenceRecorder:
             "acceleration_g": {"device": vest, "samples": [list(s) for s in raw]},
             "heart_rate": [{"time_ns": t, "bpm": bpm, "rr_s": list(rr)} for t, bpm, rr in heart],
         }
+
+    def store(self, alert: Alert, bundle: dict[str, Any]) -> Path:
+        """Encode and write the bundle file (blocking: run it off the loop)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{alert.alert_id}.json"
         path.write_text(json.dumps(bundle))
+        return path
+
+    def record(self, alert: Alert, bundle: dict[str, Any], path: Path) -> None:
+        """The summary row for InfluxDB, once the file exists."""
+        raw = bundle["acceleration_g"]["samples"]
+        heart = bundle["heart_rate"]
         peak = (
             max((abs(x) ** 2 + abs(y) ** 2 + abs(z) ** 2) ** 0.5 for _, x, y, z in raw)
             if raw
             else 0.0
         )
-        bpms = [bpm for _, bpm, _ in heart]
+        bpms = [reading["bpm"] for reading in heart]
         fields: dict[str, float | int | str] = {
             "alert_id": alert.alert_id,
             "kind": alert.kind.value,

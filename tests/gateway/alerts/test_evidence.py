@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 from gateway.activity import ActivityTracker, SampleClock
@@ -16,17 +17,18 @@ NS = 1_000_000_000
 VEST = DeviceRef("o1-vest", "o1", DeviceKind.VEST)
 
 
-def test_bundle_holds_the_window_around_the_alert(tmp_path: Path) -> None:
+def recorder_with_90_s(folder: Path, emitted: list[Point]) -> EvidenceRecorder:
     tracker, clock = ActivityTracker(50), SampleClock(50)
-    emitted: list[Point] = []
-    recorder = EvidenceRecorder(
-        tmp_path / "evidence", lambda o: {"officer": o}, lambda d: tracker, emitted.extend
-    )
+    recorder = EvidenceRecorder(folder, lambda o: {"officer": o}, lambda d: tracker, emitted.extend)
     for second in range(1, 91):  # 90 s of samples and heart rate
         times = clock.place((second - 1) * 50, 50, second * NS)
         tracker.add_batch(((0.0, 0.0, 1.0),) * 50, 50, times)
         recorder.observe(VEST, HeartRateMeasurement(heart_rate_bpm=80 + second % 5), second * NS)
-    alert = Alert(
+    return recorder
+
+
+def officer_down() -> Alert:
+    return Alert(
         "a-1",
         "o1",
         AlertKind.OFFICER_DOWN,
@@ -39,7 +41,12 @@ def test_bundle_holds_the_window_around_the_alert(tmp_path: Path) -> None:
         55 * NS,
         60 * NS,
     )
-    recorder.on_alert(alert)
+
+
+def test_bundle_holds_the_window_around_the_alert(tmp_path: Path) -> None:
+    emitted: list[Point] = []
+    recorder = recorder_with_90_s(tmp_path / "evidence", emitted)
+    recorder.on_alert(officer_down())
     recorder.tick(80 * NS)
     assert not (tmp_path / "evidence").exists()  # the 30 s after the alert are not over yet
     recorder.tick(90 * NS)
@@ -55,3 +62,28 @@ def test_bundle_holds_the_window_around_the_alert(tmp_path: Path) -> None:
     assert row.measurement == "evidence"
     assert row.fields["alert_id"] == "a-1"
     assert row.fields["samples"] == len(samples)
+    assert row.fields["hr_mean_bpm"] == 82.0
+
+
+async def test_the_daemon_writes_bundles_off_the_event_loop(tmp_path: Path) -> None:
+    emitted: list[Point] = []
+    recorder = recorder_with_90_s(tmp_path / "evidence", emitted)
+    threads: list[int] = []
+    store = recorder.store
+
+    def store_and_note_thread(alert: Alert, bundle: dict[str, object]) -> Path:
+        threads.append(threading.get_ident())
+        return store(alert, bundle)
+
+    recorder.store = store_and_note_thread  # type: ignore[method-assign]
+    recorder.on_alert(officer_down())
+    await recorder.write_due(80 * NS)
+    assert threads == []
+    await recorder.write_due(90 * NS)
+    (worker,) = threads
+    assert worker != threading.get_ident()  # a worker thread, not the loop's
+    assert (tmp_path / "evidence" / "a-1.json").exists()
+    (row,) = emitted
+    assert row.fields["path"] == str(tmp_path / "evidence" / "a-1.json")
+    await recorder.write_due(100 * NS)
+    assert len(emitted) == 1  # each bundle once
