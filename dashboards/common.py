@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dashboard_builders
+from grafana_foundation_sdk.builders import timeseries
 from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as models
 
 from dashboards.datasource import DATASOURCE_TYPE, DATASOURCE_UID
@@ -288,3 +291,37 @@ def base_dashboard(
     for variable in scope_variables():
         builder = builder.with_variable(variable)
     return builder
+
+
+# --- panel shapes shared by the dashboards -----------------------------------------------------
+
+
+def timeseries_panel(title: str, description: str, width: int = 12) -> timeseries.Panel:
+    """A time series panel in the house style: thin lines, light fill, no points."""
+    return (
+        timeseries.Panel()
+        .title(title)
+        .description(description)
+        .datasource(datasource_ref())
+        .span(width)
+        .height(8)
+        .line_width(1)
+        .fill_opacity(10)
+        .show_points(common_models.VisibilityMode.NEVER)
+    )
+
+
+def markers_layer(name: str) -> common_builders.MapLayerOptions:
+    """A Geomap markers layer placed by the `latitude_deg` / `longitude_deg` columns."""
+    return (
+        common_builders.MapLayerOptions()
+        .type("markers")
+        .name(name)
+        .tooltip(True)
+        .location(
+            common_builders.FrameGeometrySource()
+            .mode(common_models.FrameGeometrySourceMode.COORDS)
+            .latitude("latitude_deg")
+            .longitude("longitude_deg")
+        )
+    )

@@ -32,6 +32,7 @@ from dashboards.common import (
     base_dashboard,
     cell_colour,
     datasource_ref,
+    markers_layer,
     prop,
     thresholds,
     transformation,
@@ -286,35 +287,23 @@ def stat_panels() -> list[stat.Panel]:
 
 def officer_map() -> geomap.Panel:
     """Officers' last positions, coloured (and enlarged) by status: alerts stand out on the map."""
-    markers = (
-        common_builders.MapLayerOptions()
-        .type("markers")
-        .name("Officers")
-        .tooltip(True)
-        .location(
-            common_builders.FrameGeometrySource()
-            .mode(common_models.FrameGeometrySourceMode.COORDS)
-            .latitude("latitude_deg")
-            .longitude("longitude_deg")
-        )
-        .config(
-            {
-                "showLegend": True,
-                "style": {
-                    "color": {"field": "status_code", "fixed": "dark-green"},
-                    "size": {"field": "status_code", "fixed": 6, "min": 6, "max": 16},
-                    "opacity": 0.8,
-                    "symbol": {"fixed": "img/icons/marker/circle.svg", "mode": "fixed"},
-                    "text": {"field": "officer", "fixed": "", "mode": "field"},
-                    "textConfig": {
-                        "fontSize": 11,
-                        "offsetY": -14,
-                        "textAlign": "center",
-                        "textBaseline": "bottom",
-                    },
+    markers = markers_layer("Officers").config(
+        {
+            "showLegend": True,
+            "style": {
+                "color": {"field": "status_code", "fixed": "dark-green"},
+                "size": {"field": "status_code", "fixed": 6, "min": 6, "max": 16},
+                "opacity": 0.8,
+                "symbol": {"fixed": "img/icons/marker/circle.svg", "mode": "fixed"},
+                "text": {"field": "officer", "fixed": "", "mode": "field"},
+                "textConfig": {
+                    "fontSize": 11,
+                    "offsetY": -14,
+                    "textAlign": "center",
+                    "textBaseline": "bottom",
                 },
-            }
-        )
+            },
+        }
     )
     return (
         geomap.Panel()

@@ -27,6 +27,7 @@ from dashboards.common import (
     datasource_ref,
     prop,
     thresholds,
+    timeseries_panel,
     transformation,
     value_map,
 )
@@ -78,18 +79,7 @@ def _increase(field_key: str, alias: str) -> Select:
 
 
 def _panel(title: str, description: str, width: int = 12) -> timeseries.Panel:
-    return (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
-        .datasource(datasource_ref())
-        .span(width)
-        .height(8)
-        .interval(MIN_INTERVAL)
-        .line_width(1)
-        .fill_opacity(10)
-        .show_points(common_models.VisibilityMode.NEVER)
-    )
+    return timeseries_panel(title, description, width).interval(MIN_INTERVAL)
 
 
 def _bars(panel: timeseries.Panel) -> timeseries.Panel:

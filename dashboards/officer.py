@@ -29,8 +29,10 @@ from dashboards.common import (
     alert_rows_query,
     base_dashboard,
     datasource_ref,
+    markers_layer,
     prop,
     thresholds,
+    timeseries_panel,
     value_map,
 )
 from dashboards.influxql import Condition, Fill, InfluxQLQuery, Select, fn
@@ -62,18 +64,8 @@ def _trend(
 
 
 def _timeseries(title: str, description: str, width: int = 12) -> timeseries.Panel:
-    return (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
-        .datasource(datasource_ref())
-        .span(width)
-        .height(8)
-        .line_width(1)
-        .fill_opacity(10)
-        .show_points(common_models.VisibilityMode.NEVER)
-        .span_nulls(False)
-    )
+    # Gaps stay gaps: a line drawn across a lost link would invent data about the officer.
+    return timeseries_panel(title, description, width).span_nulls(False)
 
 
 def _threshold_bands() -> common_builders.GraphThresholdsStyleConfig:
@@ -242,28 +234,16 @@ def motion_panel() -> timeseries.Panel:
 
 def route_map() -> geomap.Panel:
     """The route walked, from the helmet's GNSS: where the officer went before an alert."""
-    trail = (
-        common_builders.MapLayerOptions()
-        .type("markers")
-        .name("Trail")
-        .tooltip(True)
-        .location(
-            common_builders.FrameGeometrySource()
-            .mode(common_models.FrameGeometrySourceMode.COORDS)
-            .latitude("latitude_deg")
-            .longitude("longitude_deg")
-        )
-        .config(
-            {
-                "showLegend": False,
-                "style": {
-                    "color": {"fixed": "blue"},
-                    "size": {"fixed": 4},
-                    "opacity": 0.7,
-                    "symbol": {"fixed": "img/icons/marker/circle.svg", "mode": "fixed"},
-                },
-            }
-        )
+    trail = markers_layer("Trail").config(
+        {
+            "showLegend": False,
+            "style": {
+                "color": {"fixed": "blue"},
+                "size": {"fixed": 4},
+                "opacity": 0.7,
+                "symbol": {"fixed": "img/icons/marker/circle.svg", "mode": "fixed"},
+            },
+        }
     )
     return (
         geomap.Panel()
