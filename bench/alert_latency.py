@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import io
 import json
+import math
 import re
 import secrets
 import statistics
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from firmware_mocks.fleet import Fleet
 from firmware_mocks.radio import VirtualRadio
 from firmware_mocks.scenario import load_scenario
-from gateway.app import build
+from gateway.app import SWITCH_INTERVAL_S, build, tune_interpreter
 from gateway.ble.bumble_stack import BumbleStack
 from gateway.ble.factory import BleakFactory
 from gateway.commands.dispatch_sink import DispatchReceiver
@@ -94,8 +95,9 @@ def payload_clock_ns(alert: dict[str, Any]) -> int:
 
 
 def percentile(values: list[float], fraction: float) -> float:
+    """Nearest rank: p99 of 100 values is the second largest, of 50 the largest."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 async def measure(devices: int, panics: int, folder: Path) -> dict[str, Any]:
@@ -280,7 +282,16 @@ def main() -> None:
     parser.add_argument("--panics", type=int, default=30)
     parser.add_argument("--devices", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--fleet-process", action="store_true", help="the fleet in its own process")
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        help="sys.setswitchinterval for the measuring process instead of the daemon's "
+        f"({SWITCH_INTERVAL_S} s; Python's default is 0.005 s)",
+    )
     options = parser.parse_args()
+    tune_interpreter()  # as `bluewatch run` does
+    if options.switch_interval:
+        sys.setswitchinterval(options.switch_interval)
     measure_one = measure_split if options.fleet_process else measure
     for devices in options.devices:
         with tempfile.TemporaryDirectory() as folder:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from gateway import logs
-from gateway.app import build
+from gateway.app import build, tune_interpreter
 from gateway.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Streams
 from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.sinks.factory import build_sinks
@@ -33,6 +33,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 async def serve(config: GatewayConfig, live: bool, seconds: float, io: Streams) -> None:
+    tune_interpreter()
     gateway = await build(config, build_sinks(config))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
