@@ -127,7 +127,9 @@ def influx_counts(since_ns: int) -> dict[str, int]:
         "link",
         "gateway",
         "physiology",
+        "officer_status",
         "alert",
+        "evidence",
     ):
         query = urllib.parse.urlencode(
             {"db": database, "q": f'SELECT COUNT(*) FROM "{measurement}" WHERE time >= {since_ns}'}
@@ -260,12 +262,20 @@ def main() -> int:
     for measurement, count in counts.items():
         print(f"  {measurement:<17} {count:>7} points")
     print(f"Logs: {DEMO / 'gateway.log'}, {DEMO / 'dispatch.log'}")
+    print_next_steps(database)
+    return status
+
+
+def print_next_steps(database: str) -> None:
+    """A query to try, and where the Grafana dashboards over this data come from."""
     query = "SELECT MEAN(bpm) FROM heart_rate WHERE time > now() - 5m GROUP BY officer"
     url = os.environ["BLUEWATCH_INFLUXDB_URL"]
     print("Try:")
     print(f"  curl -G {url}/query --data-urlencode db={database} \\")
     print(f"    --data-urlencode 'q={query}'")
-    return status
+    print("Grafana: the dashboards over this data are provisioned from dashboards/provisioning/")
+    print("  (`bluewatch dashboards build`, or `bluewatch dashboards push --url URL`):")
+    print("  docs/dashboards.md")
 
 
 if __name__ == "__main__":
