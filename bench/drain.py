@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 
 from gateway.delivery import Delivery
-from gateway.outbox import AsyncOutbox, Outbox, Point, Stored
+from gateway.domain import Point
+from gateway.outbox import AsyncOutbox, Outbox, Stored
 from gateway.sinks.influx import InfluxV1Settings, make_writer
 from gateway.sinks.influx_sink import InfluxSink
 

@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from influxdb_client import Point
 
-from gateway.sinks.lineprotocol import FieldValue, SeriesKey, encode_point
+from gateway.domain import FieldValue
+from gateway.sinks.lineprotocol import SeriesKey, encode_point
 
 START_NS = 1_764_000_000_000_000_000
 OFFICERS = 50  # series per measurement: a busy vehicle's worth, and then some

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from influxdb_client import Point as ClientPoint
 
 from gateway.activity import ActivityTracker, SampleClock
-from gateway.ble.manager import DeviceRef
-from gateway.normalize import Source, points_for
+from gateway.domain import DeviceRef, UnitRef
+from gateway.normalize import points_for
 from gateway.outbox import AsyncOutbox, Outbox
 from gateway.pipeline import Pipeline
 from gateway.sinks.influx_sink import InfluxSink
@@ -44,16 +44,14 @@ from sensors import (
 Notification = tuple[DeviceRef, str, bytes, int]
 
 
-def notifications(count: int) -> tuple[list[Notification], dict[str, Source]]:
+def notifications(count: int) -> list[Notification]:
     """A realistic mix, in time order, for as many officers as the count needs (8 per vehicle)."""
-    refs, sources = [], {}
-    for officer in range(8):
-        for kind in (DeviceKind.VEST, DeviceKind.HELMET):
-            ref = DeviceRef(f"officer-{officer:02d}-{kind.value}", f"officer-{officer:02d}", kind)
-            refs.append(ref)
-            sources[ref.device_id] = Source(
-                "bench-pd", "car-1", ref.officer_id, ref.device_id, kind
-            )
+    unit = UnitRef("bench-pd", "car-1")
+    refs = [
+        DeviceRef(unit, f"officer-{officer:02d}", f"officer-{officer:02d}-{kind.value}", kind)
+        for officer in range(8)
+        for kind in (DeviceKind.VEST, DeviceKind.HELMET)
+    ]
     result: list[Notification] = []
     second = 0
     index: dict[str, int] = {}
@@ -90,18 +88,14 @@ def notifications(count: int) -> tuple[list[Notification], dict[str, Source]]:
                 start += 39
             index[ref.device_id] = start
         second += 1
-    return result[:count], sources
+    return result[:count]
 
 
-async def ours(
-    items: list[Notification], sources: dict[str, Source], folder: Path
-) -> tuple[float, int]:
+async def ours(items: list[Notification], folder: Path) -> tuple[float, int]:
     outbox = Outbox(folder / "ours.sqlite3")
     outbox.register_sink("influx")
     loop = asyncio.get_running_loop()
-    pipeline = Pipeline(
-        sources, AsyncOutbox(outbox), monotonic=loop.time, queue_limit=len(items) + 1
-    )
+    pipeline = Pipeline(AsyncOutbox(outbox), monotonic=loop.time, queue_limit=len(items) + 1)
     sink = InfluxSink(writer=None)  # type: ignore[arg-type] - only its encoder is used here
     started = time.process_time()
     wall = time.perf_counter()
@@ -121,7 +115,7 @@ async def ours(
     return elapsed, lines
 
 
-def naive(items: list[Notification], sources: dict[str, Source], folder: Path) -> tuple[float, int]:
+def naive(items: list[Notification], folder: Path) -> tuple[float, int]:
     db = sqlite3.connect(folder / "naive.sqlite3", isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("CREATE TABLE points (id INTEGER PRIMARY KEY, line TEXT)")
@@ -131,7 +125,6 @@ def naive(items: list[Notification], sources: dict[str, Source], folder: Path) -
     lines = 0
     for ref, uuid, data, t_ns in items:
         reading = codec_for(uuid).decode(data)
-        source = sources[ref.device_id]
         if isinstance(reading, ImuBatch):
             tracker = trackers.setdefault(ref.device_id, ActivityTracker(50))
             points = [
@@ -157,11 +150,11 @@ def naive(items: list[Notification], sources: dict[str, Source], folder: Path) -
         else:
             points = [
                 (p.measurement, dict(p.fields), p.time_ns)
-                for p in points_for(reading, source, t_ns)
+                for p in points_for(reading, ref, t_ns)
             ]
         for measurement, fields, time_ns in points:
             point = ClientPoint(measurement)
-            for key, value in source.tags.items():
+            for key, value in ref.tags.items():
                 point = point.tag(key, value)
             for key, value in fields.items():
                 point = point.field(key, value)
@@ -180,15 +173,15 @@ def main() -> None:
     parser.add_argument("--notifications", type=int, default=40_000)
     parser.add_argument("--repeat", type=int, default=5)
     options = parser.parse_args()
-    items, sources = notifications(options.notifications)
+    items = notifications(options.notifications)
     rates: dict[str, list[float]] = {"ours": [], "naive": []}
     points: dict[str, int] = {}
     for _ in range(options.repeat):
         with tempfile.TemporaryDirectory() as folder:
-            elapsed, lines = asyncio.run(ours(items, sources, Path(folder)))
+            elapsed, lines = asyncio.run(ours(items, Path(folder)))
             rates["ours"].append(len(items) / elapsed)
             points["ours"] = lines
-            elapsed, lines = naive(items, sources, Path(folder))
+            elapsed, lines = naive(items, Path(folder))
             rates["naive"].append(len(items) / elapsed)
             points["naive"] = lines
     result = {

@@ -31,14 +31,15 @@ from pydantic_settings import (
 
 from gateway.alerts.rules import AlertSettings
 from gateway.ble.factory import BleSettings
+from gateway.domain import ID_PATTERN, DeviceRef, UnitRef
 from gateway.sinks.influx import InfluxSettings
 from gateway.sinks.mqtt import MqttSettings
-from gateway.sinks.webhook import WebhookEndpoint
+from gateway.sinks.webhook_settings import WebhookEndpoint
 from sensors import DeviceKind
 
-# Ids travel into MQTT topics, InfluxDB tags and file names: a safe alphabet keeps them from
-# injecting topic levels (`/`, `+`, `#`), line-protocol syntax or path components.
-SafeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+# Ids travel into MQTT topics, InfluxDB tags and file names (gateway/domain.py says why the
+# alphabet is safe for each).
+SafeId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 ADDRESS_PATTERN = r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$"
 
 
@@ -149,6 +150,24 @@ class GatewayConfig(BaseSettings):
                     raise ValueError(f"device {key} is assigned twice (officer {officer.id!r})")
                 devices.add(key)
         return self
+
+    @property
+    def unit_ref(self) -> UnitRef:
+        return UnitRef(self.agency, self.unit)
+
+    def device_refs(self) -> list[DeviceRef]:
+        """One reference per assigned device, named `<officer>-<kind>` (`-2`… when repeated)."""
+        unit = self.unit_ref
+        refs: list[DeviceRef] = []
+        for officer in self.officers:
+            for device in officer.devices:
+                same_kind = [d for d in officer.devices if d.kind is device.kind]
+                suffix = f"-{same_kind.index(device) + 1}" if len(same_kind) > 1 else ""
+                device_id = f"{officer.id}-{device.kind.value}{suffix}"
+                refs.append(
+                    DeviceRef(unit, officer.id, device_id, device.kind, device.address, device.name)
+                )
+        return refs
 
     @classmethod
     def settings_customise_sources(

@@ -15,11 +15,13 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from gateway.aio import wait_event
 from gateway.backoff import BackoffPolicy
-from gateway.outbox import AsyncOutbox, Lane, Stored
+from gateway.domain import Lane
+from gateway.outbox import AsyncOutbox, Stored
+from gateway.sinks.errors import RejectedDeliveryError, RetryableDeliveryError
+from gateway.sinks.sink import Sink
 
 logger = logging.getLogger(__name__)
 
@@ -28,39 +30,12 @@ logger = logging.getLogger(__name__)
 # while a down server sees only a few requests a minute from each vehicle.
 SINK_RETRY = BackoffPolicy(first_s=1.0, cap_s=15.0)
 IDLE_POLL_S = 0.25
-# A server's Retry-After is honoured up to five minutes: a wrong header from a proxy must not
-# stall the uplink for hours (the outbox holds the data meanwhile).
-RETRY_AFTER_MAX_S = 300.0
-
-
-class DeliveryError(Exception):
-    """A sink could not take a batch."""
-
-
-class RetryableDeliveryError(DeliveryError):
-    """The sink is unavailable (down, overloaded, unreachable): try the same batch later."""
-
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
-class RejectedDeliveryError(DeliveryError):
-    """The sink refused the data itself (HTTP 4xx): retrying the same batch cannot succeed."""
-
-
-class Sink(Protocol):
-    name: str
-    batch_max: int
-    # Seconds a partial telemetry batch may wait to fill up (0: send at once). Alerts never wait.
-    linger_s: float
-
-    async def deliver(self, batch: Sequence[Stored]) -> None:
-        """Deliver every point or raise a DeliveryError (nothing is acknowledged then)."""
 
 
 @dataclass
 class SinkCounters:
+    """What the metrics and the gateway rows read of one delivery loop."""
+
     delivered: int = 0
     batches: int = 0
     retries: int = 0
@@ -91,7 +66,7 @@ class Delivery:
         self.counters = SinkCounters()
 
     async def run(self) -> None:
-        await self._outbox.register_sink(self.sink.name, getattr(self.sink, "lanes", tuple(Lane)))
+        await self._outbox.register_sink(self.sink.name, self.sink.lanes)
         attempt = 0
         partial_since: float | None = None
         while True:
@@ -111,8 +86,8 @@ class Delivery:
                 attempt += 1
                 self.counters.retries += 1
                 self.counters.connected = False
-                server_wait = min(exc.retry_after_s or 0.0, RETRY_AFTER_MAX_S)
-                delay = max(self._policy.delay_s(attempt, self._random), server_wait)
+                # The server's Retry-After, already capped by the sink's policy, wins if longer.
+                delay = max(self._policy.delay_s(attempt, self._random), exc.retry_after_s or 0.0)
                 logger.warning(
                     "%s: delivery failed (%s); retry in %.1f s", self.sink.name, exc, delay
                 )

@@ -6,8 +6,9 @@ registry the composition root creates: no global registry, nothing for tests to 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -30,7 +31,7 @@ class Observed:
 
     pipeline: Pipeline
     manager: DeviceManager
-    deliveries: list[Delivery]
+    deliveries: Sequence[Delivery]
     outbox_stats: Callable[[], OutboxStats | None]
     monotonic: Callable[[], float]
 
@@ -132,16 +133,14 @@ class GatewayCollector(Collector):
             "bluewatch_alerts_sent", "alert changes delivered", labels=["sink"]
         )
         for delivery in self.observed.deliveries:
-            counters = getattr(delivery.sink, "counters", None)
-            window = getattr(counters, "latency", None)
-            if counters is None or window is None:
+            stats = delivery.sink.alert_delivery()
+            if stats is None:
                 continue
-            sent.add_metric([delivery.sink.name], counters.sent)
-            if window.count:
-                for quantile in (0.5, 0.99):
-                    summary.add_metric(
-                        [delivery.sink.name, str(quantile)], window.percentile(quantile)
-                    )
+            sent.add_metric([delivery.sink.name], stats.sent)
+            for quantile in (0.5, 0.99):
+                value = stats.latency.percentile(quantile)
+                if value is not None:
+                    summary.add_metric([delivery.sink.name, str(quantile)], value)
         yield from (summary, sent)
 
     def _outbox(self) -> Iterable[Metric]:
@@ -243,3 +242,27 @@ def make_app(
         app.router.add_get("/alerts", alerts.list_open)
         app.router.add_post(r"/alerts/{alert_id}/{action:acknowledge|resolve}", alerts.change)
     return app
+
+
+class HttpServer:
+    """Serves the app on the configured address until cancelled; `port` once it is bound."""
+
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        self._app = app
+        self._host = host
+        self._requested_port = port
+        self.port: int | None = None
+
+    async def run(self) -> None:
+        runner = web.AppRunner(self._app, access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self._host, self._requested_port)
+            await site.start()
+            # Port 0 asks the kernel for a free one: read back what was bound (tests, demos).
+            address = runner.addresses[0]
+            self.port = int(address[1])
+            await asyncio.Event().wait()
+        finally:
+            self.port = None
+            await runner.cleanup()

@@ -9,7 +9,7 @@ from typing import TextIO
 from gateway.activity import ActivitySummary
 from gateway.alerts.model import Alert
 from gateway.ble.link import LinkHealth, LinkState
-from gateway.ble.manager import DeviceRef
+from gateway.domain import DeviceRef
 from sensors import (
     BatteryLevel,
     Characteristic,

@@ -1,22 +1,33 @@
-"""Readings to points: the data model of docs/data-model.md, as one table. Pure.
+"""Readings to points: one normalizer per reading type, as a table. Pure.
 
-Every point carries the same tags (agency, unit, officer, device, kind), so dashboards can group
-and filter by any of them; values are fields with their unit in the name.
+Every point of a device carries its five tags (`DeviceRef.tags`), so dashboards can group and
+filter by any of them; values are fields with their unit in the name. The measurements and
+their lanes are the table in gateway/domain.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from functools import cached_property
+from collections.abc import Callable
 from typing import Final
 
-from gateway.outbox import FieldValue, Lane, Point
+from gateway.domain import (
+    BATTERY,
+    DEVICE_INFO,
+    DEVICE_STATUS,
+    HEART_RATE,
+    LOCATION,
+    NS_PER_S,
+    RR_INTERVAL,
+    SAFETY_EVENT,
+    SKIN_TEMPERATURE,
+    DeviceRef,
+    FieldValue,
+    Point,
+)
 from sensors import (
     BatteryLevel,
     BodySensorLocation,
     Characteristic,
-    DeviceKind,
     DeviceStatus,
     HeartRateMeasurement,
     LocationAndSpeed,
@@ -25,39 +36,15 @@ from sensors import (
 )
 from sensors.characteristics.device_info import DeviceInformationText
 
-NS_PER_S: Final = 1_000_000_000
-
-
-@dataclass(frozen=True)
-class Source:
-    """Who and what a reading came from."""
-
-    agency: str
-    unit: str
-    officer_id: str
-    device_id: str
-    kind: DeviceKind
-
-    @cached_property
-    def tags(self) -> Mapping[str, str]:
-        return {
-            "agency": self.agency,
-            "unit": self.unit,
-            "officer": self.officer_id,
-            "device": self.device_id,
-            "kind": self.kind.value,
-        }
-
 
 def _present(**fields: FieldValue | None) -> dict[str, FieldValue]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
-def _heart_rate(reading: HeartRateMeasurement, source: Source, time_ns: int) -> list[Point]:
+def _heart_rate(reading: HeartRateMeasurement, device: DeviceRef, time_ns: int) -> list[Point]:
     points = [
-        Point(
-            "heart_rate",
-            source.tags,
+        HEART_RATE.point(
+            device.tags,
             _present(
                 bpm=reading.heart_rate_bpm,
                 sensor_contact=reading.sensor_contact.value,
@@ -71,20 +58,20 @@ def _heart_rate(reading: HeartRateMeasurement, source: Source, time_ns: int) -> 
     # earlier one ends where the next began. Distinct times keep every beat as its own row.
     end_ns = time_ns
     for rr_s in reversed(reading.rr_intervals_s):
-        points.append(Point("rr_interval", source.tags, {"rr_s": rr_s}, end_ns))
+        points.append(RR_INTERVAL.point(device.tags, {"rr_s": rr_s}, end_ns))
         end_ns -= max(1, int(rr_s * NS_PER_S))
     return points
 
 
-def _temperature(reading: TemperatureMeasurement, source: Source, time_ns: int) -> list[Point]:
+def _temperature(reading: TemperatureMeasurement, device: DeviceRef, time_ns: int) -> list[Point]:
     fields = _present(
         celsius=reading.temperature_c,
         special=reading.special_value.value if reading.special_value else None,
     )
-    return [Point("skin_temperature", source.tags, fields, time_ns)]
+    return [SKIN_TEMPERATURE.point(device.tags, fields, time_ns)]
 
 
-def _location(reading: LocationAndSpeed, source: Source, time_ns: int) -> list[Point]:
+def _location(reading: LocationAndSpeed, device: DeviceRef, time_ns: int) -> list[Point]:
     fields = _present(
         latitude_deg=reading.latitude_deg,
         longitude_deg=reading.longitude_deg,
@@ -94,14 +81,14 @@ def _location(reading: LocationAndSpeed, source: Source, time_ns: int) -> list[P
         total_distance_m=reading.total_distance_m,
         position_status=reading.position_status.value,
     )
-    return [Point("location", source.tags, fields, time_ns)]
+    return [LOCATION.point(device.tags, fields, time_ns)]
 
 
-def _battery(reading: BatteryLevel, source: Source, time_ns: int) -> list[Point]:
-    return [Point("battery", source.tags, {"pct": reading.battery_pct}, time_ns)]
+def _battery(reading: BatteryLevel, device: DeviceRef, time_ns: int) -> list[Point]:
+    return [BATTERY.point(device.tags, {"pct": reading.battery_pct}, time_ns)]
 
 
-def _status(reading: DeviceStatus, source: Source, time_ns: int) -> list[Point]:
+def _status(reading: DeviceStatus, device: DeviceRef, time_ns: int) -> list[Point]:
     fields: dict[str, FieldValue] = {
         "firmware": reading.firmware_version,
         "ticks_ms": reading.device_ticks_ms,
@@ -109,36 +96,35 @@ def _status(reading: DeviceStatus, source: Source, time_ns: int) -> list[Point]:
         "charging": reading.charging,
         "sensor_fault": reading.sensor_fault,
     }
-    return [Point("device_status", source.tags, fields, time_ns)]
+    return [DEVICE_STATUS.point(device.tags, fields, time_ns)]
 
 
-def _event(reading: SafetyEvent, source: Source, time_ns: int) -> list[Point]:
-    tags = {**source.tags, "event": reading.event.value}
+def _event(reading: SafetyEvent, device: DeviceRef, time_ns: int) -> list[Point]:
+    tags = {**device.tags, "event": reading.event.value}
     fields = _present(
         sequence=reading.sequence,
         device_ticks_ms=reading.device_ticks_ms,
         peak_g=reading.peak_accel_g,
     )
-    return [Point("safety_event", tags, fields, time_ns, Lane.EVENT)]
+    return [SAFETY_EVENT.point(tags, fields, time_ns)]
 
 
-def _device_text(reading: DeviceInformationText, source: Source, time_ns: int) -> list[Point]:
+def _device_text(reading: DeviceInformationText, device: DeviceRef, time_ns: int) -> list[Point]:
     name = type(reading).__name__.lower()
-    return [Point("device_info", source.tags, {name: reading.text}, time_ns)]
+    return [DEVICE_INFO.point(device.tags, {name: reading.text}, time_ns)]
 
 
-def _sensor_location(reading: BodySensorLocation, source: Source, time_ns: int) -> list[Point]:
+def _sensor_location(reading: BodySensorLocation, device: DeviceRef, time_ns: int) -> list[Point]:
     return [
-        Point(
-            "device_info",
-            source.tags,
+        DEVICE_INFO.point(
+            device.tags,
             {"sensor_location": reading.body_sensor_location.value},
             time_ns,
         )
     ]
 
 
-Normalizer = Callable[[Characteristic, Source, int], list[Point]]
+Normalizer = Callable[[Characteristic, DeviceRef, int], list[Point]]
 # IMU batches are absent on purpose: raw 50 Hz motion is summarised (gateway.activity), not stored.
 NORMALIZERS: Final[dict[type[Characteristic], Normalizer]] = {
     HeartRateMeasurement: _heart_rate,  # type: ignore[dict-item]
@@ -151,9 +137,9 @@ NORMALIZERS: Final[dict[type[Characteristic], Normalizer]] = {
 }
 
 
-def points_for(reading: Characteristic, source: Source, time_ns: int) -> list[Point]:
+def points_for(reading: Characteristic, device: DeviceRef, time_ns: int) -> list[Point]:
     """The points one reading becomes (none for IMU batches, which are summarised instead)."""
     if isinstance(reading, DeviceInformationText):
-        return _device_text(reading, source, time_ns)
+        return _device_text(reading, device, time_ns)
     normalizer = NORMALIZERS.get(type(reading))
-    return normalizer(reading, source, time_ns) if normalizer else []
+    return normalizer(reading, device, time_ns) if normalizer else []

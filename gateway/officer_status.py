@@ -9,7 +9,7 @@ from typing import Final
 
 from gateway.alerts.model import Alert, AlertKind, AlertState, Severity
 from gateway.ble.link import LinkState
-from gateway.outbox import FieldValue
+from gateway.domain import FieldValue
 
 
 class OfficerStatus(StrEnum):

@@ -15,38 +15,21 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from enum import IntEnum
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from gateway.domain import Lane, Point
+
 T = TypeVar("T")
-FieldValue = float | int | bool | str
-
-
-class Lane(IntEnum):
-    """Delivery priority: lower first. Retention drops telemetry first, alerts last."""
-
-    ALERT = 0
-    EVENT = 1
-    TELEMETRY = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Point:
-    """One normalized datum: an InfluxDB-shaped point that every sink can render."""
-
-    measurement: str
-    tags: Mapping[str, str]
-    fields: Mapping[str, FieldValue]
-    time_ns: int
-    lane: Lane = Lane.TELEMETRY
 
 
 @dataclass(frozen=True, slots=True)
 class Stored:
+    """A committed point and its outbox id (the order every sink delivers in)."""
+
     id: int
     point: Point
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 from gateway.activity import ActivitySummary, ActivityTracker, SampleClock
 from gateway.aio import wait_event
-from gateway.ble.manager import DeviceRef
-from gateway.normalize import Source, points_for
-from gateway.outbox import AsyncOutbox, Lane, Point
+from gateway.domain import ACTIVITY, DeviceRef, Lane, Point
+from gateway.normalize import points_for
+from gateway.outbox import AsyncOutbox
 from sensors import Characteristic, DecodeError, ImuBatch, SafetyEvent, codec_for
 
 logger = logging.getLogger(__name__)
@@ -68,17 +68,26 @@ ImuObserver = Callable[[DeviceRef, ImuBatch, list[int]], None]
 
 
 class Pipeline:
+    """Takes notifications from BLE callbacks and points from the rules; commits them in order.
+
+    Observers (analytics, alert rules, the live view, link health) are given at construction
+    and see every decoded reading; `committed` is set after every commit, so delivery loops
+    wake at once instead of polling.
+    """
+
     def __init__(
         self,
-        sources: Mapping[str, Source],
         outbox: AsyncOutbox,
         *,
         monotonic: Callable[[], float],
+        observers: Sequence[Observer] = (),
+        activity_observers: Sequence[ActivityObserver] = (),
+        imu_observers: Sequence[ImuObserver] = (),
+        committed: asyncio.Event | None = None,
         queue_limit: int = QUEUE_LIMIT,
         batch_max: int = BATCH_MAX,
         batch_delay_s: float = BATCH_DELAY_S,
     ) -> None:
-        self.sources = sources
         self._outbox = outbox
         self._monotonic = monotonic
         self._queue: deque[Notification] = deque()
@@ -97,11 +106,10 @@ class Pipeline:
         self._clocks: dict[str, SampleClock] = {}
         self._last_decode_log: dict[str, float] = {}
         self.counters = PipelineCounters()
-        # Set after every commit, so delivery loops wake at once instead of polling.
-        self.committed: asyncio.Event | None = None
-        self.observers: list[Observer] = []
-        self.activity_observers: list[ActivityObserver] = []
-        self.imu_observers: list[ImuObserver] = []
+        self._committed = committed
+        self._observers = tuple(observers)
+        self._activity_observers = tuple(activity_observers)
+        self._imu_observers = tuple(imu_observers)
         self._last_observer_log: float | None = None
 
     @property
@@ -207,12 +215,11 @@ class Pipeline:
     async def _commit(self, batch: list[Point]) -> None:
         await self._outbox.append(batch)
         self.counters.points_committed += len(batch)
-        if self.committed is not None:
-            self.committed.set()
+        if self._committed is not None:
+            self._committed.set()
 
     def _process(self, notification: Notification) -> list[Point]:
         device = notification.device
-        source = self.sources[device.device_id]
         try:
             codec = self._codecs.get(notification.uuid)
             if codec is None:
@@ -222,24 +229,22 @@ class Pipeline:
             self._decode_error(device, exc)
             return []
         self.counters.decoded += 1
-        for observer in self.observers:
+        for observer in self._observers:
             self._notify(observer, device, reading, notification.received_ns)
         if isinstance(reading, ImuBatch):
-            return self._summarise(device, source, reading, notification.received_ns)
-        return points_for(reading, source, notification.received_ns)
+            return self._summarise(device, reading, notification.received_ns)
+        return points_for(reading, device, notification.received_ns)
 
-    def _summarise(
-        self, device: DeviceRef, source: Source, batch: ImuBatch, received_ns: int
-    ) -> list[Point]:
+    def _summarise(self, device: DeviceRef, batch: ImuBatch, received_ns: int) -> list[Point]:
         tracker = self._trackers.setdefault(device.device_id, ActivityTracker(batch.sample_rate_hz))
         clock = self._clocks.setdefault(device.device_id, SampleClock(batch.sample_rate_hz))
         clock.rate_hz = batch.sample_rate_hz
         times = clock.place(batch.first_sample_index, len(batch.samples_g), received_ns)
-        for imu_observer in self.imu_observers:
+        for imu_observer in self._imu_observers:
             self._notify(imu_observer, device, batch, times)
         points = []
         for summary in tracker.add_batch(batch.samples_g, batch.sample_rate_hz, times):
-            for observer in self.activity_observers:
+            for observer in self._activity_observers:
                 self._notify(observer, device, summary)
             fields: dict[str, float | int | str] = {
                 "mean_g": summary.mean_g,
@@ -251,7 +256,7 @@ class Pipeline:
             }
             if summary.tilt_deg is not None:
                 fields["tilt_deg"] = summary.tilt_deg
-            points.append(Point("activity", source.tags, fields, summary.time_ns))
+            points.append(ACTIVITY.point(device.tags, fields, summary.time_ns))
         return points
 
     def _notify(self, observer: Callable[..., None], *args: object) -> None:

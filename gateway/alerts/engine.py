@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from gateway.alerts.model import (
@@ -20,7 +20,8 @@ from gateway.alerts.model import (
     Severity,
     TransitionError,
 )
-from gateway.outbox import Point
+from gateway.alerts.record import AlertChange, AlertRecordError
+from gateway.domain import ALERT, Point, UnitRef
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +48,15 @@ def new_alert_id() -> str:
 class AlertEngine:
     def __init__(
         self,
-        agency: str,
-        unit: str,
+        unit: UnitRef,
         config_hash: str,
         *,
         clock_ns: Callable[[], int],
         emit: Callable[[Point], None],
         escalate_after_s: float = 60.0,
         new_id: Callable[[], str] = new_alert_id,
+        listeners: Sequence[Callable[[Alert], None]] = (),
     ) -> None:
-        self.agency = agency
         self.unit = unit
         self.config_hash = config_hash
         self._clock_ns = clock_ns
@@ -65,7 +65,8 @@ class AlertEngine:
         self._new_id = new_id
         self.alerts: dict[str, Alert] = {}
         self._open: dict[tuple[str, AlertKind], str] = {}
-        self.listeners: list[Callable[[Alert], None]] = []
+        # Told of every change after it is emitted (the live view, evidence).
+        self._listeners = tuple(listeners)
 
     # --- what rules call --------------------------------------------------------------------
 
@@ -189,9 +190,15 @@ class AlertEngine:
     def restore(self, rows: Iterable[Point]) -> int:
         """Rebuild state from alert rows (latest sequence per alert wins); returns open count."""
         for point in rows:
-            if point.measurement != "alert":
+            if point.measurement != ALERT.name:
                 continue
-            alert = Alert.from_point(point)
+            try:
+                alert = AlertChange.from_point(point).to_alert()
+            except (AlertRecordError, ValueError) as exc:
+                # A row this gateway cannot read (an unknown kind from a newer version) must
+                # not stop it from starting: the rest of the alerts are still restored.
+                logger.error("alert row not restored: %s", exc)
+                continue
             known = self.alerts.get(alert.alert_id)
             if known is None or alert.sequence > known.sequence:
                 self._store(alert)
@@ -208,8 +215,8 @@ class AlertEngine:
             alert.severity.value,
             alert.reason,
         )
-        self._emit_point(alert.to_point(self.agency, self.unit))
-        for listener in self.listeners:
+        self._emit_point(alert.to_point(self.unit))
+        for listener in self._listeners:
             listener(alert)
         return alert
 

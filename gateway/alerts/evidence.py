@@ -1,16 +1,15 @@
-"""Evidence bundles: what the sensors said around an alert, kept locally and sent to InfluxDB.
+"""Evidence bundles: what the sensors said around an alert, gathered for the record. Pure.
 
-When an alert becomes active, its bundle is written 30 s later so that it holds the window
-from 30 s before to 30 s after: the raw 50 Hz vest acceleration (the pipeline keeps the last
-60 s per device), the heart rate and RR intervals of that window, the rule's own account of what
-fired it, and the hash of the configuration in force. The file is `evidence/<alert_id>.json`
-beside the outbox; a summary row (measurement `evidence`) goes to InfluxDB with the alert id.
+When an alert becomes active, its bundle is due 30 s later so that it holds the window from
+30 s before to 30 s after: the raw 50 Hz vest acceleration (the pipeline keeps the last 60 s
+per device), the heart rate and RR intervals of that window, the rule's own account of what
+fired it, and the hash of the configuration in force. The file itself is written by
+gateway/evidence_store.py (I/O, off the event loop); a summary row (measurement `evidence`)
+goes to InfluxDB with the alert id.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -20,13 +19,11 @@ from typing import Any, Final
 
 from gateway.activity import ActivityTracker
 from gateway.alerts.model import Alert, AlertState
-from gateway.ble.manager import DeviceRef
-from gateway.outbox import Point
+from gateway.domain import EVIDENCE, NS_PER_S, DeviceRef, Point, UnitRef
 from sensors import Characteristic, DeviceKind, HeartRateMeasurement
 
 logger = logging.getLogger(__name__)
 
-NS: Final = 1_000_000_000
 WINDOW_BEFORE_S: Final = 30.0
 WINDOW_AFTER_S: Final = 30.0
 HEART_HISTORY: Final = 300  # about five minutes of 1 Hz heart-rate readings per officer
@@ -34,8 +31,7 @@ HEART_HISTORY: Final = 300  # about five minutes of 1 Hz heart-rate readings per
 
 @dataclass
 class EvidenceRecorder:
-    folder: Path
-    tags: Callable[[str], dict[str, str]]
+    unit: UnitRef
     tracker_for: Callable[[str], ActivityTracker | None]
     emit: Callable[[list[Point]], None]
     _heart: dict[str, deque[tuple[int, int, tuple[float, ...]]]] = field(default_factory=dict)
@@ -53,43 +49,19 @@ class EvidenceRecorder:
         if alert.state is AlertState.ACTIVE and alert.alert_id not in self._due:
             self._due[alert.alert_id] = alert
 
-    def tick(self, now_ns: int) -> None:
-        """Write every bundle whose window has closed, here and now (tests, offline tools)."""
-        for alert in self.due(now_ns):
-            bundle = self.collect(alert)
-            try:
-                path = self.store(alert, bundle)
-            except OSError:
-                logger.exception("evidence for %s could not be written", alert.alert_id)
-                continue
-            self.record(alert, bundle, path)
-
-    async def write_due(self, now_ns: int) -> None:
-        """`tick` for the daemon: the JSON encoding and the file write run on a worker thread.
-
-        A bundle is a minute of 50 Hz samples, several milliseconds to encode and a disk write
-        of unbounded duration; on the event loop that would delay any alert in flight.
-        """
-        for alert in self.due(now_ns):
-            bundle = self.collect(alert)
-            try:
-                path = await asyncio.to_thread(self.store, alert, bundle)
-            except OSError:
-                logger.exception("evidence for %s could not be written", alert.alert_id)
-                continue
-            self.record(alert, bundle, path)
-
     def due(self, now_ns: int) -> list[Alert]:
         """Alerts whose window after activation has closed (each is returned once)."""
-        ready = [a for a in self._due.values() if now_ns - a.changed_ns >= WINDOW_AFTER_S * NS]
+        ready = [
+            a for a in self._due.values() if now_ns - a.changed_ns >= WINDOW_AFTER_S * NS_PER_S
+        ]
         for alert in ready:
             del self._due[alert.alert_id]
         return ready
 
     def collect(self, alert: Alert) -> dict[str, Any]:
         """The bundle's content, copied from the live windows (on the loop: they change)."""
-        start = alert.changed_ns - int(WINDOW_BEFORE_S * NS)
-        end = alert.changed_ns + int(WINDOW_AFTER_S * NS)
+        start = alert.changed_ns - int(WINDOW_BEFORE_S * NS_PER_S)
+        end = alert.changed_ns + int(WINDOW_AFTER_S * NS_PER_S)
         vest = self._vest.get(alert.officer_id)
         tracker = self.tracker_for(vest) if vest else None
         raw = [s for s in tracker.window(start) if s[0] <= end] if tracker else []
@@ -105,13 +77,6 @@ class EvidenceRecorder:
             "acceleration_g": {"device": vest, "samples": [list(s) for s in raw]},
             "heart_rate": [{"time_ns": t, "bpm": bpm, "rr_s": list(rr)} for t, bpm, rr in heart],
         }
-
-    def store(self, alert: Alert, bundle: dict[str, Any]) -> Path:
-        """Encode and write the bundle file (blocking: run it off the loop)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{alert.alert_id}.json"
-        path.write_text(json.dumps(bundle))
-        return path
 
     def record(self, alert: Alert, bundle: dict[str, Any], path: Path) -> None:
         """The summary row for InfluxDB, once the file exists."""
@@ -133,7 +98,8 @@ class EvidenceRecorder:
         }
         if bpms:
             fields["hr_mean_bpm"] = round(sum(bpms) / len(bpms), 1)
-        self.emit([Point("evidence", self.tags(alert.officer_id), fields, alert.changed_ns)])
+        tags = self.unit.officer_tags(alert.officer_id)
+        self.emit([EVIDENCE.point(tags, fields, alert.changed_ns)])
         logger.info(
             "evidence for %s: %d samples, %d heart readings", alert.alert_id, len(raw), len(bpms)
         )

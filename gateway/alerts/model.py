@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final
 
-from gateway.outbox import FieldValue, Lane, Point
+from gateway.domain import ALERT, FieldValue, Point, UnitRef
 
 
 class AlertKind(StrEnum):
@@ -129,9 +129,12 @@ class Alert:
             escalated=True,
         )
 
-    def to_point(self, agency: str, unit: str) -> Point:
-        """The alert-lane row every sink receives for this state change (docs/alerts.md)."""
-        tags = {"agency": agency, "unit": unit, "officer": self.officer_id}
+    def to_point(self, unit: UnitRef) -> Point:
+        """The alert-lane row every sink receives for this state change (docs/alerts.md).
+
+        `gateway.alerts.record.AlertChange.from_point` reads it back.
+        """
+        tags = unit.officer_tags(self.officer_id)
         if self.device_id:
             tags["device"] = self.device_id
         fields: dict[str, FieldValue] = {
@@ -158,39 +161,4 @@ class Alert:
             value = getattr(self, name)
             if value is not None:
                 fields[name] = value
-        return Point("alert", tags, fields, self.changed_ns, Lane.ALERT)
-
-    @classmethod
-    def from_point(cls, point: Point) -> Alert:
-        """Rebuild an alert from its latest row (state survives a restart through the outbox)."""
-        f = point.fields
-
-        def text(name: str) -> str | None:
-            value = f.get(name)
-            return None if value is None else str(value)
-
-        def number(name: str) -> float | None:
-            value = f.get(name)
-            return None if value is None else float(value)
-
-        return cls(
-            alert_id=str(f["alert_id"]),
-            officer_id=point.tags["officer"],
-            kind=AlertKind(str(f["kind"])),
-            severity=Severity(str(f["severity"])),
-            state=AlertState(str(f["state"])),
-            reason=str(f["reason"]),
-            rule=str(f["rule"]),
-            rule_version=str(f["rule_version"]),
-            config_hash=str(f["config_hash"]),
-            started_ns=int(f["started_ns"]),
-            changed_ns=point.time_ns,
-            sequence=int(f["sequence"]),
-            device_id=point.tags.get("device"),
-            latitude_deg=number("latitude_deg"),
-            longitude_deg=number("longitude_deg"),
-            evidence_id=text("evidence_id"),
-            acknowledged_by=text("acknowledged_by"),
-            escalated=bool(f.get("escalated", False)),
-            activated_ns=None if f.get("activated_ns") is None else int(f["activated_ns"]),
-        )
+        return ALERT.point(tags, fields, self.changed_ns)

@@ -23,8 +23,7 @@ from gateway.analytics import (
     physiological_strain_index,
 )
 from gateway.ble.link import LinkState
-from gateway.ble.manager import DeviceRef
-from gateway.outbox import Point
+from gateway.domain import NS_PER_S, PHYSIOLOGY, DeviceRef, Point
 from sensors import (
     BatteryLevel,
     Characteristic,
@@ -37,7 +36,6 @@ from sensors import (
     SensorContact,
 )
 
-NS: Final = 1_000_000_000
 RULE_VERSION: Final = "1"
 MAN_DOWN = Rule("man-down", RULE_VERSION)
 PANIC = Rule("panic-button", RULE_VERSION)
@@ -98,7 +96,7 @@ class _Sustained:
             return 0.0
         if self.since_ns is None:
             self.since_ns = now_ns
-        return (now_ns - self.since_ns) / NS
+        return (now_ns - self.since_ns) / NS_PER_S
 
 
 @dataclass
@@ -146,7 +144,8 @@ class OfficerMonitor:
         self.last_activity_ns = summary.time_ns
         if summary.intensity is Intensity.STILL:
             if self.still_since_ns is None:
-                self.still_since_ns = summary.time_ns - NS  # the summary covers the last second
+                # The summary covers the last second.
+                self.still_since_ns = summary.time_ns - NS_PER_S
         else:
             self.still_since_ns = None
             self.fall_at_ns = None
@@ -181,9 +180,9 @@ class OfficerMonitor:
         if self._detector is None:
             self._detector = FallDetector(batch.sample_rate_hz)
         # One call per batch: the detector keeps its per-sample state in locals for the batch.
-        times_s = [stamp / NS for stamp in times_ns]
+        times_s = [stamp / NS_PER_S for stamp in times_ns]
         for detection in self._detector.update_batch(times_s, batch.samples_g):
-            self.fall_at_ns = int(detection.t_s * NS)
+            self.fall_at_ns = int(detection.t_s * NS_PER_S)
             self.fall_detail = (
                 f"fall detected (peak {detection.peak_g:.1f} g, "
                 f"{detection.orientation_change_deg:.0f} deg turn)"
@@ -197,7 +196,7 @@ class OfficerMonitor:
         """
         fresh = (
             self.last_activity_ns is not None
-            and now_ns - self.last_activity_ns <= FRESH_ACTIVITY_S * NS
+            and now_ns - self.last_activity_ns <= FRESH_ACTIVITY_S * NS_PER_S
         )
         if not fresh or self.still_since_ns is None:
             return
@@ -207,7 +206,7 @@ class OfficerMonitor:
             start, cause = self.still_since_ns, "lying without motion"
         else:
             return
-        still_s = (now_ns - start) / NS
+        still_s = (now_ns - start) / NS_PER_S
         if still_s < self.settings.pre_alert_after_s:
             return
         alarm = still_s >= self.settings.alarm_after_s
@@ -324,7 +323,7 @@ class OfficerMonitor:
 
     def _per_minute(self, bpm: int, now_ns: int) -> None:
         """Close each minute: its mean HR into the core-temperature filter, then PSI."""
-        minute = now_ns // int(self.settings.physiology_step_s * NS)
+        minute = now_ns // int(self.settings.physiology_step_s * NS_PER_S)
         if self._minute is not None and minute != self._minute and self._minute_hr:
             mean = sum(self._minute_hr) / len(self._minute_hr)
             assert self._core is not None
@@ -338,8 +337,7 @@ class OfficerMonitor:
                 return
             self.emit_points(
                 [
-                    Point(
-                        "physiology",
+                    PHYSIOLOGY.point(
                         self.tags,
                         {
                             "core_temp_c": round(core, 3),

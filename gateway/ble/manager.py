@@ -26,13 +26,11 @@ from bleak_retry_connector import establish_connection
 
 from gateway.backoff import BLE_RECONNECT, BackoffPolicy
 from gateway.ble.factory import BleakFactory
-from gateway.ble.link import LinkHealth
+from gateway.ble.link import LinkHealth, LinkState
+from gateway.domain import DeviceRef
 from sensors import (
     OFFICER_SAFETY_SERVICE_UUID,
-    PROFILES,
     Characteristic,
-    DeviceKind,
-    DeviceProfile,
     DeviceStatus,
     ImuBatch,
     profile_for_services,
@@ -45,28 +43,24 @@ logger = logging.getLogger(__name__)
 CONNECT_ATTEMPTS_PER_ROUND = 2
 
 
-@dataclass(frozen=True)
-class DeviceRef:
-    """A roster device: whose it is, what it is, and how to recognise it."""
-
-    device_id: str
-    officer_id: str
-    kind: DeviceKind
-    address: str | None = None
-    name: str | None = None
-
-    @property
-    def profile(self) -> DeviceProfile:
-        return PROFILES[self.kind]
-
-    def matches(self, device: BLEDevice, advertisement: AdvertisementData) -> bool:
-        if self.address is not None:
-            return device.address.upper() == self.address.upper()
-        return advertisement.local_name == self.name
+def recognises(ref: DeviceRef, device: BLEDevice, advertisement: AdvertisementData) -> bool:
+    """Whether an advertiser is this roster device: by address when known, else by name."""
+    if ref.address is not None:
+        return device.address.upper() == ref.address.upper()
+    return advertisement.local_name == ref.name
 
 
 # (device, characteristic uuid, payload, gateway receive time in ns since the epoch)
 NotificationHandler = Callable[[DeviceRef, str, bytes, int], None]
+# Called when a device's link state changes (connecting -> ok -> stale -> lost and back).
+LinkChangeHandler = Callable[[DeviceRef, LinkState], None]
+# Link states follow silence, so they are graded on a timer. Once a second: device-lost then
+# fires within a second of `lost_after_s`, the resolution the alert rules promise.
+LINK_GRADE_INTERVAL_S = 1.0
+
+
+def _ignore_link_change(device: DeviceRef, state: LinkState) -> None:
+    del device, state
 
 
 class PrioritySlots:
@@ -129,11 +123,14 @@ class DeviceManager:
         max_concurrent_connects: int = 5,
         clock_ns: Callable[[], int],
         monotonic: Callable[[], float],
+        on_link_change: LinkChangeHandler = _ignore_link_change,
         backoff: BackoffPolicy = BLE_RECONNECT,
         rng: random.Random | None = None,
     ) -> None:
         self._factory = factory
         self._on_notification = on_notification
+        self._on_link_change = on_link_change
+        self._link_states: dict[str, LinkState] = {}
         self._clock_ns = clock_ns
         self._monotonic = monotonic
         self._backoff = backoff
@@ -148,8 +145,27 @@ class DeviceManager:
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._scan(), name="ble-scanner")
+            group.create_task(self._grade_links(), name="link-grader")
             for device_id, managed in self.devices.items():
                 group.create_task(self._keep_connected(managed), name=f"device-{device_id}")
+
+    async def _grade_links(self) -> None:
+        while True:
+            self.grade_links()
+            await asyncio.sleep(LINK_GRADE_INTERVAL_S)
+
+    def grade_links(self) -> None:
+        """Tell the link-change handler of every device whose state changed since last time."""
+        now = self._monotonic()
+        for device_id, managed in self.devices.items():
+            state = managed.health.state(now)
+            if state is self._link_states.get(device_id):
+                continue
+            self._link_states[device_id] = state
+            try:
+                self._on_link_change(managed.ref, state)
+            except Exception:  # a rule's failure must not stop link grading for the fleet
+                logger.exception("%s: link change handler failed", device_id)
 
     # --- discovery --------------------------------------------------------------------------
 
@@ -165,7 +181,7 @@ class DeviceManager:
 
     def _on_advertisement(self, device: BLEDevice, advertisement: AdvertisementData) -> None:
         for managed in self.devices.values():
-            if managed.ref.matches(device, advertisement):
+            if recognises(managed.ref, device, advertisement):
                 managed.ble_device = device
                 managed.health.rssi_dbm = advertisement.rssi
                 managed.seen.set()

@@ -34,14 +34,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 async def serve(config: GatewayConfig, live: bool, seconds: float, io: Streams) -> None:
     tune_interpreter()
-    gateway = await build(config, build_sinks(config))
+    gateway = await build(config, build_sinks(config), live_out=io.stdout if live else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if seconds:
         loop.call_later(seconds, stop.set)
-    await gateway.run(stop, io.stdout if live else None)
+    await gateway.run(stop)
 
 
 def run(args: argparse.Namespace, io: Streams) -> int:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from gateway.config import GatewayConfig
-from gateway.delivery import Sink
 from gateway.sinks.influx import make_writer
 from gateway.sinks.influx_sink import InfluxSink
 from gateway.sinks.mqtt import MqttSink
+from gateway.sinks.sink import Sink
 from gateway.sinks.webhook import WebhookSink
 
 

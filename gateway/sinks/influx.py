@@ -1,11 +1,9 @@
-"""InfluxDB writers (v1 `/write`, v2 `/api/v2/write`) behind one interface, and their policies.
+"""InfluxDB writers (v1 `/write`, v2 `/api/v2/write`) behind one interface, and their settings.
 
-A writer sends a batch of line-protocol lines and either returns or raises one of two errors:
-`RetryableWriteError` (the server or the network failed; the same batch may succeed later) or
-`RejectedBatchError` (the server refused the data; sending it again cannot help, so the caller
-quarantines it). The choice is made from the HTTP status and the exception type alone.
-
-`Batcher` and `calculate_backoff_time` are pure: the clock and the random source are injected.
+A writer sends a batch of line-protocol lines and either returns or raises one of the delivery
+errors (gateway/sinks/errors.py): retry later, or never (the caller quarantines the batch).
+What each HTTP answer means is decided in gateway/sinks/http_outcome.py, by status code and
+exception type alone.
 """
 
 from __future__ import annotations
@@ -17,8 +15,7 @@ import json
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
-from email.utils import parsedate_to_datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Final, Literal, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -36,88 +33,21 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.sinks.errors import DeliveryError, RetryableDeliveryError
+from gateway.sinks.http_outcome import (
+    OutcomePolicy,
+    outcome,
+    parse_retry_after,
+    read_bounded,
+    transport_error,
+)
 from gateway.tls import client_context
 
-# --- errors ---------------------------------------------------------------------------------
-
-# InfluxDB echoes a refused line in its message; enough to diagnose, bounded for logs.
-MAX_SERVER_MESSAGE_CHARS = 2_000
-
-
-class WriteError(Exception):
-    """A batch that did not land; the two subclasses say whether sending it again can help."""
-
-
-class RetryableWriteError(WriteError):
-    """The server or the network failed (5xx, 408, 429, timeout, refused or reset connection)."""
-
-    def __init__(
-        self, message: str, *, status: int | None = None, retry_after_s: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after_s = retry_after_s
-
-
-class RejectedBatchError(WriteError):
-    """The server refused the batch's data (a 4xx); it carries the server's own message.
-
-    401, 403 and 404 also land here: they are configuration faults (credentials, database or
-    bucket), which `status` lets the caller tell apart from bad data.
-    """
-
-    def __init__(self, message: str, *, status: int, server_message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.server_message = server_message
-
-
-# 408 Request Timeout (RFC 9110 15.5.9) and 429 Too Many Requests (RFC 6585 4) are the 4xx
-# codes that say "later", not "never".
-RETRYABLE_CLIENT_STATUSES = frozenset({408, 429})
-
-
-def error_for_status(
-    status: int, server_message: str, *, target: str, retry_after_s: float | None = None
-) -> WriteError | None:
-    """None for a 2xx; the typed error for any other status, by its code alone."""
-    if 200 <= status < 300:
-        return None
-    message = server_message[:MAX_SERVER_MESSAGE_CHARS] or "(no message)"
-    if 400 <= status < 500 and status not in RETRYABLE_CLIENT_STATUSES:
-        return RejectedBatchError(
-            f"{target} rejected the batch with HTTP {status}: {message}",
-            status=status,
-            server_message=message,
-        )
-    return RetryableWriteError(
-        f"{target} failed with HTTP {status}: {message}",
-        status=status,
-        retry_after_s=retry_after_s,
-    )
-
-
-def transport_error(target: str, exc: BaseException, timeout_s: float) -> RetryableWriteError:
-    """A RetryableWriteError for a failure below HTTP (timeouts, refused or reset connections)."""
-    if isinstance(exc, TimeoutError):
-        return RetryableWriteError(f"{target}: no answer within {timeout_s:g} s")
-    return RetryableWriteError(f"{target}: {type(exc).__name__}: {exc}")
-
-
-def parse_retry_after(value: str | None, *, now_epoch_s: float) -> float | None:
-    """Seconds to wait from a Retry-After header (RFC 9110 10.2.3: delay-seconds or HTTP-date)."""
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isascii() and text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 5.6.7: HTTP-dates are in GMT
-        return None
-    return max(0.0, when.timestamp() - now_epoch_s)
+# A server's Retry-After is honoured up to five minutes: telemetry can wait in the outbox, but
+# a wrong header from a proxy must not stall the uplink for hours.
+INFLUX_OUTCOMES: Final = OutcomePolicy(
+    retry_after_cap_s=300.0, configuration_hint="check the [influx] settings"
+)
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -195,7 +125,7 @@ InfluxSettings = Annotated[InfluxV1Settings | InfluxV2Settings, Field(discrimina
 
 
 class InfluxWriter(Protocol):
-    """Sends batches of line protocol; raises RetryableWriteError or RejectedBatchError."""
+    """Sends batches of line protocol; raises a DeliveryError when a batch did not land."""
 
     async def write(self, lines: Sequence[str]) -> None: ...
 
@@ -221,15 +151,6 @@ def _server_message(body: bytes, headers: Mapping[str, str]) -> str:
             if isinstance(parsed.get(key), str):
                 return str(parsed[key])
     return text or headers.get("X-Influxdb-Error", "")
-
-
-async def _read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes:
-    body = bytearray()
-    async for chunk in stream.iter_chunked(16 * 1024):
-        body += chunk
-        if len(body) >= limit:
-            break
-    return bytes(body[:limit])
 
 
 class InfluxV1Writer:
@@ -284,15 +205,18 @@ class InfluxV1Writer:
                 status = response.status
                 if 200 <= status < 300:
                     return
-                error_body = await _read_bounded(response.content, MAX_ERROR_BODY_BYTES)
+                error_body = await read_bounded(
+                    response.content.iter_chunked(16 * 1024), MAX_ERROR_BODY_BYTES
+                )
                 retry_after = response.headers.get("Retry-After")
                 message = _server_message(error_body, response.headers)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise transport_error(self.target, exc, self._settings.timeout_s) from exc
-        error = error_for_status(
+        error = outcome(
             status,
             message,
             target=self.target,
+            policy=INFLUX_OUTCOMES,
             retry_after_s=parse_retry_after(retry_after, now_epoch_s=self._wall_clock()),
         )
         if error is not None:
@@ -352,20 +276,25 @@ class InfluxV2Writer:
         except ApiException as exc:
             raise self._status_error(exc) from exc
         except InfluxDBError as exc:  # raised without an HTTP response
-            raise RetryableWriteError(f"{self.target}: {exc.message}") from exc
+            raise RetryableDeliveryError(f"{self.target}: {exc.message}") from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise transport_error(self.target, exc, self._settings.timeout_s) from exc
 
-    def _status_error(self, exc: ApiException) -> WriteError:
+    def _status_error(self, exc: ApiException) -> DeliveryError:
         message = exc.message
         if isinstance(message, bytes):  # the client passes non-JSON bodies through as bytes
             message = message.decode("utf-8", "replace")
         status = exc.status if isinstance(exc.status, int) else 0
-        retry_after = parse_retry_after(exc.retry_after, now_epoch_s=self._wall_clock())
-        error = error_for_status(
-            status, str(message or "").strip(), target=self.target, retry_after_s=retry_after
+        error = outcome(
+            status,
+            str(message or ""),
+            target=self.target,
+            policy=INFLUX_OUTCOMES,
+            retry_after_s=parse_retry_after(exc.retry_after, now_epoch_s=self._wall_clock()),
         )
-        return error or RetryableWriteError(f"{self.target}: HTTP {status} reported as failure")
+        return error or RetryableDeliveryError(
+            f"{self.target}: HTTP {status} reported as failure", status=status
+        )
 
     async def close(self) -> None:
         if self._client is not None:

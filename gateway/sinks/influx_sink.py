@@ -6,25 +6,20 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Final
 
-from gateway.delivery import RejectedDeliveryError, RetryableDeliveryError
 from gateway.outbox import Stored
-from gateway.sinks.influx import (
-    BatchPolicy,
-    InfluxWriter,
-    RejectedBatchError,
-    RetryableWriteError,
-)
+from gateway.sinks.errors import RejectedDeliveryError
+from gateway.sinks.influx import BatchPolicy, InfluxWriter
 from gateway.sinks.lineprotocol import LineProtocolError, SeriesKey
+from gateway.sinks.sink import Sink
 
 # A vehicle has a few dozen series (officers x devices x measurements); the cache keeps their
 # escaped prefixes so the hot path formats only fields and time.
 SERIES_CACHE_SIZE: Final = 4096
-# 401/403/404 say the gateway is misconfigured (credentials, database, bucket), not that the data
-# is bad: hold the data and keep trying (loudly) rather than quarantine a whole shift.
-CONFIGURATION_STATUSES: Final = frozenset({401, 403, 404})
 
 
-class InfluxSink:
+class InfluxSink(Sink):
+    """Every lane, in batches of up to `max_lines` lines that linger up to `max_age_s`."""
+
     name = "influx"
 
     def __init__(self, writer: InfluxWriter, policy: BatchPolicy | None = None) -> None:
@@ -58,15 +53,7 @@ class InfluxSink:
             raise RejectedDeliveryError(f"cannot encode: {exc}") from exc
 
     async def deliver(self, batch: Sequence[Stored]) -> None:
-        lines = self.lines(batch)
-        try:
-            await self.writer.write(lines)
-        except RetryableWriteError as exc:
-            raise RetryableDeliveryError(str(exc), getattr(exc, "retry_after_s", None)) from exc
-        except RejectedBatchError as exc:
-            if exc.status in CONFIGURATION_STATUSES:
-                raise RetryableDeliveryError(f"check the [influx] settings: {exc}") from exc
-            raise RejectedDeliveryError(str(exc)) from exc
+        await self.writer.write(self.lines(batch))
 
     async def close(self) -> None:
         await self.writer.close()

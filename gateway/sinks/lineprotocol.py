@@ -34,7 +34,7 @@ import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
-FieldValue = float | int | bool | str
+from gateway.domain import FieldValue
 
 # Signed 64-bit integers (spec, "Integer").
 MIN_INTEGER = -(2**63)

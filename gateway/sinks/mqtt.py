@@ -16,19 +16,20 @@ import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Self
+from typing import Any, Self
 
 import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from gateway.backoff import BackoffPolicy
-from gateway.delivery import RetryableDeliveryError
-from gateway.outbox import Lane, Point, Stored
+from gateway.domain import Channel, Point, channel_of
+from gateway.outbox import Stored
+from gateway.sinks.errors import RetryableDeliveryError
+from gateway.sinks.sink import Sink
 from gateway.tls import client_context
 
 logger = logging.getLogger(__name__)
 
-STATUS_MEASUREMENTS: Final = frozenset({"battery", "device_status", "link"})
 # Reconnect quickly after a blip, but spread vehicles out after a broker restart (jitter), and
 # never wait more than 30 s: the uplink is how dispatch sees alerts when webhooks are down.
 RECONNECT = BackoffPolicy(first_s=1.0, cap_s=30.0, jitter=0.5)
@@ -62,19 +63,11 @@ class MqttSettings(BaseModel):
         return self.password.get_secret_value() if self.password else None
 
 
-def channel(point: Point) -> str:
-    if point.lane is Lane.ALERT:
-        return "alert"
-    if point.measurement in STATUS_MEASUREMENTS:
-        return "status"
-    return "telemetry"
-
-
 def render(point: Point, prefix: str) -> tuple[str, bytes]:
     """Topic and JSON payload for one point (documented in docs/data-model.md)."""
     tags = point.tags
     levels = (tags.get("agency", "-"), tags.get("unit", "-"), tags.get("officer", "gateway"))
-    topic = "/".join((prefix, *levels, channel(point)))
+    topic = "/".join((prefix, *levels, channel_of(point).value))
     payload: dict[str, Any] = {
         "measurement": point.measurement,
         "time": datetime.fromtimestamp(point.time_ns / 1e9, UTC).isoformat(timespec="milliseconds"),
@@ -85,7 +78,7 @@ def render(point: Point, prefix: str) -> tuple[str, bytes]:
     return topic, json.dumps(payload, separators=(",", ":")).encode()
 
 
-class MqttSink:
+class MqttSink(Sink):
     """A delivery sink that publishes over one supervised broker connection."""
 
     name = "mqtt"
@@ -157,7 +150,7 @@ class MqttSink:
             publishes = []
             for item in batch:
                 topic, payload = render(item.point, prefix)
-                retain = channel(item.point) == "status"
+                retain = channel_of(item.point) is Channel.STATUS
                 publishes.append(client.publish(topic, payload, qos=1, retain=retain))
             # Pipelined: all QoS 1 publishes in flight at once, each awaited until its PUBACK.
             await asyncio.gather(*publishes)

@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway.backoff import BackoffPolicy
-from gateway.delivery import Delivery, RejectedDeliveryError, RetryableDeliveryError
-from gateway.outbox import AsyncOutbox, Lane, Outbox, Point, Stored
+from gateway.delivery import Delivery
+from gateway.domain import Lane, Point
+from gateway.outbox import AsyncOutbox, Outbox, Stored
+from gateway.sinks.errors import RejectedDeliveryError, RetryableDeliveryError
+from gateway.sinks.sink import Sink
 
 
-class ScriptedSink:
+class ScriptedSink(Sink):
     """Accepts batches, except points whose `bad` field is set (refused as bad data)."""
 
     name = "scripted"

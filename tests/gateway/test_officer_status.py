@@ -8,9 +8,10 @@ import pytest
 
 from gateway.alerts.engine import AlertEngine, Rule
 from gateway.alerts.model import Alert, AlertKind, AlertState, Severity
+from gateway.alerts.record import AlertChange
 from gateway.ble.link import LinkState
+from gateway.domain import Point, UnitRef
 from gateway.officer_status import STATUS_CODES, OfficerSnapshot, OfficerStatus, officer_status
-from gateway.outbox import Point
 
 RULE = Rule("test-rule", "1")
 T0 = 1_000 * 10**9
@@ -88,7 +89,7 @@ def test_time_to_acknowledge_counts_from_activation_and_survives_a_restart() -> 
     clock, emitted = Clock(), []
     ids = (f"a-{n}" for n in itertools.count(1))
     engine = AlertEngine(
-        "pd", "car-1", "h", clock_ns=clock, emit=emitted.append, escalate_after_s=60,
+        UnitRef("pd", "car-1"), "h", clock_ns=clock, emit=emitted.append, escalate_after_s=60,
         new_id=lambda: next(ids),
     )  # fmt: skip
     engine.raise_alert(
@@ -110,6 +111,6 @@ def test_time_to_acknowledge_counts_from_activation_and_survives_a_restart() -> 
     assert panic is not None
     engine.acknowledge(panic.alert_id, "dispatcher-7")
     assert rows[-1].fields["time_to_ack_s"] == 3.0
-    restored = Alert.from_point(rows[1])
+    restored = AlertChange.from_point(rows[1]).to_alert()
     assert restored.activated_ns == T0 + 10 * 10**9
     assert restored.moved_to(AlertState.ACKNOWLEDGED, "ack", T0 + 20 * 10**9).time_to_ack_s == 10.0

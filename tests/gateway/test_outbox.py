@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.outbox import Lane, Outbox, Point
+from gateway.domain import Lane, Point
+from gateway.outbox import Outbox
 
 
 def telemetry(n: int, officer: str = "o1") -> Point:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from gateway.activity import ActivityTracker, Intensity, Posture, SampleClock
-from gateway.ble.manager import DeviceRef
-from gateway.normalize import Source, points_for
-from gateway.outbox import AsyncOutbox, Lane, Outbox
+from gateway.domain import DeviceRef, Lane, UnitRef
+from gateway.normalize import points_for
+from gateway.outbox import AsyncOutbox, Outbox
 from gateway.pipeline import Pipeline
 from sensors import (
     DeviceKind,
@@ -23,15 +23,17 @@ from sensors import (
     TemperatureMeasurement,
 )
 
-SOURCE = Source("metro-pd", "car-12", "officer-01", "officer-01-vest", DeviceKind.VEST)
-VEST = DeviceRef("officer-01-vest", "officer-01", DeviceKind.VEST, address="C0:00:00:00:00:01")
+UNIT = UnitRef("metro-pd", "car-12")
+VEST = DeviceRef(
+    UNIT, "officer-01", "officer-01-vest", DeviceKind.VEST, address="C0:00:00:00:00:01"
+)
 
 
 def test_heart_rate_becomes_a_row_and_one_row_per_beat() -> None:
     reading = HeartRateMeasurement(
         heart_rate_bpm=72, sensor_contact="detected", rr_intervals_s=(0.8, 0.85)
     )
-    points = points_for(reading, SOURCE, 10_000_000_000)
+    points = points_for(reading, VEST, 10_000_000_000)
     assert points[0].measurement == "heart_rate"
     assert points[0].fields == {"bpm": 72, "sensor_contact": "detected", "rr_count": 2}
     assert points[0].tags == {
@@ -45,13 +47,13 @@ def test_heart_rate_becomes_a_row_and_one_row_per_beat() -> None:
 
 
 def test_special_temperature_keeps_the_special_value() -> None:
-    (point,) = points_for(TemperatureMeasurement(special_value="nan"), SOURCE, 1)
+    (point,) = points_for(TemperatureMeasurement(special_value="nan"), VEST, 1)
     assert point.fields == {"special": "nan"}
 
 
 def test_safety_events_take_the_event_lane_with_the_event_as_a_tag() -> None:
     event = SafetyEvent(event=SafetyEventKind.PANIC_PRESS, sequence=3, device_ticks_ms=99)
-    (point,) = points_for(event, SOURCE, 1)
+    (point,) = points_for(event, VEST, 1)
     assert point.lane is Lane.EVENT
     assert point.tags["event"] == "panic_press"
 
@@ -89,9 +91,12 @@ async def test_pipeline_commits_decodes_and_counts_errors(tmp_path: Path) -> Non
     outbox = Outbox(tmp_path / "o.sqlite3")
     outbox.register_sink("check")
     loop = asyncio.get_running_loop()
-    pipeline = Pipeline({VEST.device_id: SOURCE}, AsyncOutbox(outbox), monotonic=loop.time)
     seen: list[object] = []
-    pipeline.observers.append(lambda device, reading, t: seen.append(reading))
+    pipeline = Pipeline(
+        AsyncOutbox(outbox),
+        monotonic=loop.time,
+        observers=[lambda device, reading, t: seen.append(reading)],
+    )
     task = asyncio.create_task(pipeline.run())
     pipeline.submit(
         VEST, HeartRateMeasurement.UUID, HeartRateMeasurement(heart_rate_bpm=70).encode(), 5
@@ -124,9 +129,7 @@ async def test_pipeline_commits_decodes_and_counts_errors(tmp_path: Path) -> Non
 async def test_full_queue_drops_telemetry_but_never_safety_events(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "o.sqlite3")
     loop = asyncio.get_running_loop()
-    pipeline = Pipeline(
-        {VEST.device_id: SOURCE}, AsyncOutbox(outbox), monotonic=loop.time, queue_limit=3
-    )
+    pipeline = Pipeline(AsyncOutbox(outbox), monotonic=loop.time, queue_limit=3)
     payload = HeartRateMeasurement(heart_rate_bpm=70).encode()
     for n in range(5):
         pipeline.submit(VEST, HeartRateMeasurement.UUID, payload, n)
@@ -142,11 +145,12 @@ async def test_a_telemetry_backlog_is_processed_in_slices_that_yield_to_the_loop
 ) -> None:
     monkeypatch.setattr("gateway.pipeline.SLICE_S", 0.0)  # one notification per slice
     loop = asyncio.get_running_loop()
-    pipeline = Pipeline(
-        {VEST.device_id: SOURCE}, AsyncOutbox(Outbox(tmp_path / "o.sqlite3")), monotonic=loop.time
-    )
     order: list[str] = []
-    pipeline.observers.append(lambda device, reading, t: order.append("reading"))
+    pipeline = Pipeline(
+        AsyncOutbox(Outbox(tmp_path / "o.sqlite3")),
+        monotonic=loop.time,
+        observers=[lambda device, reading, t: order.append("reading")],
+    )
     payload = HeartRateMeasurement(heart_rate_bpm=70).encode()
     for n in range(3):
         pipeline.submit(VEST, HeartRateMeasurement.UUID, payload, n)
@@ -173,9 +177,12 @@ async def test_after_a_safety_event_telemetry_waits_but_safety_events_do_not(
     monkeypatch.setattr("gateway.pipeline.HOLD_AFTER_URGENT_S", 60.0)
     outbox = Outbox(tmp_path / "o.sqlite3")
     loop = asyncio.get_running_loop()
-    pipeline = Pipeline({VEST.device_id: SOURCE}, AsyncOutbox(outbox), monotonic=loop.time)
     seen: list[str] = []
-    pipeline.observers.append(lambda device, reading, t: seen.append(type(reading).__name__))
+    pipeline = Pipeline(
+        AsyncOutbox(outbox),
+        monotonic=loop.time,
+        observers=[lambda device, reading, t: seen.append(type(reading).__name__)],
+    )
     task = asyncio.create_task(pipeline.run())
 
     def panic(sequence: int) -> None:

@@ -17,7 +17,7 @@ import pytest
 from multidict import CIMultiDict
 from pydantic import ValidationError
 
-from gateway.delivery import RejectedDeliveryError, RetryableDeliveryError
+from gateway.alerts.record import AlertChange, AlertRecordError
 from gateway.dispatch import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -34,22 +34,20 @@ from gateway.dispatch import (
     signature,
     verify,
 )
-from gateway.outbox import Lane, Point, Stored
-from gateway.sinks.webhook import (
+from gateway.domain import Lane, Point
+from gateway.latency import LatencyWindow
+from gateway.outbox import Stored
+from gateway.sinks.alert_payloads import (
     CAP_NAMESPACE,
-    MAX_RETRY_AFTER_S,
-    AlertChange,
-    AlertRecordError,
     CapOptions,
-    LatencyWindow,
-    WebhookEndpoint,
-    WebhookSink,
     cap_datetime,
-    classify,
     iso_utc,
     render_cap,
     render_json,
 )
+from gateway.sinks.errors import RejectedDeliveryError
+from gateway.sinks.webhook import WebhookSink
+from gateway.sinks.webhook_settings import WebhookEndpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "alert-webhook.schema.json").read_text())
@@ -679,37 +677,6 @@ def test_a_short_secret_file_fails_when_the_sink_is_built(tmp_path: Path) -> Non
     settings = endpoint(secret=None, secret_file=path)
     with pytest.raises(SecretError, match=re.escape(str(path))):
         WebhookSink(settings)
-
-
-# --- answers --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("status", [200, 201, 202, 204, 299])
-def test_2xx_is_delivered(status: int) -> None:
-    assert classify(status, "", target="t", key="k") is None
-
-
-@pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504, 401, 403, 404, 301, 307])
-def test_statuses_that_mean_later(status: int) -> None:
-    error = classify(status, "busy", target="webhook d", key="a-1:1", retry_after_s=7)
-    assert isinstance(error, RetryableDeliveryError)
-    assert error.retry_after_s == 7
-    assert "a-1:1" in str(error)
-
-
-@pytest.mark.parametrize("status", [400, 405, 409, 410, 413, 415, 422])
-def test_statuses_that_mean_never(status: int) -> None:
-    error = classify(status, "field 'kind' unknown\n", target="webhook d", key="a-1:1")
-    assert isinstance(error, RejectedDeliveryError)
-    assert f"HTTP {status}: field 'kind' unknown" in str(error)
-
-
-def test_retry_after_is_capped_and_credentials_are_explained() -> None:
-    error = classify(503, "", target="t", key="k", retry_after_s=86_400)
-    assert isinstance(error, RetryableDeliveryError)
-    assert error.retry_after_s == MAX_RETRY_AFTER_S
-    for status in (401, 403, 404):
-        assert "shared secret" in str(classify(status, "bad signature", target="t", key="k"))
 
 
 # --- latency --------------------------------------------------------------------------------

@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from gateway.domain import FieldValue
+from gateway.sinks.errors import RejectedDeliveryError, RetryableDeliveryError
 from gateway.sinks.influx import (
     InfluxV1Settings,
     InfluxV1Writer,
     InfluxV2Settings,
     InfluxV2Writer,
     InfluxWriter,
-    RejectedBatchError,
-    RetryableWriteError,
     make_writer,
 )
-from gateway.sinks.lineprotocol import FieldValue, SeriesKey
+from gateway.sinks.lineprotocol import SeriesKey
 
 if TYPE_CHECKING:  # the fixture's type; the fixtures themselves come from conftest
     from tests.service_fixtures import InfluxV1
@@ -188,7 +188,7 @@ async def test_field_type_conflict_is_rejected_with_the_servers_message(
     writers.append(writer)
     stamp = time.time_ns()
     await writer.write([f"conflict_{run},run={run} f=1i {stamp}"])
-    with pytest.raises(RejectedBatchError) as caught:
+    with pytest.raises(RejectedDeliveryError) as caught:
         await writer.write([f'conflict_{run},run={run} f="x" {stamp + 1}'])
     assert caught.value.status == 400
     assert caught.value.server_message.startswith("partial write: field type conflict")
@@ -201,21 +201,21 @@ async def test_unparseable_line_is_rejected(
 ) -> None:
     writer = InfluxV1Writer(v1_settings(influxdb))
     writers.append(writer)
-    with pytest.raises(RejectedBatchError) as caught:
+    with pytest.raises(RejectedDeliveryError) as caught:
         await writer.write(["bad_line f="])
     assert caught.value.status == 400
     assert caught.value.server_message == "unable to parse 'bad_line f=': missing field value"
 
 
-async def test_unknown_database_is_a_404_rejection(
+async def test_unknown_database_is_a_404_configuration_fault_retried_not_quarantined(
     influxdb: InfluxV1, writers: list[InfluxWriter]
 ) -> None:
     writer = InfluxV1Writer(InfluxV1Settings(url=influxdb.url, database=f"no_{uuid.uuid4().hex}"))
     writers.append(writer)
-    with pytest.raises(RejectedBatchError) as caught:
+    with pytest.raises(RetryableDeliveryError) as caught:
         await writer.write(["m f=1i 1"])
     assert caught.value.status == 404
-    assert caught.value.server_message.startswith("database not found")
+    assert "check the [influx] settings: database not found" in str(caught.value)
 
 
 async def test_v2_line_over_victoria_metrics_line_limit_is_rejected(
@@ -226,7 +226,7 @@ async def test_v2_line_over_victoria_metrics_line_limit_is_rejected(
     # strings over the spec's 64 KB.
     writer = InfluxV2Writer(v2_settings(victoria_metrics_url))
     writers.append(writer)
-    with pytest.raises(RejectedBatchError) as caught:
+    with pytest.raises(RejectedDeliveryError) as caught:
         await writer.write([f"too_long,run=x f={'1' * 300_000}"])
     assert caught.value.status == 400
     assert "too long line: more than 262144 bytes" in caught.value.server_message
@@ -237,7 +237,7 @@ async def test_v2_writer_pointed_at_influxdb_1_6_gets_a_404(
 ) -> None:
     writer = InfluxV2Writer(v2_settings(influxdb.url))  # 1.6 has no /api/v2 routes (1.8+ has)
     writers.append(writer)
-    with pytest.raises(RejectedBatchError) as caught:
+    with pytest.raises(RetryableDeliveryError) as caught:
         await writer.write(["m f=1i 1"])
     assert caught.value.status == 404
 
@@ -255,7 +255,7 @@ async def test_closed_port_is_retryable(
 ) -> None:
     writer = make_writer(settings(f"http://127.0.0.1:{free_loopback_port()}"))
     writers.append(writer)
-    with pytest.raises(RetryableWriteError) as caught:
+    with pytest.raises(RetryableDeliveryError) as caught:
         await writer.write(["m f=1i 1"])
     assert caught.value.status is None
     assert caught.value.retry_after_s is None

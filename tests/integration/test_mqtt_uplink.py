@@ -10,8 +10,10 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from gateway.delivery import Delivery, RetryableDeliveryError
-from gateway.outbox import AsyncOutbox, Lane, Outbox, Point, Stored
+from gateway.delivery import Delivery
+from gateway.domain import Lane, Point
+from gateway.outbox import AsyncOutbox, Outbox, Stored
+from gateway.sinks.errors import RetryableDeliveryError
 from gateway.sinks.mqtt import MqttSettings, MqttSink
 from tests.integration.private_services import mosquitto
 from tests.service_fixtures import Mqtt

@@ -31,10 +31,13 @@ import pytest
 from gateway.backoff import BackoffPolicy
 from gateway.cli import run as cli_run
 from gateway.commands.dispatch_sink import DispatchReceiver, Faults
-from gateway.delivery import Delivery, RetryableDeliveryError
+from gateway.delivery import Delivery
 from gateway.dispatch import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_headers
-from gateway.outbox import AsyncOutbox, Lane, Outbox, Point, Stored
-from gateway.sinks.webhook import WebhookEndpoint, WebhookSink
+from gateway.domain import Lane, Point
+from gateway.outbox import AsyncOutbox, Outbox, Stored
+from gateway.sinks.errors import RetryableDeliveryError
+from gateway.sinks.webhook import WebhookSink
+from gateway.sinks.webhook_settings import WebhookEndpoint
 from tests.integration.private_services import free_port
 
 SECRET = b"integration-secret-0123456789abcdef-synthetic"

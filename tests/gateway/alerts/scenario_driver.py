@@ -17,8 +17,7 @@ from gateway.alerts.engine import AlertEngine
 from gateway.alerts.model import Alert
 from gateway.alerts.rules import AlertSettings, OfficerMonitor, officer_profile
 from gateway.ble.link import LinkHealth, LinkState
-from gateway.ble.manager import DeviceRef
-from gateway.outbox import Point
+from gateway.domain import DeviceRef, Point, UnitRef
 from sensors import BatteryLevel, DeviceKind, ImuBatch, SafetyEvent
 
 NS = 1_000_000_000
@@ -70,15 +69,15 @@ def drive(
     run = Run()
     now = [0]
     ids = (f"a-{n}" for n in itertools.count(1))
+    unit = UnitRef("sim-pd", "car-1")
     engine = AlertEngine(
-        "sim-pd",
-        "car-1",
+        unit,
         "h",
         clock_ns=lambda: now[0],
         emit=run.points.append,
         new_id=lambda: next(ids),
+        listeners=[run.alerts.append],
     )
-    engine.listeners.append(run.alerts.append)
     settings = settings or AlertSettings()
     fleet = []
     for index in range(officers):
@@ -89,10 +88,10 @@ def drive(
             settings,
             engine,
             run.points.extend,
-            {"officer": officer},
+            unit.officer_tags(officer),
         )
-        vest = DeviceRef(f"{officer}-vest", officer, DeviceKind.VEST)
-        helmet = DeviceRef(f"{officer}-helmet", officer, DeviceKind.HELMET)
+        vest = DeviceRef(unit, officer, f"{officer}-vest", DeviceKind.VEST)
+        helmet = DeviceRef(unit, officer, f"{officer}-helmet", DeviceKind.HELMET)
         fleet.append((sim, monitor, vest, helmet, ActivityTracker(50), [0], SampleClock(50)))
     links = Links(lost_after_s)
     for second in range(1, seconds + 1):

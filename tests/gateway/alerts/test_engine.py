@@ -7,8 +7,9 @@ import itertools
 import pytest
 
 from gateway.alerts.engine import AlertEngine, Rule
-from gateway.alerts.model import Alert, AlertKind, AlertState, Severity, TransitionError
-from gateway.outbox import Lane, Point
+from gateway.alerts.model import AlertKind, AlertState, Severity, TransitionError
+from gateway.alerts.record import AlertChange
+from gateway.domain import Lane, Point, UnitRef
 
 RULE = Rule("test-rule", "1")
 
@@ -38,8 +39,7 @@ def emitted() -> list[Point]:
 def engine(clock: Clock, emitted: list[Point]) -> AlertEngine:
     ids = (f"a-{n}" for n in itertools.count(1))
     return AlertEngine(
-        "pd",
-        "car-1",
+        UnitRef("pd", "car-1"),
         "hash",
         clock_ns=clock,
         emit=emitted.append,
@@ -134,7 +134,7 @@ def test_state_is_restored_from_alert_rows(
     )
     engine.acknowledge(first.alert_id, "dispatch")
     engine.raise_alert("o2", AlertKind.LOW_BATTERY, Severity.WARNING, "low", RULE)
-    fresh = AlertEngine("pd", "car-1", "hash", clock_ns=clock, emit=lambda p: None)
+    fresh = AlertEngine(UnitRef("pd", "car-1"), "hash", clock_ns=clock, emit=lambda p: None)
     assert fresh.restore(reversed(emitted)) == 2
     restored = fresh.open_alert("o1", AlertKind.PANIC)
     assert restored is not None
@@ -143,4 +143,4 @@ def test_state_is_restored_from_alert_rows(
         2,
         40.1,
     )
-    assert Alert.from_point(emitted[0]) == first
+    assert AlertChange.from_point(emitted[0]).to_alert() == first

@@ -9,22 +9,23 @@ from pathlib import Path
 from gateway.activity import ActivityTracker, SampleClock
 from gateway.alerts.evidence import EvidenceRecorder
 from gateway.alerts.model import Alert, AlertKind, AlertState, Severity
-from gateway.ble.manager import DeviceRef
-from gateway.outbox import Point
+from gateway.domain import DeviceRef, Point, UnitRef
+from gateway.evidence_store import EvidenceStore
 from sensors import DeviceKind, HeartRateMeasurement
 
 NS = 1_000_000_000
-VEST = DeviceRef("o1-vest", "o1", DeviceKind.VEST)
+UNIT = UnitRef("pd", "car-1")
+VEST = DeviceRef(UNIT, "o1", "o1-vest", DeviceKind.VEST)
 
 
-def recorder_with_90_s(folder: Path, emitted: list[Point]) -> EvidenceRecorder:
+def store_with_90_s(folder: Path, emitted: list[Point]) -> tuple[EvidenceRecorder, EvidenceStore]:
     tracker, clock = ActivityTracker(50), SampleClock(50)
-    recorder = EvidenceRecorder(folder, lambda o: {"officer": o}, lambda d: tracker, emitted.extend)
+    recorder = EvidenceRecorder(UNIT, lambda d: tracker, emitted.extend)
     for second in range(1, 91):  # 90 s of samples and heart rate
         times = clock.place((second - 1) * 50, 50, second * NS)
         tracker.add_batch(((0.0, 0.0, 1.0),) * 50, 50, times)
         recorder.observe(VEST, HeartRateMeasurement(heart_rate_bpm=80 + second % 5), second * NS)
-    return recorder
+    return recorder, EvidenceStore(folder, recorder)
 
 
 def officer_down() -> Alert:
@@ -43,13 +44,13 @@ def officer_down() -> Alert:
     )
 
 
-def test_bundle_holds_the_window_around_the_alert(tmp_path: Path) -> None:
+async def test_bundle_holds_the_window_around_the_alert(tmp_path: Path) -> None:
     emitted: list[Point] = []
-    recorder = recorder_with_90_s(tmp_path / "evidence", emitted)
+    recorder, store = store_with_90_s(tmp_path / "evidence", emitted)
     recorder.on_alert(officer_down())
-    recorder.tick(80 * NS)
+    await store.write_due(80 * NS)
     assert not (tmp_path / "evidence").exists()  # the 30 s after the alert are not over yet
-    recorder.tick(90 * NS)
+    await store.write_due(90 * NS)
     bundle = json.loads((tmp_path / "evidence" / "a-1.json").read_text())
     assert bundle["window_ns"] == [30 * NS, 90 * NS]
     samples = bundle["acceleration_g"]["samples"]
@@ -67,23 +68,23 @@ def test_bundle_holds_the_window_around_the_alert(tmp_path: Path) -> None:
 
 async def test_the_daemon_writes_bundles_off_the_event_loop(tmp_path: Path) -> None:
     emitted: list[Point] = []
-    recorder = recorder_with_90_s(tmp_path / "evidence", emitted)
+    recorder, store = store_with_90_s(tmp_path / "evidence", emitted)
     threads: list[int] = []
-    store = recorder.store
+    write = store.write
 
-    def store_and_note_thread(alert: Alert, bundle: dict[str, object]) -> Path:
+    def write_and_note_thread(alert_id: str, bundle: dict[str, object]) -> Path:
         threads.append(threading.get_ident())
-        return store(alert, bundle)
+        return write(alert_id, bundle)
 
-    recorder.store = store_and_note_thread  # type: ignore[method-assign]
+    store.write = write_and_note_thread  # type: ignore[method-assign]
     recorder.on_alert(officer_down())
-    await recorder.write_due(80 * NS)
+    await store.write_due(80 * NS)
     assert threads == []
-    await recorder.write_due(90 * NS)
+    await store.write_due(90 * NS)
     (worker,) = threads
     assert worker != threading.get_ident()  # a worker thread, not the loop's
     assert (tmp_path / "evidence" / "a-1.json").exists()
     (row,) = emitted
     assert row.fields["path"] == str(tmp_path / "evidence" / "a-1.json")
-    await recorder.write_due(100 * NS)
+    await store.write_due(100 * NS)
     assert len(emitted) == 1  # each bundle once

@@ -1,4 +1,4 @@
-"""Error classification by status code, Retry-After, and the writers' settings (no I/O)."""
+"""Retry-After, and the writers' settings (no I/O); status codes: test_http_outcome.py."""
 
 from __future__ import annotations
 
@@ -9,63 +9,17 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from gateway.sinks.http_outcome import parse_retry_after
 from gateway.sinks.influx import (
     InfluxSettings,
     InfluxV1Settings,
     InfluxV1Writer,
     InfluxV2Settings,
     InfluxV2Writer,
-    RejectedBatchError,
-    RetryableWriteError,
-    WriteError,
-    error_for_status,
     make_writer,
-    parse_retry_after,
 )
 
 SECRET = "s3cr3t-P4ss"
-
-
-@pytest.mark.parametrize("status", [200, 204])
-def test_success_is_no_error(status: int) -> None:
-    assert error_for_status(status, "", target="t") is None
-
-
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 413, 422])
-def test_client_errors_reject_the_batch_with_the_servers_message(status: int) -> None:
-    error = error_for_status(status, "unable to parse 'x': bad timestamp", target="InfluxDB x")
-    assert isinstance(error, RejectedBatchError)
-    assert error.status == status
-    assert error.server_message == "unable to parse 'x': bad timestamp"
-    assert str(error) == (
-        f"InfluxDB x rejected the batch with HTTP {status}: unable to parse 'x': bad timestamp"
-    )
-
-
-@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504, 302, 100])
-def test_server_errors_throttling_and_oddities_are_retryable(status: int) -> None:
-    error = error_for_status(status, "busy", target="t", retry_after_s=7.0)
-    assert isinstance(error, RetryableWriteError)
-    assert error.status == status
-    assert error.retry_after_s == 7.0
-
-
-def test_classification_ignores_the_message_text() -> None:
-    # A 500 whose text looks like a data error is still the server's fault, and vice versa.
-    assert isinstance(error_for_status(500, "unable to parse", target="t"), RetryableWriteError)
-    assert isinstance(error_for_status(400, "timeout, try again", target="t"), RejectedBatchError)
-
-
-def test_long_server_messages_are_bounded() -> None:
-    error = error_for_status(400, "x" * 10_000, target="t")
-    assert isinstance(error, RejectedBatchError)
-    assert len(error.server_message) == 2_000
-
-
-def test_both_errors_share_a_base() -> None:
-    assert issubclass(RetryableWriteError, WriteError)
-    assert issubclass(RejectedBatchError, WriteError)
-    assert not issubclass(RejectedBatchError, RetryableWriteError)
 
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()

@@ -19,15 +19,13 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
+from gateway.sinks.errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
 from gateway.sinks.influx import (
     InfluxV1Settings,
     InfluxV1Writer,
     InfluxV2Settings,
     InfluxV2Writer,
     InfluxWriter,
-    RejectedBatchError,
-    RetryableWriteError,
-    WriteError,
 )
 
 LINES = ["heart_rate,officer=o-1 bpm=72i 1", 'alert,officer=o-1 note="panic" 2']
@@ -168,7 +166,7 @@ async def test_503_with_retry_after_is_retryable(
     recorder.answers.append((503, {"Retry-After": "7"}, b'{"error":"engine busy"}'))
     writer = make(recorder.url)
     writers.append(writer)
-    with pytest.raises(RetryableWriteError) as caught:
+    with pytest.raises(RetryableDeliveryError) as caught:
         await writer.write(LINES)
     assert caught.value.status == 503
     assert caught.value.retry_after_s == 7.0
@@ -187,7 +185,7 @@ async def test_429_with_an_http_date_uses_the_injected_wall_clock(
     )
     writer = make(settings, wall_clock=lambda: 90.0)
     writers.append(writer)
-    with pytest.raises(RetryableWriteError) as caught:
+    with pytest.raises(RetryableDeliveryError) as caught:
         await writer.write(LINES)
     assert caught.value.status == 429
     assert caught.value.retry_after_s == 10.0
@@ -215,7 +213,7 @@ async def test_400_carries_the_servers_message(
     recorder.answers.append((400, {"Content-Type": "application/json"}, body))
     writer = make(recorder.url)
     writers.append(writer)
-    with pytest.raises(RejectedBatchError) as caught:
+    with pytest.raises(RejectedDeliveryError) as caught:
         await writer.write(LINES)
     assert caught.value.status == 400
     assert caught.value.server_message == message
@@ -227,7 +225,7 @@ async def test_v1_reads_the_error_header_when_the_body_is_empty(
     recorder.answers.append((400, {"X-Influxdb-Error": "partial write: max-values-per-tag"}, b""))
     writer = v1(recorder.url)
     writers.append(writer)
-    with pytest.raises(RejectedBatchError, match="partial write: max-values-per-tag"):
+    with pytest.raises(RejectedDeliveryError, match="partial write: max-values-per-tag"):
         await writer.write(LINES)
 
 
@@ -238,7 +236,7 @@ async def test_no_answer_within_the_timeout_is_retryable(
     recorder.delay_s = 1.0
     writer = make(recorder.url, timeout_s=0.2)
     writers.append(writer)
-    with pytest.raises(RetryableWriteError, match=r"no answer within 0\.2 s"):
+    with pytest.raises(RetryableDeliveryError, match=r"no answer within 0\.2 s"):
         await writer.write(LINES)
 
 
@@ -263,7 +261,7 @@ async def test_a_dropped_connection_is_retryable(
 ) -> None:
     writer = make(hang_up_url)
     writers.append(writer)
-    with pytest.raises(RetryableWriteError, match=r"ServerDisconnectedError|ClientOSError"):
+    with pytest.raises(RetryableDeliveryError, match=r"ServerDisconnectedError|ClientOSError"):
         await writer.write(LINES)
 
 
@@ -278,7 +276,7 @@ async def test_errors_and_their_tracebacks_never_show_secrets(
         recorder.answers.append((status, {}, b'{"error":"unauthorized"}'))
         writer = make()
         writers.append(writer)
-        with pytest.raises(WriteError) as caught:
+        with pytest.raises(DeliveryError) as caught:
             await writer.write(LINES)
         assert SECRET not in "".join(traceback.format_exception(caught.value))
         assert SECRET not in repr(writer)

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from gateway.sinks.errors import RetryableDeliveryError
 from gateway.sinks.influx import (
     InfluxV1Settings,
     InfluxV1Writer,
     InfluxV2Settings,
     InfluxV2Writer,
     InfluxWriter,
-    RetryableWriteError,
 )
 
 LINES = ["m f=1i 1"]
@@ -89,7 +89,7 @@ async def test_an_unknown_ca_is_refused_by_default(
 ) -> None:
     writer = writer_for(api, https_url)
     writers.append(writer)
-    with pytest.raises(RetryableWriteError, match="certificate verify failed"):
+    with pytest.raises(RetryableDeliveryError, match="certificate verify failed"):
         await writer.write(LINES)
 
 

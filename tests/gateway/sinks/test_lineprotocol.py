@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.domain import FieldValue
 from gateway.sinks.lineprotocol import (
     MAX_CACHED_FIELD_KEYS,
     MAX_INTEGER,
@@ -18,7 +19,6 @@ from gateway.sinks.lineprotocol import (
     MAX_TIME_NS,
     MIN_INTEGER,
     MIN_TIME_NS,
-    FieldValue,
     LineProtocolError,
     SeriesKey,
     encode_point,

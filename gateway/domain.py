@@ -1,0 +1,187 @@
+"""The gateway's domain types: who a datum belongs to, the point every sink receives, its lane,
+and the table of measurements (docs/data-model.md). Pure: no I/O, no clock, no event loop.
+
+Every module that makes or reads points imports them from here, so the shape of the data is
+written once. The measurement table is what docs/data-model.md documents row by row; a test
+holds the two together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from functools import cached_property
+from typing import Final
+
+from sensors import PROFILES, DeviceKind, DeviceProfile
+
+NS_PER_S: Final = 1_000_000_000
+
+# Ids travel into MQTT topics, InfluxDB tags, HTTP headers, CAP identifiers and file names: this
+# alphabet keeps them from injecting topic levels (`/`, `+`, `#`), line-protocol syntax, path
+# components or CAP separators (CAP 1.2 3.2.1: no spaces, commas, "<" or "&").
+ID_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+FieldValue = float | int | bool | str
+
+
+class Lane(IntEnum):
+    """Delivery priority: lower first. Retention drops telemetry first, alerts last."""
+
+    ALERT = 0
+    EVENT = 1
+    TELEMETRY = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One normalized datum: an InfluxDB-shaped point that every sink can render."""
+
+    measurement: str
+    tags: Mapping[str, str]
+    fields: Mapping[str, FieldValue]
+    time_ns: int
+    lane: Lane = Lane.TELEMETRY
+
+
+# --- identity ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitRef:
+    """The agency and the vehicle (unit) this gateway runs in: the tags of every point."""
+
+    agency: str
+    unit: str
+
+    @cached_property
+    def tags(self) -> Mapping[str, str]:
+        return {"agency": self.agency, "unit": self.unit}
+
+    def officer_tags(self, officer_id: str) -> dict[str, str]:
+        """The tags of a point about one officer (officer status, physiology, alerts)."""
+        return {"agency": self.agency, "unit": self.unit, "officer": officer_id}
+
+
+@dataclass(frozen=True)
+class DeviceRef:
+    """A roster device: whose it is, what it is, how it is recognised, and its point tags."""
+
+    unit: UnitRef
+    officer_id: str
+    device_id: str
+    kind: DeviceKind
+    address: str | None = None
+    name: str | None = None
+
+    @property
+    def profile(self) -> DeviceProfile:
+        return PROFILES[self.kind]
+
+    @cached_property
+    def tags(self) -> Mapping[str, str]:
+        """Computed once: every point of this device carries the same five tags."""
+        return {
+            **self.unit.tags,
+            "officer": self.officer_id,
+            "device": self.device_id,
+            "kind": self.kind.value,
+        }
+
+
+# --- the measurement table ----------------------------------------------------------------------
+
+
+class Scope(StrEnum):
+    """Which tags a measurement's points carry: a device's, an officer's or the unit's."""
+
+    DEVICE = "device"
+    OFFICER = "officer"
+    UNIT = "unit"
+
+
+SCOPE_TAGS: Final[Mapping[Scope, tuple[str, ...]]] = {
+    Scope.DEVICE: ("agency", "unit", "officer", "device", "kind"),
+    Scope.OFFICER: ("agency", "unit", "officer"),
+    Scope.UNIT: ("agency", "unit"),
+}
+
+
+class Channel(StrEnum):
+    """The MQTT topic level a measurement is published under (docs/data-model.md, MQTT)."""
+
+    TELEMETRY = "telemetry"
+    STATUS = "status"  # retained: a new subscriber sees each officer's latest state at once
+    ALERT = "alert"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One row of the data model: name, tags, lane and MQTT channel of a kind of point."""
+
+    name: str
+    scope: Scope
+    lane: Lane = Lane.TELEMETRY
+    channel: Channel = Channel.TELEMETRY
+    extra_tags: tuple[str, ...] = ()
+
+    @property
+    def tag_keys(self) -> tuple[str, ...]:
+        return SCOPE_TAGS[self.scope] + self.extra_tags
+
+    def point(
+        self, tags: Mapping[str, str], fields: Mapping[str, FieldValue], time_ns: int
+    ) -> Point:
+        """A point of this measurement, on its lane."""
+        return Point(self.name, tags, fields, time_ns, self.lane)
+
+
+HEART_RATE: Final = Measurement("heart_rate", Scope.DEVICE)
+RR_INTERVAL: Final = Measurement("rr_interval", Scope.DEVICE)
+SKIN_TEMPERATURE: Final = Measurement("skin_temperature", Scope.DEVICE)
+LOCATION: Final = Measurement("location", Scope.DEVICE)
+ACTIVITY: Final = Measurement("activity", Scope.DEVICE)
+BATTERY: Final = Measurement("battery", Scope.DEVICE, channel=Channel.STATUS)
+DEVICE_STATUS: Final = Measurement("device_status", Scope.DEVICE, channel=Channel.STATUS)
+DEVICE_INFO: Final = Measurement("device_info", Scope.DEVICE)
+SAFETY_EVENT: Final = Measurement(
+    "safety_event", Scope.DEVICE, lane=Lane.EVENT, extra_tags=("event",)
+)
+LINK: Final = Measurement("link", Scope.DEVICE, channel=Channel.STATUS)
+PHYSIOLOGY: Final = Measurement("physiology", Scope.OFFICER)
+OFFICER_STATUS: Final = Measurement("officer_status", Scope.OFFICER)
+ALERT: Final = Measurement(
+    "alert", Scope.OFFICER, lane=Lane.ALERT, channel=Channel.ALERT, extra_tags=("device",)
+)
+EVIDENCE: Final = Measurement("evidence", Scope.OFFICER)
+GATEWAY: Final = Measurement("gateway", Scope.UNIT)
+
+MEASUREMENTS: Final[Mapping[str, Measurement]] = {
+    m.name: m
+    for m in (
+        HEART_RATE,
+        RR_INTERVAL,
+        SKIN_TEMPERATURE,
+        LOCATION,
+        ACTIVITY,
+        BATTERY,
+        DEVICE_STATUS,
+        DEVICE_INFO,
+        SAFETY_EVENT,
+        LINK,
+        PHYSIOLOGY,
+        OFFICER_STATUS,
+        ALERT,
+        EVIDENCE,
+        GATEWAY,
+    )
+}
+
+
+def channel_of(point: Point) -> Channel:
+    """The MQTT channel of a point: its measurement's, alerts always on the alert channel."""
+    if point.lane is Lane.ALERT:
+        return Channel.ALERT
+    measurement = MEASUREMENTS.get(point.measurement)
+    return measurement.channel if measurement is not None else Channel.TELEMETRY

@@ -1,0 +1,51 @@
+"""The sink contract: what the delivery loop and the composition root may ask of every sink.
+
+Declared whole, in the manner of bleak's `BaseBleakClient`: `deliver` is the one thing every
+sink must do; the other members have defaults because most sinks need nothing there (only MQTT
+keeps a connection up in `run`; only dispatch webhooks report alert latency), and a default
+here is checked by mypy where a `getattr` probe at the call site would not be.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gateway.domain import Lane
+from gateway.latency import LatencyWindow
+from gateway.outbox import Stored
+
+
+@dataclass
+class AlertDeliveryStats:
+    """What a sink that delivers alerts to people reports: changes sent and how fast."""
+
+    sent: int = 0
+    latency: LatencyWindow = field(default_factory=LatencyWindow)
+
+
+class Sink(ABC):
+    """Delivers committed points somewhere; raises a `DeliveryError` when it could not."""
+
+    name: str
+    # Points per batch the delivery loop reads for this sink.
+    batch_max: int = 500
+    # Seconds a partial telemetry batch may wait to fill up (0: send at once). Alerts never wait.
+    linger_s: float = 0.0
+    # The outbox lanes this sink reads; lanes it does not read hold nothing back from retention.
+    lanes: tuple[Lane, ...] = tuple(Lane)
+
+    @abstractmethod
+    async def deliver(self, batch: Sequence[Stored]) -> None:
+        """Deliver every point or raise a DeliveryError (nothing is acknowledged then)."""
+
+    async def run(self) -> None:  # noqa: B027 - a default, not an abstract method
+        """Keep what the sink needs up (a broker connection) until cancelled; most need nothing."""
+
+    async def close(self) -> None:  # noqa: B027 - a default, not an abstract method
+        """Release connections at shutdown, after the last delivery."""
+
+    def alert_delivery(self) -> AlertDeliveryStats | None:
+        """Alert changes sent and their latency, for sinks that deliver alerts to people."""
+        return None
