@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
+from sensors import SAMPLE_INDEX_MODULO
+
 NS_PER_S: Final = 1_000_000_000
 RAW_WINDOW_S: Final = 60.0
 # Motion intensity from the standard deviation of |a| over one second. Thresholds from the
@@ -76,7 +78,6 @@ def classify(std_g: float) -> Intensity:
     return Intensity.VIGOROUS
 
 
-SAMPLE_INDEX_MODULO: Final = 2**32
 # A batch whose samples the counter places more than this away from when it arrived re-anchors
 # the clock: the device restarted, or the link stalled long enough that the old anchor is stale.
 REANCHOR_NS: Final = 2 * NS_PER_S
