@@ -35,12 +35,12 @@ from gateway.dispatch import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     Deduplicator,
-    SecretError,
     VerificationError,
     is_loopback,
     read_secret_file,
     verify,
 )
+from gateway.secret_file import SecretError
 
 logger = logging.getLogger(__name__)
 

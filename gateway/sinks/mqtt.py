@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from gateway.backoff import BackoffPolicy
 from gateway.delivery import RetryableDeliveryError
 from gateway.outbox import Lane, Point, Stored
+from gateway.secret_file import read_secret_text
 from gateway.tls import client_context
 
 logger = logging.getLogger(__name__)
@@ -57,8 +58,9 @@ class MqttSettings(BaseModel):
         return self
 
     def secret(self) -> str | None:
+        """The password: inline, or read from `password_file` now (SecretError names the file)."""
         if self.password_file is not None:
-            return self.password_file.read_text().strip()
+            return read_secret_text(self.password_file)
         return self.password.get_secret_value() if self.password else None
 
 

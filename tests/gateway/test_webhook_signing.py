@@ -26,7 +26,6 @@ from gateway.dispatch import (
     Deduplicator,
     MalformedHeaderError,
     MissingHeaderError,
-    SecretError,
     StaleTimestampError,
     check_secret,
     read_secret_file,
@@ -35,6 +34,7 @@ from gateway.dispatch import (
     verify,
 )
 from gateway.outbox import Lane, Point, Stored
+from gateway.secret_file import SecretError
 from gateway.sinks.webhook import (
     CAP_NAMESPACE,
     MAX_RETRY_AFTER_S,
