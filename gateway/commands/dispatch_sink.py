@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import signal
@@ -28,6 +27,7 @@ from typing import Any, Final, Self, TextIO
 from aiohttp import web
 
 from gateway import logs
+from gateway.aio import wait_event
 from gateway.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Streams
 from gateway.dispatch import (
     DEFAULT_TOLERANCE_S,
@@ -284,8 +284,7 @@ class DispatchReceiver:
             return
         self._answered += 1
         self.stats.delayed += 1
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), faults.delay_s)
+        await wait_event(self._stopping, faults.delay_s)
 
 
 # --- the command ----------------------------------------------------------------------------
