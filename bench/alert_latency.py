@@ -163,7 +163,8 @@ async def measure(devices: int, panics: int, folder: Path) -> dict[str, Any]:
             await asyncio.sleep(0.2)
     finally:
         stop.set()
-        await asyncio.wait_for(runner, 30)
+        async with asyncio.timeout(30):
+            await runner
         ticker.cancel()
         await receiver.stop()
     return {
@@ -261,7 +262,8 @@ async def measure_split(devices: int, panics: int, folder: Path) -> dict[str, An
                 await asyncio.sleep(0.01)
     finally:
         stop.set()
-        await asyncio.wait_for(runner, 30)
+        async with asyncio.timeout(30):
+            await runner
         await receiver.stop()
         fleet.terminate()
         fleet.wait(timeout=10)

@@ -129,7 +129,8 @@ async def measure(
     if total:
         receiver.reset(total)
         await sender(total, rate)
-        await asyncio.wait_for(receiver.done.wait(), 120)
+        async with asyncio.timeout(120):
+            await receiver.done.wait()
         span_s = (receiver.last_ns - receiver.first_ns) / 1e9
         result |= {
             "notifications_per_s": total / span_s if span_s > 0 else float("inf"),

@@ -21,6 +21,7 @@ from firmware_mocks.scenario import Scenario
 from firmware_mocks.simulation import OfficerSimulation
 from sensors import (
     PROFILES,
+    SAMPLE_INDEX_MODULO,
     BatteryLevel,
     Characteristic,
     DeviceKind,
@@ -36,7 +37,6 @@ from sensors import (
 logger = logging.getLogger(__name__)
 
 FIRMWARE_VERSION: Final = "1.4.2"
-SAMPLE_INDEX_MODULO: Final = 2**32
 EVENT_SEQUENCE_MODULO: Final = 2**16
 # 20 Hz keeps IMU batches and events prompt (50 ms) without loading the CPU with empty ticks.
 DEFAULT_TICK_S: Final = 0.05

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 from bumble import controller as bumble_controller
 from bumble import hci, ll
-from bumble import host as bumble_host
 from bumble.controller import Controller
 from bumble.device import Device
-from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink, Transport
+
+from bumble_mends import QuietHost
 
 logger = logging.getLogger(__name__)
 
@@ -32,35 +32,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_RSSI_DBM = -60
 _Report = hci.HCI_LE_Extended_Advertising_Report_Event.Report
 _EventType = hci.HCI_LE_Extended_Advertising_Report_Event.EventType
-
-
-class QuietHost(Host):
-    """Bumble's host without its eager per-packet debug formatting.
-
-    Bumble 0.0.236 formats every HCI packet into a coloured f-string for `logger.debug` even
-    when debug logging is off; profiling 20,000 notifications put half of all CPU time there
-    (docs/performance.md). With debug logging on, Bumble's own methods (and logs) are used.
-    The gateway carries the same correction for its host (gateway/ble/bumble_stack.py): the two
-    packages may not import each other.
-    """
-
-    def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
-        if self.snooper or bumble_host.logger.isEnabledFor(logging.DEBUG):
-            super().on_hci_packet(packet)
-            return
-        match packet:
-            case hci.HCI_Event():
-                self.on_hci_event_packet(packet)
-            case hci.HCI_AclDataPacket():
-                self.on_hci_acl_data_packet(packet)
-            case _:
-                super().on_hci_packet(packet)
-
-    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
-        if self.snooper or bumble_host.logger.isEnabledFor(logging.DEBUG):
-            super().send_hci_packet(packet)
-        elif self.hci_sink:
-            self.hci_sink.on_packet(bytes(packet))
 
 
 class VirtualController(Controller):

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
+from gateway.analytics.vectors import Vector, angle_deg
+from sensors import SAMPLE_INDEX_MODULO
+
 NS_PER_S: Final = 1_000_000_000
 RAW_WINDOW_S: Final = 60.0
 # Motion intensity from the standard deviation of |a| over one second. Thresholds from the
@@ -43,9 +46,6 @@ class Posture(StrEnum):
     LYING = "lying"
 
 
-Vector = tuple[float, float, float]
-
-
 @dataclass(frozen=True)
 class ActivitySummary:
     time_ns: int
@@ -58,14 +58,6 @@ class ActivitySummary:
     samples: int
 
 
-def _angle_deg(a: Vector, b: Vector) -> float:
-    norm = math.hypot(*a) * math.hypot(*b)
-    if norm == 0:
-        return 0.0
-    cosine = max(-1.0, min(1.0, (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) / norm))
-    return math.degrees(math.acos(cosine))
-
-
 def classify(std_g: float) -> Intensity:
     if std_g < STILL_G:
         return Intensity.STILL
@@ -76,7 +68,6 @@ def classify(std_g: float) -> Intensity:
     return Intensity.VIGOROUS
 
 
-SAMPLE_INDEX_MODULO: Final = 2**32
 # A batch whose samples the counter places more than this away from when it arrived re-anchors
 # the clock: the device restarted, or the link stalled long enough that the old anchor is stale.
 REANCHOR_NS: Final = 2 * NS_PER_S
@@ -176,7 +167,7 @@ class ActivityTracker:
         intensity = classify(std)
         if intensity is Intensity.MODERATE:
             self._learn_upright(gravity)
-        tilt = None if self._upright is None else _angle_deg(gravity, self._upright)
+        tilt = None if self._upright is None else angle_deg(gravity, self._upright)
         return ActivitySummary(
             time_ns=time_ns,
             mean_g=round(mean, 4),

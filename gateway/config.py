@@ -32,6 +32,7 @@ from pydantic_settings import (
 from gateway.alerts.rules import AlertSettings
 from gateway.ble.factory import BleSettings
 from gateway.domain import ID_PATTERN, DeviceRef, UnitRef
+from gateway.secret_file import read_secret_text
 from gateway.sinks.influx import InfluxSettings
 from gateway.sinks.mqtt import MqttSettings
 from gateway.sinks.webhook_settings import WebhookEndpoint
@@ -108,8 +109,9 @@ class DispatchApiSettings(_Section):
     token_file: Path | None = None
 
     def secret(self) -> str | None:
+        """The token: inline, or read from `token_file` now (SecretError names the file)."""
         if self.token_file is not None:
-            return self.token_file.read_text().strip()
+            return read_secret_text(self.token_file)
         return self.token.get_secret_value() if self.token else None
 
 

@@ -21,6 +21,8 @@ from ipaddress import ip_address
 from pathlib import Path
 from typing import Final
 
+from gateway.secret_file import read_secret, require_length
+
 TIMESTAMP_HEADER: Final = "X-Bluewatch-Timestamp"
 SIGNATURE_HEADER: Final = "X-Bluewatch-Signature"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
@@ -57,10 +59,6 @@ class StaleTimestampError(VerificationError):
         self.skew_s = skew_s
 
 
-class SecretError(ValueError):
-    """A signing secret that cannot be used; the message names where it came from."""
-
-
 def is_loopback(host: str) -> bool:
     """True for `localhost` and loopback addresses: traffic that never leaves this computer."""
     if host == "localhost":
@@ -73,21 +71,12 @@ def is_loopback(host: str) -> bool:
 
 def check_secret(secret: bytes, where: str) -> bytes:
     """Return `secret` if it is long enough to key HMAC-SHA256 safely; else SecretError."""
-    if len(secret) < MIN_SECRET_BYTES:
-        raise SecretError(
-            f"{where}: the secret has {len(secret)} bytes; at least {MIN_SECRET_BYTES} are needed "
-            "(RFC 2104: no shorter than the SHA-256 output). Make one with `openssl rand -hex 32`."
-        )
-    return secret
+    return require_length(secret, where, MIN_SECRET_BYTES)
 
 
 def read_secret_file(path: Path) -> bytes:
-    """The secret in `path`, without its trailing newline; SecretError names the file."""
-    try:
-        secret = path.read_bytes().rstrip(b"\r\n")
-    except OSError as exc:
-        raise SecretError(f"secret file {path}: cannot read: {exc.strerror}") from None
-    return check_secret(secret, f"secret file {path}")
+    """The signing secret in `path` (gateway/secret_file.py's rule), checked like `check_secret`."""
+    return read_secret(path, MIN_SECRET_BYTES)
 
 
 def signature(secret: bytes, timestamp: int, body: bytes) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -126,6 +126,3 @@ def show(out: TextIO, text: str) -> None:
     """Redraw in place: cursor home and clear, as `watch` does."""
     out.write("\x1b[H\x1b[2J" + text + "\n")
     out.flush()
-
-
-LinkSource = Callable[[], Mapping[str, tuple[DeviceRef, LinkHealth]]]

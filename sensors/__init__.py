@@ -29,6 +29,7 @@ from sensors.characteristics.location import (
 )
 from sensors.characteristics.officer_safety import (
     OFFICER_SAFETY_SERVICE_UUID,
+    SAMPLE_INDEX_MODULO,
     DeviceStatus,
     ImuBatch,
     SafetyEvent,
@@ -57,6 +58,7 @@ __all__ = [
     "HELMET",
     "OFFICER_SAFETY_SERVICE_UUID",
     "PROFILES",
+    "SAMPLE_INDEX_MODULO",
     "VEST",
     "BatteryLevel",
     "BodySensorLocation",

@@ -44,10 +44,3 @@ def normalize_uuid(text: str) -> str:
         raise ValueError(
             f"not a UUID: {text!r} (expected 4 hex digits such as 2A37, or a 128-bit UUID)"
         ) from None
-
-
-def short_name(uuid: str) -> str:
-    """`2A37` for a SIG UUID, the full text otherwise; for messages and docs."""
-    if uuid.endswith(SIG_BASE_SUFFIX) and uuid.startswith("0000"):
-        return uuid[4:8].upper()
-    return uuid

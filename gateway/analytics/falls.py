@@ -15,6 +15,8 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from itertools import islice
 
+from gateway.analytics.vectors import Vector, angle_deg
+
 # The rates the detector was evaluated at (SisFall at its native 200 Hz and resampled to 50,
 # 25 and 20 Hz, see docs/algorithms.md); the vest streams at 50 Hz.
 MIN_RATE_HZ = 20.0
@@ -22,7 +24,6 @@ MAX_RATE_HZ = 200.0
 # `feed` hands samples to `update_batch` this many at a time: a recording need not fit in memory.
 FEED_CHUNK = 4096
 
-Vector = tuple[float, float, float]
 Sample = tuple[float, float, float, float]
 """`(t_s, ax_g, ay_g, az_g)`: time in seconds and acceleration in g, any sensor orientation."""
 
@@ -100,16 +101,6 @@ class _Impact:
     peak_g: float
     impact_g: float
     gravity_before: Vector
-
-
-def angle_deg(u: Vector, v: Vector) -> float:
-    """Angle between two vectors in degrees (0 if either is zero)."""
-    nu = math.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
-    nv = math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
-    if nu == 0.0 or nv == 0.0:
-        return 0.0
-    cosine = (u[0] * v[0] + u[1] * v[1] + u[2] * v[2]) / (nu * nv)
-    return math.degrees(math.acos(max(-1.0, min(1.0, cosine))))
 
 
 def _mean(vectors: list[Vector]) -> Vector:

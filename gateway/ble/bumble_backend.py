@@ -228,7 +228,8 @@ class BumbleClient(BaseBleakClient):
         connection.once(connection.EVENT_DISCONNECTION, on_gone)
         try:
             await connection.disconnect()
-            await asyncio.wait_for(gone, self._gatt_timeout)
+            async with asyncio.timeout(self._gatt_timeout):
+                await gone
         except Exception:  # the link is going either way; bleak's disconnect does not raise
             logger.debug("%s: disconnect did not complete cleanly", self.address, exc_info=True)
             self._forget()

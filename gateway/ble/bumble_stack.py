@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bumble import core, hci
-from bumble import host as bumble_host
 from bumble.device import Advertisement, Connection, Device
-from bumble.host import Host
 from bumble.transport import open_transport
 from bumble.transport.common import Transport
+
+from bumble_mends import QuietHost
 
 logger = logging.getLogger(__name__)
 
@@ -33,33 +33,6 @@ def _random_static_address() -> hci.Address:
     octets = bytearray(secrets.token_bytes(6))
     octets[0] |= 0xC0  # random static: the two most significant bits set (Core Vol 6 B 1.3.2.1)
     return hci.Address(":".join(f"{o:02X}" for o in octets), hci.Address.RANDOM_DEVICE_ADDRESS)
-
-
-class QuietHost(Host):
-    """Bumble's host without its eager per-packet debug formatting.
-
-    Bumble 0.0.236 formats every HCI packet into a coloured f-string for `logger.debug` even
-    when debug logging is off; profiling 20,000 notifications put half of all CPU time there
-    (docs/performance.md). With debug logging on (or a snooper), Bumble's own methods are used.
-    """
-
-    def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
-        if self.snooper or bumble_host.logger.isEnabledFor(logging.DEBUG):
-            super().on_hci_packet(packet)
-            return
-        match packet:
-            case hci.HCI_Event():
-                self.on_hci_event_packet(packet)
-            case hci.HCI_AclDataPacket():
-                self.on_hci_acl_data_packet(packet)
-            case _:
-                super().on_hci_packet(packet)
-
-    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
-        if self.snooper or bumble_host.logger.isEnabledFor(logging.DEBUG):
-            super().send_hci_packet(packet)
-        elif self.hci_sink:
-            self.hci_sink.on_packet(bytes(packet))
 
 
 def _device(name: str, source: Any, sink: Any) -> Device:

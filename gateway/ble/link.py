@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-SAMPLE_INDEX_MODULO = 2**32
+from sensors import SAMPLE_INDEX_MODULO
+
 # Drift is fitted over this many seconds of IMU batches: long enough that radio jitter (a few
 # ms per batch) averages out below 100 ppm, short enough to follow a device's warming crystal.
 DRIFT_WINDOW_S = 120.0

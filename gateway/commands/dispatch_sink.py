@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import signal
@@ -28,6 +27,7 @@ from typing import Any, Final, Self, TextIO
 from aiohttp import web
 
 from gateway import logs
+from gateway.aio import wait_event
 from gateway.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Streams
 from gateway.dispatch import (
     DEFAULT_TOLERANCE_S,
@@ -35,12 +35,12 @@ from gateway.dispatch import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     Deduplicator,
-    SecretError,
     VerificationError,
     is_loopback,
     read_secret_file,
     verify,
 )
+from gateway.secret_file import SecretError
 
 logger = logging.getLogger(__name__)
 
@@ -284,8 +284,7 @@ class DispatchReceiver:
             return
         self._answered += 1
         self.stats.delayed += 1
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), faults.delay_s)
+        await wait_event(self._stopping, faults.delay_s)
 
 
 # --- the command ----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from gateway.backoff import BackoffPolicy
 from gateway.domain import Channel, Point, channel_of
 from gateway.outbox import Stored
+from gateway.secret_file import read_secret_text
 from gateway.sinks.errors import RetryableDeliveryError
 from gateway.sinks.sink import Sink
 from gateway.tls import client_context
@@ -58,8 +59,9 @@ class MqttSettings(BaseModel):
         return self
 
     def secret(self) -> str | None:
+        """The password: inline, or read from `password_file` now (SecretError names the file)."""
         if self.password_file is not None:
-            return self.password_file.read_text().strip()
+            return read_secret_text(self.password_file)
         return self.password.get_secret_value() if self.password else None
 
 

@@ -30,6 +30,8 @@ IMU_MAX_SAMPLES: Final = 39
 IMU_HEADER_SIZE: Final = 7
 IMU_SAMPLE_SIZE: Final = 6
 IMU_MAX_RATE_HZ: Final = 200
+# The IMU batch's sample index is a uint32 that wraps: index arithmetic is modulo this.
+SAMPLE_INDEX_MODULO: Final = UINT32_MAX + 1
 
 
 def _read_version(reader: Reader) -> None:

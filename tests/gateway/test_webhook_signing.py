@@ -26,7 +26,6 @@ from gateway.dispatch import (
     Deduplicator,
     MalformedHeaderError,
     MissingHeaderError,
-    SecretError,
     StaleTimestampError,
     check_secret,
     read_secret_file,
@@ -37,6 +36,7 @@ from gateway.dispatch import (
 from gateway.domain import Lane, Point
 from gateway.latency import LatencyWindow
 from gateway.outbox import Stored
+from gateway.secret_file import SecretError
 from gateway.sinks.alert_payloads import (
     CAP_NAMESPACE,
     CapOptions,

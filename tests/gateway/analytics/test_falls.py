@@ -13,7 +13,6 @@ from gateway.analytics.falls import (
     FallDetection,
     FallDetector,
     FallParameters,
-    angle_deg,
     detect_falls,
 )
 from tests.gateway.analytics import signals
@@ -182,13 +181,6 @@ def test_time_must_increase_and_values_be_finite() -> None:
 def test_parameters_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         DEFAULT_FALL_PARAMETERS.impact_g = 1.0  # type: ignore[misc]
-
-
-def test_angle_between_vectors() -> None:
-    assert angle_deg((0, 0, 1), (0, 0, 2)) == pytest.approx(0.0)
-    assert angle_deg((0, 0, 1), (1, 0, 0)) == pytest.approx(90.0)
-    assert angle_deg((0, 0, 1), (0, 0, -1)) == pytest.approx(180.0)
-    assert angle_deg((0, 0, 0), (1, 0, 0)) == 0.0
 
 
 @pytest.mark.parametrize(
