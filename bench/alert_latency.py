@@ -45,9 +45,8 @@ from gateway.commands.dispatch_sink import DispatchReceiver
 from gateway.config import GatewayConfig
 from gateway.sinks.factory import build_sinks
 from sensors import DeviceKind, SafetyEvent, SafetyEventKind
-from tests.integration.private_services import free_port
-
-BLUEWATCH = str(Path(sys.executable).with_name("bluewatch"))
+from tests.support.network import free_port
+from tests.support.processes import BLUEWATCH
 
 
 class Arrivals(io.StringIO):

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import struct
 import subprocess
@@ -37,6 +36,7 @@ from firmware_mocks.radio import VirtualRadio
 from gateway.ble.bumble_backend import BumbleClient
 from gateway.ble.bumble_stack import BumbleStack
 from sensors import OFFICER_SAFETY_SERVICE_UUID, VEST, ImuBatch
+from tests.support.network import free_port
 
 PAYLOAD_SIZE = 20  # a small notification: 8-byte timestamp + padding
 
@@ -161,9 +161,7 @@ async def in_process(
 async def over_tcp(
     count: int, advertising_ms: float, total: int, rate: float | None
 ) -> dict[str, float]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         __file__,

@@ -26,9 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.e2e.harness import create_database, gateway_config, start_fleet
+from tests.support.processes import BLUEWATCH
 
 TICKS = os.sysconf("SC_CLK_TCK")
-BLUEWATCH = str(Path(sys.executable).with_name("bluewatch"))
 
 
 def cpu_seconds(pid: int) -> float:

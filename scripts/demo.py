@@ -16,8 +16,6 @@ import argparse
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,14 +26,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".run" / "demo"
-BLUEWATCH = str(Path(sys.executable).with_name("bluewatch"))
+sys.path.insert(0, str(ROOT))  # for tests.support: processes started as the e2e tests do
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from gateway.config_file import TomlValue, render_toml, simulated_officers  # noqa: E402
+from tests.support.network import free_port  # noqa: E402
+from tests.support.processes import (  # noqa: E402
+    BLUEWATCH,
+    DispatchSink,
+    start_dispatch_sink,
+    stop,
+)
 
 
 def secret_file(name: str) -> Path:
@@ -47,68 +47,38 @@ def secret_file(name: str) -> Path:
 
 
 def gateway_config(
-    roster: list[dict[str, str]], port: int, http_port: int = 0, dispatch_url: str = ""
+    roster: list[dict[str, str]], port: int, http_port: int, dispatch: DispatchSink
 ) -> str:
     """TOML for the demo: the simulated roster, the local services, data under .run/demo."""
-    influx = os.environ["BLUEWATCH_INFLUXDB_URL"]
-    database = os.environ.get("BLUEWATCH_INFLUXDB_DATABASE", "bluewatch")
-    lines = [
-        'agency = "demo-pd"',
-        'unit = "car-12"',
-        "",
-        "[ble]",
-        'backend = "bumble"',
-        f'bumble_transport = "tcp-client:127.0.0.1:{port}"',
-        "",
-        "[outbox]",
-        f'path = "{DEMO / "outbox.sqlite3"}"',
-        "",
-        "[http]",
-        f"port = {http_port or free_port()}",
-        "",
-        "[dispatch_api]",
-        f'token_file = "{secret_file("dispatch.token")}"',
-        "",
-        "# Demo only: one core-temperature step every 2 s instead of every minute, so heat strain",
-        "# builds within the demo's minutes (the filter's parameters assume one-minute steps).",
-        "[alerts]",
-        "physiology_step_s = 2.0",
-        "",
-        "[influx]",
-        'api = "v1"',
-        f'url = "{influx}"',
-        f'database = "{database}"',
-        "",
-        "# The demo's broker listens on loopback without TLS; outside a demo, TLS stays on.",
-        "[mqtt]",
-        f'host = "{os.environ["BLUEWATCH_MQTT_HOST"]}"',
-        f"port = {os.environ['BLUEWATCH_MQTT_PORT']}",
-        "tls = false",
+    officers = [
+        {**officer, "name": f"Synthetic Officer {number}", "age_years": 28 + 4 * number}
+        for number, officer in enumerate(simulated_officers(roster), start=1)
     ]
-    if dispatch_url:
-        lines += [
-            "",
-            "[[webhooks]]",
-            'name = "dispatch"',
-            f'url = "{dispatch_url}/alerts"',
-            f'secret_file = "{secret_file("webhook.secret")}"',
-            'min_severity = "warning"',
-        ]
-    for number, entry in enumerate(roster, start=1):
-        lines += [
-            "",
-            "[[officers]]",
-            f'id = "{entry["officer_id"]}"',
-            f'name = "Synthetic Officer {number}"',
-            f"age_years = {28 + 4 * number}",
-            "[[officers.devices]]",
-            'kind = "vest"',
-            f'address = "{entry["vest_address"]}"',
-            "[[officers.devices]]",
-            'kind = "helmet"',
-            f'address = "{entry["helmet_address"]}"',
-        ]
-    return "\n".join(lines) + "\n"
+    document: dict[str, TomlValue] = {
+        "agency": "demo-pd",
+        "unit": "car-12",
+        "ble": {"backend": "bumble", "bumble_transport": f"tcp-client:127.0.0.1:{port}"},
+        "outbox": {"path": DEMO / "outbox.sqlite3"},
+        "http": {"port": http_port},
+        "dispatch_api": {"token_file": secret_file("dispatch.token")},
+        # Demo only: one core-temperature step every 2 s instead of every minute, so heat strain
+        # builds within the demo's minutes (the filter's parameters assume one-minute steps).
+        "alerts": {"physiology_step_s": 2.0},
+        "influx": {
+            "api": "v1",
+            "url": os.environ["BLUEWATCH_INFLUXDB_URL"],
+            "database": os.environ.get("BLUEWATCH_INFLUXDB_DATABASE", "bluewatch"),
+        },
+        # The demo's broker listens on loopback without TLS; outside a demo, TLS stays on.
+        "mqtt": {
+            "host": os.environ["BLUEWATCH_MQTT_HOST"],
+            "port": int(os.environ["BLUEWATCH_MQTT_PORT"]),
+            "tls": False,
+        },
+        "webhooks": [dispatch.webhook()],
+        "officers": officers,
+    }
+    return render_toml(document)
 
 
 def influx_counts(since_ns: int) -> dict[str, int]:
@@ -144,7 +114,7 @@ def influx_counts(since_ns: int) -> dict[str, int]:
 class Dispatcher(threading.Thread):
     """Reads what the dispatch receiver prints and acknowledges each new alarm at the gateway."""
 
-    def __init__(self, receiver: subprocess.Popen[str], gateway_url: str) -> None:
+    def __init__(self, receiver: DispatchSink, gateway_url: str) -> None:
         super().__init__(daemon=True)
         self.receiver = receiver
         self.gateway_url = gateway_url
@@ -152,9 +122,9 @@ class Dispatcher(threading.Thread):
         self.acknowledged: list[str] = []
 
     def run(self) -> None:
-        assert self.receiver.stdout is not None
+        assert self.receiver.process.stdout is not None
         token = (DEMO / "dispatch.token").read_text().strip()
-        for line in self.receiver.stdout:
+        for line in self.receiver.process.stdout:
             try:
                 alert = json.loads(line)
             except ValueError:
@@ -178,14 +148,6 @@ class Dispatcher(threading.Thread):
                     pass  # already acknowledged or the gateway is stopping
 
 
-def stop(process: subprocess.Popen[str]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=90.0, help="0: until Ctrl-C")
@@ -195,7 +157,7 @@ def main() -> int:
     DEMO.mkdir(parents=True, exist_ok=True)
     for stale in DEMO.glob("outbox.sqlite3*"):  # each demo starts a fresh shift
         stale.unlink()
-    port, dispatch_port, http_port = free_port(), free_port(), free_port()
+    port, http_port = free_port(), free_port()
     started_ns = time.time_ns()
     fleet = subprocess.Popen(
         [
@@ -211,18 +173,8 @@ def main() -> int:
         stdout=subprocess.PIPE,
         text=True,
     )
-    receiver = subprocess.Popen(
-        [
-            BLUEWATCH,
-            "dispatch-sink",
-            "--listen",
-            f"127.0.0.1:{dispatch_port}",
-            "--secret-file",
-            str(secret_file("webhook.secret")),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=(DEMO / "dispatch.log").open("w"),
-        text=True,
+    receiver = start_dispatch_sink(
+        secret_file("webhook.secret"), stderr=(DEMO / "dispatch.log").open("w")
     )
     dispatcher = Dispatcher(receiver, f"http://127.0.0.1:{http_port}")
     dispatcher.start()
@@ -231,11 +183,7 @@ def main() -> int:
         assert fleet.stdout is not None
         announcement = json.loads(fleet.stdout.readline())
         config = DEMO / "gateway.toml"
-        config.write_text(
-            gateway_config(
-                announcement["officers"], port, http_port, f"http://127.0.0.1:{dispatch_port}"
-            )
-        )
+        config.write_text(gateway_config(announcement["officers"], port, http_port, receiver))
         scenario = announcement["scenario"]
         print(f"fleet: {options.officers} officers, scenario {scenario}; config {config}")
         time.sleep(1)
@@ -249,7 +197,7 @@ def main() -> int:
     finally:
         stop(fleet)
         time.sleep(1)
-        stop(receiver)
+        receiver.stop()
     time.sleep(1.5)  # the last batches reach InfluxDB
     print("\nAlerts received by dispatch (signed webhooks, verified):")
     for alert in dispatcher.received:

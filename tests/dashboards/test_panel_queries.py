@@ -15,7 +15,6 @@ import contextlib
 import json
 import re
 import secrets
-import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -36,15 +35,10 @@ from tests.dashboards.dashboard_json import (
     panels,
     variable_queries,
 )
-from tests.e2e.harness import (
-    BLUEWATCH,
-    create_database,
-    gateway_config,
-    start_fleet,
-    start_gateway,
-)
-from tests.integration.private_services import free_port
+from tests.e2e.harness import create_database, gateway_config, start_fleet, start_gateway
 from tests.service_fixtures import InfluxV1, Mqtt
+from tests.support.network import free_port
+from tests.support.processes import start_dispatch_sink
 
 pytestmark = pytest.mark.services
 
@@ -121,30 +115,13 @@ def shift(
     token = folder / "dispatch.token"
     token.write_text(TOKEN)
     database = create_database(influxdb.url)
-    receiver_port, http_port = free_port(), free_port()
+    http_port = free_port()
     with (folder / "dispatch.log").open("w") as receiver_log:
-        receiver = subprocess.Popen(
-            [
-                BLUEWATCH,
-                "dispatch-sink",
-                "--listen",
-                f"127.0.0.1:{receiver_port}",
-                "--secret-file",
-                str(secret),
-            ],
-            stdout=receiver_log,
-            stderr=subprocess.STDOUT,
-        )
+        receiver = start_dispatch_sink(secret, stdout=receiver_log, stderr=receiver_log)
     fleet = start_fleet(officers=2, scenario="demo")
     log = folder / "gateway.log"
     shift = Shift(influxdb.url, database, [o["officer_id"] for o in fleet.roster], log)
     try:
-        extra = (
-            f'[dispatch_api]\ntoken_file = "{token}"\n'
-            "\n[alerts]\nphysiology_step_s = 2.0\npre_alert_after_s = 5.0\nalarm_after_s = 8.0\n"
-            f'\n[[webhooks]]\nname = "dispatch"\nurl = "http://127.0.0.1:{receiver_port}/alerts"\n'
-            f'secret_file = "{secret}"\nmin_severity = "warning"\n'
-        )
         config = gateway_config(
             folder,
             fleet,
@@ -153,7 +130,15 @@ def shift(
             mqtt=(mqtt.host, mqtt.plain_port),
             topic_prefix=f"panels-{database}",
             http_port=http_port,
-            extra=extra,
+            extra={
+                "dispatch_api": {"token_file": token},
+                "alerts": {
+                    "physiology_step_s": 2.0,
+                    "pre_alert_after_s": 5.0,
+                    "alarm_after_s": 8.0,
+                },
+                "webhooks": [receiver.webhook()],
+            },
         )
         gateway = start_gateway(config, log, seconds=RUN_S)
         acknowledged = False
@@ -166,8 +151,7 @@ def shift(
         assert acknowledged, "no man-down alarm to acknowledge during the run"
     finally:
         fleet.stop()
-        receiver.terminate()
-        receiver.wait(timeout=10)
+        receiver.stop()
     yield shift
     drop = urllib.parse.urlencode({"q": f"DROP DATABASE {database}"}).encode()
     with urllib.request.urlopen(f"{influxdb.url}/query", data=drop, timeout=10):

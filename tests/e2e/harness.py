@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.integration.private_services import free_port
-
-BLUEWATCH = str(Path(sys.executable).with_name("bluewatch"))
+from gateway.config_file import TomlTable, TomlValue, render_toml, simulated_officers
+from tests.support.network import free_port
+from tests.support.processes import BLUEWATCH, stop
 
 
 @dataclass
@@ -26,12 +25,7 @@ class Fleet:
     roster: list[dict[str, str]]
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process, timeout_s=15)
 
 
 def start_fleet(officers: int, scenario: str, time_scale: float = 1.0, seed: int = 7) -> Fleet:
@@ -69,55 +63,33 @@ def gateway_config(
     mqtt: tuple[str, int] | None = None,
     topic_prefix: str = "bluewatch",
     http_port: int | None = None,
-    extra: str = "",
-    officer_extra: dict[str, str] | None = None,
+    extra: TomlTable | None = None,
+    officer_extra: Mapping[str, TomlTable] | None = None,
 ) -> Path:
-    """A gateway configuration for `fleet`; `officer_extra` adds lines to an officer's table."""
-    lines = [
-        'agency = "test-pd"',
-        'unit = "car-7"',
-        "",
-        "[ble]",
-        'backend = "bumble"',
-        f'bumble_transport = "tcp-client:127.0.0.1:{fleet.port}"',
-        "",
-        "[outbox]",
-        f'path = "{tmp_path / "outbox.sqlite3"}"',
-        "",
-        "[http]",
-        f"port = {http_port or free_port()}",
-        "",
-        "[link]",
-        "stale_after_s = 3",
-        "lost_after_s = 8",
-        "",
-    ]
+    """A gateway configuration for `fleet`; `extra` adds top-level sections (webhooks, alert
+    settings), `officer_extra` adds settings to the named officers' tables."""
+    document: dict[str, TomlValue] = {
+        "agency": "test-pd",
+        "unit": "car-7",
+        "ble": {"backend": "bumble", "bumble_transport": f"tcp-client:127.0.0.1:{fleet.port}"},
+        "outbox": {"path": tmp_path / "outbox.sqlite3"},
+        "http": {"port": http_port or free_port()},
+        "link": {"stale_after_s": 3, "lost_after_s": 8},
+    }
     if influx_url:
-        lines += ["[influx]", 'api = "v1"', f'url = "{influx_url}"', f'database = "{database}"', ""]
+        assert database, "an InfluxDB sink needs a database"
+        document["influx"] = {"api": "v1", "url": influx_url, "database": database}
     if mqtt:
-        lines += [
-            "[mqtt]",
-            f'host = "{mqtt[0]}"',
-            f"port = {mqtt[1]}",
-            "tls = false",
-            f'topic_prefix = "{topic_prefix}"',
-            "",
-        ]
-    for entry in fleet.roster:
-        lines += [
-            "[[officers]]",
-            f'id = "{entry["officer_id"]}"',
-            (officer_extra or {}).get(entry["officer_id"], ""),
-            "[[officers.devices]]",
-            'kind = "vest"',
-            f'address = "{entry["vest_address"]}"',
-            "[[officers.devices]]",
-            'kind = "helmet"',
-            f'address = "{entry["helmet_address"]}"',
-            "",
-        ]
+        document["mqtt"] = {
+            "host": mqtt[0], "port": mqtt[1], "tls": False, "topic_prefix": topic_prefix
+        }  # fmt: skip
+    document |= extra or {}
+    document["officers"] = [
+        {**officer, **(officer_extra or {}).get(str(officer["id"]), {})}
+        for officer in simulated_officers(fleet.roster)
+    ]
     path = tmp_path / "gateway.toml"
-    path.write_text("\n".join(lines) + "\n" + extra)
+    path.write_text(render_toml(document))
     return path
 
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
 import threading
 import time
 import urllib.request
 from datetime import datetime
 from pathlib import Path
 
-from tests.e2e.harness import BLUEWATCH, gateway_config, start_fleet, start_gateway
-from tests.integration.private_services import free_port
+from tests.e2e.harness import gateway_config, start_fleet, start_gateway
+from tests.support.network import free_port
+from tests.support.processes import start_dispatch_sink
 
 RUN_S = 80
 
@@ -28,26 +28,14 @@ def test_officer_down_and_heat_strain_reach_dispatch_and_are_acknowledged(tmp_pa
     secret.write_text(secrets.token_urlsafe(32))
     token = tmp_path / "dispatch.token"
     token.write_text("e2e-dispatch-token")
-    receiver_port, http_port = free_port(), free_port()
-    receiver = subprocess.Popen(
-        [
-            BLUEWATCH,
-            "dispatch-sink",
-            "--listen",
-            f"127.0.0.1:{receiver_port}",
-            "--secret-file",
-            str(secret),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    http_port = free_port()
+    receiver = start_dispatch_sink(secret)
     received: list[dict[str, object]] = []
     acknowledged: list[int] = []
 
     def dispatcher() -> None:
-        assert receiver.stdout is not None
-        for line in receiver.stdout:
+        assert receiver.process.stdout is not None
+        for line in receiver.process.stdout:
             alert = json.loads(line)
             received.append(alert)
             if alert["kind"] == "officer_down" and alert["state"] == "active":
@@ -64,21 +52,23 @@ def test_officer_down_and_heat_strain_reach_dispatch_and_are_acknowledged(tmp_pa
     thread.start()
     fleet = start_fleet(officers=2, scenario="demo")
     try:
-        extra = (
-            f'[dispatch_api]\ntoken_file = "{token}"\n'
-            "\n[alerts]\nphysiology_step_s = 2.0\n"
-            f'\n[[webhooks]]\nname = "dispatch"\nurl = "http://127.0.0.1:{receiver_port}/alerts"\n'
-            f'secret_file = "{secret}"\nmin_severity = "warning"\n'
+        config = gateway_config(
+            tmp_path,
+            fleet,
+            http_port=http_port,
+            extra={
+                "dispatch_api": {"token_file": token},
+                "alerts": {"physiology_step_s": 2.0},
+                "webhooks": [receiver.webhook()],
+            },
         )
-        config = gateway_config(tmp_path, fleet, http_port=http_port, extra=extra)
         gateway = start_gateway(config, tmp_path / "gateway.log", seconds=RUN_S)
         gateway.wait(timeout=RUN_S + 60)
         assert gateway.returncode == 0, (tmp_path / "gateway.log").read_text()[-3000:]
         time.sleep(1)
     finally:
         fleet.stop()
-        receiver.terminate()
-        receiver.wait(timeout=10)
+        receiver.stop()
         thread.join(timeout=5)
 
     def changes(officer: str, kind: str) -> list[dict[str, object]]:

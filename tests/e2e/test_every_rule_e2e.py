@@ -32,22 +32,14 @@ async def test_every_rule_fires_over_ble(tmp_path: Path, influxdb: InfluxV1) -> 
     fleet = start_fleet(officers=8, scenario="every-rule")
     gateway = None
     try:
-        alerts = "\n".join(
-            f"{name} = {getattr(SETTINGS, name)}"
-            for name in (
-                "heart_rate_sustain_s",
-                "contact_lost_after_s",
-                "bradycardia_bpm",
-                "tachycardia_fraction_of_max",
-            )
-        )
         config = gateway_config(
             tmp_path,
             fleet,
             influx_url=influxdb.url,
             database=database,
-            extra=f"\n[alerts]\n{alerts}\n",
-            officer_extra={"officer-07": "max_hr_bpm = 120"},
+            # The sustain times and thresholds the in-process test of every rule sets.
+            extra={"alerts": SETTINGS.model_dump(exclude_unset=True)},
+            officer_extra={"officer-07": {"max_hr_bpm": 120}},
         )
         gateway = start_gateway(config, tmp_path / "gateway.log", seconds=RUN_S)
         await asyncio.to_thread(gateway.wait, RUN_S + 60)

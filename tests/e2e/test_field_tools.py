@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 
-from tests.e2e.harness import BLUEWATCH, start_fleet
+from tests.e2e.harness import start_fleet
+from tests.support.processes import BLUEWATCH
 
 
 def bluewatch(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

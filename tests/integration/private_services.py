@@ -15,12 +15,7 @@ from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.support.network import free_port
 
 
 def _wait(predicate: object, timeout_s: float = 20.0) -> None:

@@ -8,7 +8,6 @@ a new host attaching) can be staged exactly.
 from __future__ import annotations
 
 import asyncio
-import socket
 
 from bleak import BleakClient, BleakScanner
 
@@ -17,13 +16,7 @@ from gateway.ble.bumble_backend import BumbleClient, BumbleScanner
 from gateway.ble.bumble_stack import BumbleStack
 from sensors import VEST, HeartRateMeasurement
 from tests.integration.ble_fixtures import VEST_ADDRESS, add_peripheral
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.support.network import free_port
 
 
 async def connect_vest(stack: BumbleStack) -> BleakClient:

@@ -10,27 +10,20 @@ import asyncio
 import json
 import os
 import random
-import socket
 import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from gateway.domain import FieldValue
 from gateway.sinks.errors import RejectedDeliveryError, RetryableDeliveryError
-from gateway.sinks.influx import (
-    InfluxV1Settings,
-    InfluxV1Writer,
-    InfluxV2Settings,
-    InfluxV2Writer,
-    InfluxWriter,
-    make_writer,
-)
+from gateway.sinks.influx import InfluxV2Writer, InfluxWriter
 from gateway.sinks.lineprotocol import SeriesKey
+from tests.support.influx import Api, InfluxWriters
+from tests.support.network import free_port
 
 if TYPE_CHECKING:  # the fixture's type; the fixtures themselves come from conftest
     from tests.service_fixtures import InfluxV1
@@ -71,29 +64,12 @@ async def vm_export(url: str, run: str, expected_series: int) -> list[dict[str, 
     return rows
 
 
-def v1_settings(influxdb: InfluxV1, **changes: Any) -> InfluxV1Settings:
-    return InfluxV1Settings(url=influxdb.url, database=influxdb.database, **changes)
+def open_v1(writers: InfluxWriters, influxdb: InfluxV1, **settings: Any) -> InfluxWriter:
+    """A v1 writer to the shared InfluxDB's database.
 
-
-def v2_settings(url: str, **changes: Any) -> InfluxV2Settings:
-    # VictoriaMetrics takes any token, org and bucket; they are sent all the same.
-    return InfluxV2Settings(url=url, org="bluewatch", bucket="bluewatch", token="unused", **changes)
-
-
-@pytest.fixture
-async def writers() -> AsyncIterator[list[InfluxWriter]]:
-    """Writers a test opened, closed at its end whatever happened."""
-    opened: list[InfluxWriter] = []
-    yield opened
-    for writer in opened:
-        await writer.close()
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port  # closed again: nothing listens there now
+    v2 writers keep the placeholder org, bucket and token: VictoriaMetrics takes any.
+    """
+    return writers.open("v1", influxdb.url, database=influxdb.database, **settings)
 
 
 def encode(points: list[Point]) -> list[str]:
@@ -105,7 +81,7 @@ def encode(points: list[Point]) -> list[str]:
 
 @pytest.mark.parametrize("gzip", [True, False])
 async def test_v1_batch_lands_and_reads_back_exactly(
-    influxdb: InfluxV1, writers: list[InfluxWriter], gzip: bool
+    influxdb: InfluxV1, writers: InfluxWriters, gzip: bool
 ) -> None:
     run = uuid.uuid4().hex
     key = SeriesKey(
@@ -116,8 +92,7 @@ async def test_v1_batch_lands_and_reads_back_exactly(
         key.line({"bpm": 60 + n, "rr_ms": 800.0 + n / 8, "contact": n % 2 == 0}, start + n)
         for n in range(250)
     ]
-    writer = make_writer(v1_settings(influxdb, gzip=gzip))
-    writers.append(writer)
+    writer = open_v1(writers, influxdb, gzip=gzip)
     await writer.write(lines)
 
     series = await influxql(influxdb, f'SELECT * FROM "heart_rate_{run}"')
@@ -139,12 +114,9 @@ async def test_v1_batch_lands_and_reads_back_exactly(
     assert fields["values"] == [["bpm", "integer"], ["contact", "boolean"], ["rr_ms", "float"]]
 
 
-async def test_v1_explicit_retention_policy(
-    influxdb: InfluxV1, writers: list[InfluxWriter]
-) -> None:
+async def test_v1_explicit_retention_policy(influxdb: InfluxV1, writers: InfluxWriters) -> None:
     run = uuid.uuid4().hex
-    writer = InfluxV1Writer(v1_settings(influxdb, retention_policy="autogen"))
-    writers.append(writer)
+    writer = open_v1(writers, influxdb, retention_policy="autogen")
     stamp = time.time_ns()
     await writer.write([f"rp_check_{run} value=1i {stamp}"])
     series = await influxql(influxdb, f'SELECT value FROM "autogen"."rp_check_{run}"')
@@ -152,7 +124,7 @@ async def test_v1_explicit_retention_policy(
 
 
 async def test_v2_batch_lands_in_victoria_metrics(
-    victoria_metrics_url: str, writers: list[InfluxWriter]
+    victoria_metrics_url: str, writers: InfluxWriters
 ) -> None:
     run = uuid.uuid4().hex
     key = SeriesKey("heart_rate", {"run": run, "officer": "o-1042", "device": "vest 7"})
@@ -161,9 +133,8 @@ async def test_v2_batch_lands_in_victoria_metrics(
         key.line({"bpm": 60 + n, "rr_ms": 800.0 + n / 8}, (start_ms + n) * 1_000_000)
         for n in range(100)
     ]
-    writer = make_writer(v2_settings(victoria_metrics_url))
+    writer = writers.open("v2", victoria_metrics_url)
     assert isinstance(writer, InfluxV2Writer)
-    writers.append(writer)
     await writer.write(lines)
 
     rows = {row["metric"]["__name__"]: row for row in await vm_export(victoria_metrics_url, run, 2)}
@@ -181,11 +152,10 @@ async def test_v2_batch_lands_in_victoria_metrics(
 
 
 async def test_field_type_conflict_is_rejected_with_the_servers_message(
-    influxdb: InfluxV1, writers: list[InfluxWriter]
+    influxdb: InfluxV1, writers: InfluxWriters
 ) -> None:
     run = uuid.uuid4().hex
-    writer = InfluxV1Writer(v1_settings(influxdb))
-    writers.append(writer)
+    writer = open_v1(writers, influxdb)
     stamp = time.time_ns()
     await writer.write([f"conflict_{run},run={run} f=1i {stamp}"])
     with pytest.raises(RejectedDeliveryError) as caught:
@@ -196,11 +166,8 @@ async def test_field_type_conflict_is_rejected_with_the_servers_message(
     assert caught.value.server_message in str(caught.value)
 
 
-async def test_unparseable_line_is_rejected(
-    influxdb: InfluxV1, writers: list[InfluxWriter]
-) -> None:
-    writer = InfluxV1Writer(v1_settings(influxdb))
-    writers.append(writer)
+async def test_unparseable_line_is_rejected(influxdb: InfluxV1, writers: InfluxWriters) -> None:
+    writer = open_v1(writers, influxdb)
     with pytest.raises(RejectedDeliveryError) as caught:
         await writer.write(["bad_line f="])
     assert caught.value.status == 400
@@ -208,10 +175,9 @@ async def test_unparseable_line_is_rejected(
 
 
 async def test_unknown_database_is_a_404_configuration_fault_retried_not_quarantined(
-    influxdb: InfluxV1, writers: list[InfluxWriter]
+    influxdb: InfluxV1, writers: InfluxWriters
 ) -> None:
-    writer = InfluxV1Writer(InfluxV1Settings(url=influxdb.url, database=f"no_{uuid.uuid4().hex}"))
-    writers.append(writer)
+    writer = writers.open("v1", influxdb.url, database=f"no_{uuid.uuid4().hex}")
     with pytest.raises(RetryableDeliveryError) as caught:
         await writer.write(["m f=1i 1"])
     assert caught.value.status == 404
@@ -219,13 +185,12 @@ async def test_unknown_database_is_a_404_configuration_fault_retried_not_quarant
 
 
 async def test_v2_line_over_victoria_metrics_line_limit_is_rejected(
-    victoria_metrics_url: str, writers: list[InfluxWriter]
+    victoria_metrics_url: str, writers: InfluxWriters
 ) -> None:
     # VictoriaMetrics refuses lines longer than -influx.maxLineSize (256 KiB by default) with a
     # 400 (it skips smaller malformed lines silently); built by hand, as the encoder refuses
     # strings over the spec's 64 KB.
-    writer = InfluxV2Writer(v2_settings(victoria_metrics_url))
-    writers.append(writer)
+    writer = writers.open("v2", victoria_metrics_url)
     with pytest.raises(RejectedDeliveryError) as caught:
         await writer.write([f"too_long,run=x f={'1' * 300_000}"])
     assert caught.value.status == 400
@@ -233,28 +198,17 @@ async def test_v2_line_over_victoria_metrics_line_limit_is_rejected(
 
 
 async def test_v2_writer_pointed_at_influxdb_1_6_gets_a_404(
-    influxdb: InfluxV1, writers: list[InfluxWriter]
+    influxdb: InfluxV1, writers: InfluxWriters
 ) -> None:
-    writer = InfluxV2Writer(v2_settings(influxdb.url))  # 1.6 has no /api/v2 routes (1.8+ has)
-    writers.append(writer)
+    writer = writers.open("v2", influxdb.url)  # 1.6 has no /api/v2 routes (1.8+ has)
     with pytest.raises(RetryableDeliveryError) as caught:
         await writer.write(["m f=1i 1"])
     assert caught.value.status == 404
 
 
-@pytest.mark.parametrize(
-    "settings",
-    [
-        lambda url: InfluxV1Settings(url=url, database="bluewatch"),
-        v2_settings,
-    ],
-    ids=["v1", "v2"],
-)
-async def test_closed_port_is_retryable(
-    writers: list[InfluxWriter], settings: Callable[[str], InfluxV1Settings | InfluxV2Settings]
-) -> None:
-    writer = make_writer(settings(f"http://127.0.0.1:{free_loopback_port()}"))
-    writers.append(writer)
+@pytest.mark.parametrize("api", ["v1", "v2"])
+async def test_closed_port_is_retryable(writers: InfluxWriters, api: Api) -> None:
+    writer = writers.open(api, f"http://127.0.0.1:{free_port()}")
     with pytest.raises(RetryableDeliveryError) as caught:
         await writer.write(["m f=1i 1"])
     assert caught.value.status is None
@@ -383,40 +337,34 @@ async def assert_victoria_metrics_has(url: str, run: str, points: list[Point]) -
 
 
 async def test_nasty_names_come_back_identical_from_influxdb(
-    influxdb: InfluxV1, writers: list[InfluxWriter]
+    influxdb: InfluxV1, writers: InfluxWriters
 ) -> None:
     run = uuid.uuid4().hex
     points = nasty_points(run, time.time_ns(), strings=True)
-    writer = InfluxV1Writer(v1_settings(influxdb))
-    writers.append(writer)
+    writer = open_v1(writers, influxdb)
     await writer.write(encode(points))
     await assert_influxdb_has(influxdb, run, points)
 
 
 async def test_nasty_names_come_back_identical_from_victoria_metrics(
-    victoria_metrics_url: str, writers: list[InfluxWriter]
+    victoria_metrics_url: str, writers: InfluxWriters
 ) -> None:
     run = uuid.uuid4().hex
     points = nasty_points(run, time.time_ns() - 10_000_000_000)
-    writer = InfluxV2Writer(v2_settings(victoria_metrics_url))
-    writers.append(writer)
+    writer = writers.open("v2", victoria_metrics_url)
     await writer.write(encode(points))
     await assert_victoria_metrics_has(victoria_metrics_url, run, points)
 
 
 async def test_random_nasty_batch_round_trips_on_both_servers(
-    influxdb: InfluxV1, victoria_metrics_url: str, writers: list[InfluxWriter]
+    influxdb: InfluxV1, victoria_metrics_url: str, writers: InfluxWriters
 ) -> None:
     seed = int(os.environ.get("BLUEWATCH_LP_SEED") or random.randrange(2**32))
     rng = random.Random(seed)
     run = uuid.uuid4().hex
     points = random_points(run, time.time_ns() - 10_000_000_000, rng, 60)
     lines = encode(points)
-    v1, v2 = (
-        InfluxV1Writer(v1_settings(influxdb)),
-        InfluxV2Writer(v2_settings(victoria_metrics_url)),
-    )
-    writers += [v1, v2]
+    v1, v2 = open_v1(writers, influxdb), writers.open("v2", victoria_metrics_url)
     await v1.write(lines)
     await v2.write(lines)
     try:
@@ -433,16 +381,12 @@ async def test_random_nasty_batch_round_trips_on_both_servers(
 
 
 async def test_servers_disagree_on_a_double_backslash_in_a_tag_value(
-    influxdb: InfluxV1, victoria_metrics_url: str, writers: list[InfluxWriter]
+    influxdb: InfluxV1, victoria_metrics_url: str, writers: InfluxWriters
 ) -> None:
     run = uuid.uuid4().hex
     stamp = time.time_ns() - 10_000_000_000
     line = f"backslashes_{run},run={run},t=a\\\\b f=1 {stamp}"  # t=a\\b, written by hand
-    v1, v2 = (
-        InfluxV1Writer(v1_settings(influxdb)),
-        InfluxV2Writer(v2_settings(victoria_metrics_url)),
-    )
-    writers += [v1, v2]
+    v1, v2 = open_v1(writers, influxdb), writers.open("v2", victoria_metrics_url)
     await v1.write([line])
     await v2.write([line])
     (series,) = await influxql(influxdb, f'SELECT t, f FROM "backslashes_{run}"')
@@ -452,12 +396,11 @@ async def test_servers_disagree_on_a_double_backslash_in_a_tag_value(
 
 
 async def test_victoria_metrics_misreads_a_double_quote_in_a_field_key(
-    victoria_metrics_url: str, writers: list[InfluxWriter]
+    victoria_metrics_url: str, writers: InfluxWriters
 ) -> None:
     run = uuid.uuid4().hex
     stamp_ms = time.time_ns() // 1_000_000 - 10_000
-    writer = InfluxV2Writer(v2_settings(victoria_metrics_url))
-    writers.append(writer)
+    writer = writers.open("v2", victoria_metrics_url)
     await writer.write([f'quote_{run},run={run} f"k=4 {stamp_ms * 1_000_000}'])
     (row,) = await vm_export(victoria_metrics_url, run, 1)
     assert row["metric"]["__name__"] == f'quote_{run}_f"k'
@@ -466,11 +409,10 @@ async def test_victoria_metrics_misreads_a_double_quote_in_a_field_key(
 
 
 async def test_influxdb_drops_a_leading_tab_from_a_measurement(
-    influxdb: InfluxV1, writers: list[InfluxWriter]
+    influxdb: InfluxV1, writers: InfluxWriters
 ) -> None:
     run = uuid.uuid4().hex
-    writer = InfluxV1Writer(v1_settings(influxdb))
-    writers.append(writer)
+    writer = open_v1(writers, influxdb)
     await writer.write([f"\ttab_{run} f=1 {time.time_ns()}"])
     (series,) = await influxql(influxdb, f"SELECT f FROM /tab_{run}/")
     assert series["name"] == f"tab_{run}"

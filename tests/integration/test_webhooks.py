@@ -18,7 +18,6 @@ import math
 import random
 import signal
 import sqlite3
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -38,13 +37,13 @@ from gateway.outbox import AsyncOutbox, Outbox, Stored
 from gateway.sinks.errors import RetryableDeliveryError
 from gateway.sinks.webhook import WebhookSink
 from gateway.sinks.webhook_settings import WebhookEndpoint
-from tests.integration.private_services import free_port
+from tests.support.network import free_port
+from tests.support.processes import BLUEWATCH
 
 SECRET = b"integration-secret-0123456789abcdef-synthetic"
 WRONG_SECRET = b"not-the-shared-secret-0123456789abcdef-xx"
 # Retries in milliseconds rather than seconds: the tests wait for outcomes, not for timers.
 FAST_RETRY = BackoffPolicy(first_s=0.02, cap_s=0.2)
-BLUEWATCH = str(Path(sys.executable).with_name("bluewatch"))
 SEVERITY_RANK = {"info": 0, "warning": 1, "high": 2, "critical": 3}
 
 

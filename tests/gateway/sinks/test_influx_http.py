@@ -20,13 +20,9 @@ import pytest
 from aiohttp import web
 
 from gateway.sinks.errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
-from gateway.sinks.influx import (
-    InfluxV1Settings,
-    InfluxV1Writer,
-    InfluxV2Settings,
-    InfluxV2Writer,
-    InfluxWriter,
-)
+from gateway.sinks.influx import InfluxV1Writer, InfluxV2Writer, InfluxWriter
+from tests.support.influx import Api, InfluxWriters, influx_settings
+from tests.support.network import serve_http
 
 LINES = ["heart_rate,officer=o-1 bpm=72i 1", 'alert,officer=o-1 note="panic" 2']
 SECRET = "s3cr3t-P4ss"
@@ -64,41 +60,22 @@ async def recorder() -> AsyncIterator[Recorder]:
         return web.Response(status=status, headers=headers, body=body)
 
     # Bodies are kept as sent, so a test sees the compressed bytes.
-    app = web.Application(handler_args={"auto_decompress": False})
-    app.router.add_post("/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    state.url = f"http://{host}:{port}"
-    yield state
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def writers() -> AsyncIterator[list[InfluxWriter]]:
-    opened: list[InfluxWriter] = []
-    yield opened
-    for writer in opened:
-        await writer.close()
-
-
-def v1(url: str, **changes: object) -> InfluxV1Writer:
-    return InfluxV1Writer(InfluxV1Settings(url=url, database="bluewatch", **changes))
-
-
-def v2(url: str, **changes: object) -> InfluxV2Writer:
-    return InfluxV2Writer(
-        InfluxV2Settings(url=url, org="metro", bucket="telemetry", token=SECRET, **changes)
-    )
+    async with serve_http(handle, auto_decompress=False) as url:
+        state.url = url
+        yield state
 
 
 async def test_v1_request_gzip_auth_and_parameters(
-    recorder: Recorder, writers: list[InfluxWriter]
+    recorder: Recorder, writers: InfluxWriters
 ) -> None:
-    writer = v1(recorder.url, retention_policy="week", username="gw", password=SECRET)
-    writers.append(writer)
+    writer = writers.open(
+        "v1",
+        recorder.url,
+        database="bluewatch",
+        retention_policy="week",
+        username="gw",
+        password=SECRET,
+    )
     await writer.write(LINES)
     (seen,) = recorder.seen
     assert seen.path == "/write"
@@ -113,11 +90,8 @@ async def test_v1_request_gzip_auth_and_parameters(
     assert SECRET not in json.dumps(seen.query)  # the password never rides in the URL
 
 
-async def test_v1_without_gzip_or_credentials(
-    recorder: Recorder, writers: list[InfluxWriter]
-) -> None:
-    writer = v1(recorder.url, gzip=False)
-    writers.append(writer)
+async def test_v1_without_gzip_or_credentials(recorder: Recorder, writers: InfluxWriters) -> None:
+    writer = writers.open("v1", recorder.url, database="bluewatch", gzip=False)
     await writer.write(LINES)
     (seen,) = recorder.seen
     assert "Content-Encoding" not in seen.headers
@@ -127,10 +101,9 @@ async def test_v1_without_gzip_or_credentials(
 
 
 async def test_v2_request_gzip_token_and_parameters(
-    recorder: Recorder, writers: list[InfluxWriter]
+    recorder: Recorder, writers: InfluxWriters
 ) -> None:
-    writer = v2(recorder.url)
-    writers.append(writer)
+    writer = writers.open("v2", recorder.url, org="metro", bucket="telemetry", token=SECRET)
     await writer.write(LINES)
     (seen,) = recorder.seen
     assert seen.path == "/api/v2/write"
@@ -140,32 +113,29 @@ async def test_v2_request_gzip_token_and_parameters(
     assert gzip.decompress(seen.body) == "\n".join(LINES).encode()
 
 
-async def test_v2_without_gzip(recorder: Recorder, writers: list[InfluxWriter]) -> None:
-    writer = v2(recorder.url, gzip=False)
-    writers.append(writer)
+async def test_v2_without_gzip(recorder: Recorder, writers: InfluxWriters) -> None:
+    writer = writers.open("v2", recorder.url, gzip=False)
     await writer.write(LINES)
     (seen,) = recorder.seen
     assert "Content-Encoding" not in seen.headers
     assert seen.body == "\n".join(LINES).encode()
 
 
-@pytest.mark.parametrize("make", [v1, v2], ids=["v1", "v2"])
+@pytest.mark.parametrize("api", ["v1", "v2"])
 async def test_an_empty_batch_sends_nothing(
-    recorder: Recorder, writers: list[InfluxWriter], make: Callable[[str], InfluxWriter]
+    recorder: Recorder, writers: InfluxWriters, api: Api
 ) -> None:
-    writer = make(recorder.url)
-    writers.append(writer)
+    writer = writers.open(api, recorder.url)
     await writer.write([])
     assert recorder.seen == []
 
 
-@pytest.mark.parametrize("make", [v1, v2], ids=["v1", "v2"])
+@pytest.mark.parametrize("api", ["v1", "v2"])
 async def test_503_with_retry_after_is_retryable(
-    recorder: Recorder, writers: list[InfluxWriter], make: Callable[[str], InfluxWriter]
+    recorder: Recorder, writers: InfluxWriters, api: Api
 ) -> None:
     recorder.answers.append((503, {"Retry-After": "7"}, b'{"error":"engine busy"}'))
-    writer = make(recorder.url)
-    writers.append(writer)
+    writer = writers.open(api, recorder.url)
     with pytest.raises(RetryableDeliveryError) as caught:
         await writer.write(LINES)
     assert caught.value.status == 503
@@ -173,18 +143,14 @@ async def test_503_with_retry_after_is_retryable(
     assert "engine busy" in str(caught.value)
 
 
-@pytest.mark.parametrize("make", [InfluxV1Writer, InfluxV2Writer], ids=["v1", "v2"])
+@pytest.mark.parametrize(
+    ("api", "make"), [("v1", InfluxV1Writer), ("v2", InfluxV2Writer)], ids=["v1", "v2"]
+)
 async def test_429_with_an_http_date_uses_the_injected_wall_clock(
-    recorder: Recorder, writers: list[InfluxWriter], make: Callable[..., InfluxWriter]
+    recorder: Recorder, writers: InfluxWriters, api: Api, make: Callable[..., InfluxWriter]
 ) -> None:
     recorder.answers.append((429, {"Retry-After": "Thu, 01 Jan 1970 00:01:40 GMT"}, b""))
-    settings = (
-        InfluxV1Settings(url=recorder.url, database="d")
-        if make is InfluxV1Writer
-        else InfluxV2Settings(url=recorder.url, org="o", bucket="b", token="t")
-    )
-    writer = make(settings, wall_clock=lambda: 90.0)
-    writers.append(writer)
+    writer = writers.adopt(make(influx_settings(api, recorder.url), wall_clock=lambda: 90.0))
     with pytest.raises(RetryableDeliveryError) as caught:
         await writer.write(LINES)
     assert caught.value.status == 429
@@ -192,27 +158,26 @@ async def test_429_with_an_http_date_uses_the_injected_wall_clock(
 
 
 @pytest.mark.parametrize(
-    ("make", "body", "message"),
+    ("api", "body", "message"),
     [
-        (v1, b'{"error":"unable to parse \'x\': bad timestamp"}',
+        ("v1", b'{"error":"unable to parse \'x\': bad timestamp"}',
          "unable to parse 'x': bad timestamp"),
-        (v2, b'{"code":"invalid","message":"unable to parse \'x\': bad timestamp"}',
+        ("v2", b'{"code":"invalid","message":"unable to parse \'x\': bad timestamp"}',
          "unable to parse 'x': bad timestamp"),
-        (v1, b"plain text refusal\n", "plain text refusal"),
-        (v2, b"plain text refusal\n", "plain text refusal"),
+        ("v1", b"plain text refusal\n", "plain text refusal"),
+        ("v2", b"plain text refusal\n", "plain text refusal"),
     ],
     ids=["v1-json", "v2-json", "v1-text", "v2-text"],
 )  # fmt: skip
 async def test_400_carries_the_servers_message(
     recorder: Recorder,
-    writers: list[InfluxWriter],
-    make: Callable[[str], InfluxWriter],
+    writers: InfluxWriters,
+    api: Api,
     body: bytes,
     message: str,
 ) -> None:
     recorder.answers.append((400, {"Content-Type": "application/json"}, body))
-    writer = make(recorder.url)
-    writers.append(writer)
+    writer = writers.open(api, recorder.url)
     with pytest.raises(RejectedDeliveryError) as caught:
         await writer.write(LINES)
     assert caught.value.status == 400
@@ -220,22 +185,20 @@ async def test_400_carries_the_servers_message(
 
 
 async def test_v1_reads_the_error_header_when_the_body_is_empty(
-    recorder: Recorder, writers: list[InfluxWriter]
+    recorder: Recorder, writers: InfluxWriters
 ) -> None:
     recorder.answers.append((400, {"X-Influxdb-Error": "partial write: max-values-per-tag"}, b""))
-    writer = v1(recorder.url)
-    writers.append(writer)
+    writer = writers.open("v1", recorder.url)
     with pytest.raises(RejectedDeliveryError, match="partial write: max-values-per-tag"):
         await writer.write(LINES)
 
 
-@pytest.mark.parametrize("make", [v1, v2], ids=["v1", "v2"])
+@pytest.mark.parametrize("api", ["v1", "v2"])
 async def test_no_answer_within_the_timeout_is_retryable(
-    recorder: Recorder, writers: list[InfluxWriter], make: Callable[..., InfluxWriter]
+    recorder: Recorder, writers: InfluxWriters, api: Api
 ) -> None:
     recorder.delay_s = 1.0
-    writer = make(recorder.url, timeout_s=0.2)
-    writers.append(writer)
+    writer = writers.open(api, recorder.url, timeout_s=0.2)
     with pytest.raises(RetryableDeliveryError, match=r"no answer within 0\.2 s"):
         await writer.write(LINES)
 
@@ -255,28 +218,27 @@ async def hang_up_url() -> AsyncIterator[str]:
     await server.wait_closed()
 
 
-@pytest.mark.parametrize("make", [v1, v2], ids=["v1", "v2"])
+@pytest.mark.parametrize("api", ["v1", "v2"])
 async def test_a_dropped_connection_is_retryable(
-    hang_up_url: str, writers: list[InfluxWriter], make: Callable[[str], InfluxWriter]
+    hang_up_url: str, writers: InfluxWriters, api: Api
 ) -> None:
-    writer = make(hang_up_url)
-    writers.append(writer)
+    writer = writers.open(api, hang_up_url)
     with pytest.raises(RetryableDeliveryError, match=r"ServerDisconnectedError|ClientOSError"):
         await writer.write(LINES)
 
 
 @pytest.mark.parametrize("status", [401, 503])
+@pytest.mark.parametrize(
+    ("api", "credentials"),
+    [("v1", {"username": "gw", "password": SECRET}), ("v2", {"token": SECRET})],
+    ids=["v1", "v2"],
+)
 async def test_errors_and_their_tracebacks_never_show_secrets(
-    recorder: Recorder, writers: list[InfluxWriter], status: int
+    recorder: Recorder, writers: InfluxWriters, status: int, api: Api, credentials: dict[str, str]
 ) -> None:
-    for make in (
-        lambda: v1(recorder.url, username="gw", password=SECRET),
-        lambda: v2(recorder.url),
-    ):
-        recorder.answers.append((status, {}, b'{"error":"unauthorized"}'))
-        writer = make()
-        writers.append(writer)
-        with pytest.raises(DeliveryError) as caught:
-            await writer.write(LINES)
-        assert SECRET not in "".join(traceback.format_exception(caught.value))
-        assert SECRET not in repr(writer)
+    recorder.answers.append((status, {}, b'{"error":"unauthorized"}'))
+    writer = writers.open(api, recorder.url, **credentials)
+    with pytest.raises(DeliveryError) as caught:
+        await writer.write(LINES)
+    assert SECRET not in "".join(traceback.format_exception(caught.value))
+    assert SECRET not in repr(writer)

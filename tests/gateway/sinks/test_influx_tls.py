@@ -16,13 +16,9 @@ import pytest
 from aiohttp import web
 
 from gateway.sinks.errors import RetryableDeliveryError
-from gateway.sinks.influx import (
-    InfluxV1Settings,
-    InfluxV1Writer,
-    InfluxV2Settings,
-    InfluxV2Writer,
-    InfluxWriter,
-)
+from gateway.sinks.influx import make_writer
+from tests.support.influx import Api, InfluxWriters, influx_settings
+from tests.support.network import serve_http
 
 LINES = ["m f=1i 1"]
 
@@ -57,63 +53,40 @@ async def https_url(tls_folder: Path) -> AsyncIterator[str]:
         await request.read()
         return web.Response(status=204)
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", accept)
-    runner = web.AppRunner(app)
-    await runner.setup()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(tls_folder / "server.crt", tls_folder / "server.key")
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
-    await site.start()
-    yield f"https://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
-
-
-def writer_for(api: str, url: str, **tls: object) -> InfluxWriter:
-    if api == "v1":
-        return InfluxV1Writer(InfluxV1Settings(url=url, database="d", **tls))
-    return InfluxV2Writer(InfluxV2Settings(url=url, org="o", bucket="b", token="t", **tls))
-
-
-@pytest.fixture
-async def writers() -> AsyncIterator[list[InfluxWriter]]:
-    opened: list[InfluxWriter] = []
-    yield opened
-    for writer in opened:
-        await writer.close()
+    async with serve_http(accept, ssl_context=context) as url:
+        yield url
 
 
 @pytest.mark.parametrize("api", ["v1", "v2"])
 async def test_an_unknown_ca_is_refused_by_default(
-    https_url: str, writers: list[InfluxWriter], api: str
+    https_url: str, writers: InfluxWriters, api: Api
 ) -> None:
-    writer = writer_for(api, https_url)
-    writers.append(writer)
+    writer = writers.open(api, https_url)
     with pytest.raises(RetryableDeliveryError, match="certificate verify failed"):
         await writer.write(LINES)
 
 
 @pytest.mark.parametrize("api", ["v1", "v2"])
 async def test_the_configured_ca_file_is_trusted(
-    https_url: str, tls_folder: Path, writers: list[InfluxWriter], api: str
+    https_url: str, tls_folder: Path, writers: InfluxWriters, api: Api
 ) -> None:
-    writer = writer_for(api, https_url, ca_file=tls_folder / "ca.crt")
-    writers.append(writer)
+    writer = writers.open(api, https_url, ca_file=tls_folder / "ca.crt")
     await writer.write(LINES)
 
 
 @pytest.mark.parametrize("api", ["v1", "v2"])
 async def test_verification_can_be_turned_off_explicitly(
-    https_url: str, writers: list[InfluxWriter], api: str
+    https_url: str, writers: InfluxWriters, api: Api
 ) -> None:
-    writer = writer_for(api, https_url, verify_tls=False)
-    writers.append(writer)
+    writer = writers.open(api, https_url, verify_tls=False)
     await writer.write(LINES)
 
 
 @pytest.mark.parametrize("api", ["v1", "v2"])
-def test_a_ca_file_without_a_certificate_fails_at_construction(tmp_path: Path, api: str) -> None:
+def test_a_ca_file_without_a_certificate_fails_at_construction(tmp_path: Path, api: Api) -> None:
     bogus = tmp_path / "ca.crt"
     bogus.write_text("not a certificate\n")
     with pytest.raises(ValueError, match=f"ca_file {bogus} holds no usable CA certificate"):
-        writer_for(api, "https://h", ca_file=bogus)
+        make_writer(influx_settings(api, "https://h", ca_file=bogus))
