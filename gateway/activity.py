@@ -15,9 +15,9 @@ from enum import StrEnum
 from typing import Final
 
 from gateway.analytics.vectors import Vector, angle_deg
+from gateway.domain import NS_PER_S
 from sensors import SAMPLE_INDEX_MODULO
 
-NS_PER_S: Final = 1_000_000_000
 RAW_WINDOW_S: Final = 60.0
 # Motion intensity from the standard deviation of |a| over one second. Thresholds from the
 # accelerometry literature for trunk-worn sensors: below 0.02 g is stillness (sensor noise plus

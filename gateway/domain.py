@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from functools import cached_property
 from typing import Final
@@ -24,6 +25,18 @@ NS_PER_S: Final = 1_000_000_000
 ID_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 FieldValue = float | int | bool | str
+
+
+def utc_datetime(ns: int) -> datetime:
+    """A UTC datetime, to the microsecond, from nanoseconds since the epoch."""
+    # Integer arithmetic: a float of nanoseconds since 1970 has no exact milliseconds left.
+    seconds, remainder = divmod(ns, NS_PER_S)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=remainder // 1000)
+
+
+def iso_utc(ns: int) -> str:
+    """RFC 3339 UTC with milliseconds, as the rest of the gateway writes times."""
+    return utc_datetime(ns).isoformat(timespec="milliseconds")
 
 
 class Lane(IntEnum):

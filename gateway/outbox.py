@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from gateway.domain import Lane, Point
+from gateway.domain import NS_PER_S, Lane, Point
 
 T = TypeVar("T")
 
@@ -216,7 +216,7 @@ class Outbox:
         Returns the number of rows deleted.
         """
         deleted = 0
-        cutoff = self._clock_ns() - int(self.max_age_s * 1e9)
+        cutoff = self._clock_ns() - int(self.max_age_s * NS_PER_S)
         for lane in Lane:
             floor = self._delivered_floor(lane)
             deleted += self._delete_where(
@@ -271,7 +271,7 @@ class Outbox:
                 "SELECT COUNT(*), MIN(accepted_ns) FROM points WHERE lane = ? AND id > ?",
                 (lane, last_id),
             ).fetchone()
-            age = None if oldest is None else (now - oldest) / 1e9
+            age = None if oldest is None else (now - oldest) / NS_PER_S
             pending.setdefault(sink, {})[Lane(lane)] = LaneStats(count, age)
         pages = [
             db.execute(f"PRAGMA {name}").fetchone()[0]

@@ -21,7 +21,7 @@ from gateway.alerts.model import (
     TransitionError,
 )
 from gateway.alerts.record import AlertChange, AlertRecordError
-from gateway.domain import ALERT, Point, UnitRef
+from gateway.domain import ALERT, NS_PER_S, Point, UnitRef
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class AlertEngine:
         self.config_hash = config_hash
         self._clock_ns = clock_ns
         self._emit_point = emit
-        self._escalate_after_ns = int(escalate_after_s * 1e9)
+        self._escalate_after_ns = int(escalate_after_s * NS_PER_S)
         self._new_id = new_id
         self.alerts: dict[str, Alert] = {}
         self._open: dict[tuple[str, AlertKind], str] = {}
@@ -176,7 +176,7 @@ class AlertEngine:
                 and not alert.escalated
                 and now - alert.changed_ns >= self._escalate_after_ns
             ):
-                waited = (now - alert.changed_ns) / 1e9
+                waited = (now - alert.changed_ns) / NS_PER_S
                 reason = f"{alert.reason}; not acknowledged after {waited:.0f} s"
                 self._change(alert.escalated_to(ESCALATION[alert.severity], reason, now))
 
@@ -193,10 +193,10 @@ class AlertEngine:
             if point.measurement != ALERT.name:
                 continue
             try:
-                alert = AlertChange.from_point(point).to_alert()
-            except (AlertRecordError, ValueError) as exc:
-                # A row this gateway cannot read (an unknown kind from a newer version) must
-                # not stop it from starting: the rest of the alerts are still restored.
+                alert = AlertChange.from_point(point).alert
+            except AlertRecordError as exc:
+                # A row this gateway cannot read must not stop it from starting: the rest of
+                # the alerts are still restored.
                 logger.error("alert row not restored: %s", exc)
                 continue
             known = self.alerts.get(alert.alert_id)

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final
 
-from gateway.domain import ALERT, FieldValue, Point, UnitRef
+from gateway.domain import ALERT, NS_PER_S, FieldValue, Point, UnitRef
+
+# A kind is a short lowercase word: it travels into CAP event codes, topics and dashboards.
+KIND_PATTERN: Final = r"^[a-z][a-z0-9_]{0,63}$"
 
 
 class AlertKind(StrEnum):
+    """What an alert is about. Open: a kind this gateway does not know (written by a newer
+    version into the outbox it reads) is kept as a pseudo-member, so it is still restored,
+    delivered to dispatch and shown, never dropped; the rules only ever raise the members below.
+    """
+
     OFFICER_DOWN = "officer_down"
     FALL = "fall"
     HEAT_STRAIN = "heat_strain"
@@ -21,6 +30,15 @@ class AlertKind(StrEnum):
     HELMET_IMPACT = "helmet_impact"
     DEVICE_LOST = "device_lost"
     LOW_BATTERY = "low_battery"
+
+    @classmethod
+    def _missing_(cls, value: object) -> AlertKind | None:
+        if isinstance(value, str) and re.fullmatch(KIND_PATTERN, value):
+            member = str.__new__(cls, value)
+            member._name_ = value.upper()
+            member._value_ = value
+            return member
+        return None
 
 
 class Severity(StrEnum):
@@ -117,7 +135,7 @@ class Alert:
         if self.state is not AlertState.ACKNOWLEDGED:
             return None
         since_ns = self.activated_ns if self.activated_ns is not None else self.started_ns
-        return round((self.changed_ns - since_ns) / 1e9, 3)
+        return round((self.changed_ns - since_ns) / NS_PER_S, 3)
 
     def escalated_to(self, severity: Severity, reason: str, now_ns: int) -> Alert:
         return replace(

@@ -2,8 +2,8 @@
 
 The alert engine writes these rows (`Alert.to_point`); the sinks that deliver alerts to people
 (webhooks) and the engine itself after a restart read them back here, through one parser that
-names the first bad field. Kinds are kept as text: a kind added by a newer gateway must still
-reach dispatch from an outbox an older one reads.
+names the first bad field. An unknown kind is kept (`AlertKind` is open): a kind added by a
+newer gateway must still reach dispatch from an outbox an older one reads.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from gateway.alerts.model import Alert, AlertKind, AlertState, Severity
-from gateway.domain import ID_PATTERN, FieldValue, Point
+from gateway.alerts.model import KIND_PATTERN, Alert, AlertKind, AlertState, Severity
+from gateway.domain import ID_PATTERN, FieldValue, Point, UnitRef
 
 ALERT_ID: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
-KIND: Final = r"^[a-z][a-z0-9_]{0,63}$"
 E = TypeVar("E", Severity, AlertState)
 
 
@@ -46,9 +45,7 @@ def _text(fields: Mapping[str, FieldValue], name: str, pattern: str | None = Non
     return value
 
 
-def _member(
-    fields: Mapping[str, FieldValue], name: str, enum: type[E]
-) -> E:
+def _member(fields: Mapping[str, FieldValue], name: str, enum: type[E]) -> E:
     value = _text(fields, name)
     try:
         return enum(value)
@@ -85,34 +82,16 @@ def _degrees(fields: Mapping[str, FieldValue], name: str, limit: float) -> float
 
 @dataclass(frozen=True, slots=True)
 class AlertChange:
-    """One alert state change as the alert engine records it (an `alert` point, lane ALERT)."""
+    """One alert state change as the alert engine records it (an `alert` point, lane ALERT):
+    the alert as of this change, and the unit that raised it."""
 
-    alert_id: str
-    sequence: int
-    kind: str
-    severity: Severity
-    state: AlertState
-    reason: str
-    rule: str
-    rule_version: str
-    config_hash: str
-    started_ns: int
-    changed_ns: int
-    agency: str
-    unit: str
-    officer: str
-    device: str | None = None
-    latitude_deg: float | None = None
-    longitude_deg: float | None = None
-    evidence_id: str | None = None
-    acknowledged_by: str | None = None
-    escalated: bool = False
-    activated_ns: int | None = None
+    unit: UnitRef
+    alert: Alert
 
     @property
     def idempotency_key(self) -> str:
         """The same for every redelivery of this change, different for every other change."""
-        return f"{self.alert_id}:{self.sequence}"
+        return f"{self.alert.alert_id}:{self.alert.sequence}"
 
     @classmethod
     def from_point(cls, point: Point) -> AlertChange:
@@ -124,10 +103,10 @@ class AlertChange:
         longitude = _degrees(fields, "longitude_deg", 180.0)
         if (latitude is None) != (longitude is None):
             raise AlertRecordError("fields 'latitude_deg' and 'longitude_deg' come together")
-        return cls(
+        alert = Alert(
             alert_id=_text(fields, "alert_id", ALERT_ID),
-            sequence=_integer(fields, "sequence", 1),
-            kind=_text(fields, "kind", KIND),
+            officer_id=_tag(tags, "officer"),
+            kind=AlertKind(_text(fields, "kind", KIND_PATTERN)),
             severity=severity,
             state=state,
             reason=_text(fields, "reason"),
@@ -136,10 +115,8 @@ class AlertChange:
             config_hash=_text(fields, "config_hash"),
             started_ns=_integer(fields, "started_ns", 0),
             changed_ns=point.time_ns,
-            agency=_tag(tags, "agency"),
-            unit=_tag(tags, "unit"),
-            officer=_tag(tags, "officer"),
-            device=_optional_tag(tags, "device"),
+            sequence=_integer(fields, "sequence", 1),
+            device_id=_optional_tag(tags, "device"),
             latitude_deg=latitude,
             longitude_deg=longitude,
             evidence_id=_optional_text(fields, "evidence_id"),
@@ -149,29 +126,4 @@ class AlertChange:
                 None if fields.get("activated_ns") is None else _integer(fields, "activated_ns", 0)
             ),
         )
-
-    def to_alert(self) -> Alert:
-        """The engine's view of this change; ValueError for a kind this gateway does not know."""
-        return Alert(
-            alert_id=self.alert_id,
-            officer_id=self.officer,
-            kind=AlertKind(self.kind),
-            severity=self.severity,
-            state=self.state,
-            reason=self.reason,
-            rule=self.rule,
-            rule_version=self.rule_version,
-            config_hash=self.config_hash,
-            started_ns=self.started_ns,
-            changed_ns=self.changed_ns,
-            sequence=self.sequence,
-            device_id=self.device,
-            latitude_deg=self.latitude_deg,
-            longitude_deg=self.longitude_deg,
-            evidence_id=self.evidence_id,
-            acknowledged_by=self.acknowledged_by,
-            escalated=self.escalated,
-            activated_ns=self.activated_ns,
-        )
-
-
+        return cls(UnitRef(_tag(tags, "agency"), _tag(tags, "unit")), alert)

@@ -12,6 +12,7 @@ from gateway import logs
 from gateway.app import build, tune_interpreter
 from gateway.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Streams
 from gateway.config import ConfigError, GatewayConfig, load_config
+from gateway.secret_file import SecretError
 from gateway.sinks.factory import build_sinks
 
 
@@ -54,7 +55,9 @@ def run(args: argparse.Namespace, io: Streams) -> int:
     logs.configure(args.log_level, args.log_format, sys.stderr)
     try:
         asyncio.run(serve(config, args.live, args.seconds, io))
-    except OSError as exc:
+    except (OSError, SecretError) as exc:
+        # A secret file that went missing or too short since the configuration was checked,
+        # an outbox directory or a port that cannot be had: one line naming it, no traceback.
         io.stderr.write(f"bluewatch run: {exc}\n")
         return EXIT_FAILURE
     return EXIT_OK

@@ -22,7 +22,7 @@ import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from gateway.backoff import BackoffPolicy
-from gateway.domain import Channel, Point, channel_of
+from gateway.domain import Channel, Point, channel_of, iso_utc
 from gateway.outbox import Stored
 from gateway.secret_file import read_secret_text
 from gateway.sinks.errors import RetryableDeliveryError
@@ -72,7 +72,7 @@ def render(point: Point, prefix: str) -> tuple[str, bytes]:
     topic = "/".join((prefix, *levels, channel_of(point).value))
     payload: dict[str, Any] = {
         "measurement": point.measurement,
-        "time": datetime.fromtimestamp(point.time_ns / 1e9, UTC).isoformat(timespec="milliseconds"),
+        "time": iso_utc(point.time_ns),
         "time_ns": point.time_ns,
         "tags": {k: v for k, v in tags.items() if k not in ("agency", "unit", "officer")},
         "fields": dict(point.fields),

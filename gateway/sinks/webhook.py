@@ -154,12 +154,12 @@ class WebhookSink(Sink):
         except AlertRecordError as exc:
             self.counters.refused += 1
             raise RejectedDeliveryError(f"{self.name}: alert point {item.id}: {exc}") from exc
-        seen = self._alerts.get(change.alert_id) or _Seen()
-        seen.changed_ns[change.sequence] = change.changed_ns
-        _remember(self._alerts, change.alert_id, seen, ALERT_MEMORY)
+        seen = self._alerts.get(change.alert.alert_id) or _Seen()
+        seen.changed_ns[change.alert.sequence] = change.alert.changed_ns
+        _remember(self._alerts, change.alert.alert_id, seen, ALERT_MEMORY)
         # Once an alert reached this endpoint, its acknowledgement, resolution or cancellation
         # must reach it too, even should that change carry a lower severity.
-        if seen.sent or change.severity.rank >= self._threshold:
+        if seen.sent or change.alert.severity.rank >= self._threshold:
             return change, seen
         return None
 
@@ -180,8 +180,8 @@ class WebhookSink(Sink):
     def render(self, change: AlertChange) -> tuple[bytes, str]:
         """Body and content type in this endpoint's format."""
         if self.endpoint.format == "cap":
-            seen = self._alerts.get(change.alert_id)
-            previous = None if seen is None else seen.changed_ns.get(change.sequence - 1)
+            seen = self._alerts.get(change.alert.alert_id)
+            previous = None if seen is None else seen.changed_ns.get(change.alert.sequence - 1)
             return render_cap(change, self._cap, previous), CAP_CONTENT_TYPE
         return render_json(change), JSON_CONTENT_TYPE
 
@@ -224,7 +224,7 @@ class WebhookSink(Sink):
         )
         if error is None:
             self.counters.sent += 1
-            self.counters.latency.add((self._clock_ns() - change.changed_ns) / NS_PER_S)
+            self.counters.latency.add((self._clock_ns() - change.alert.changed_ns) / NS_PER_S)
             logger.debug("%s: %s delivered (HTTP %d)", self.name, key, status)
             return
         if isinstance(error, RejectedDeliveryError):

@@ -111,6 +111,6 @@ def test_time_to_acknowledge_counts_from_activation_and_survives_a_restart() -> 
     assert panic is not None
     engine.acknowledge(panic.alert_id, "dispatcher-7")
     assert rows[-1].fields["time_to_ack_s"] == 3.0
-    restored = AlertChange.from_point(rows[1]).to_alert()
+    restored = AlertChange.from_point(rows[1]).alert
     assert restored.activated_ns == T0 + 10 * 10**9
     assert restored.moved_to(AlertState.ACKNOWLEDGED, "ack", T0 + 20 * 10**9).time_to_ack_s == 10.0

@@ -324,9 +324,15 @@ def test_the_deduplicator_needs_room() -> None:
 def test_an_alert_point_reads_into_a_change() -> None:
     read = change(3, evidence_id="ev-77", acknowledged_by="dispatcher-4")
     assert read.idempotency_key == "a-3f2b9c0d1e4a4b5c8d7e6f5a4b3c2d1e:3"
-    assert (read.officer, read.device, read.changed_ns) == ("officer-01", "officer-01-vest", T0)
-    assert (read.latitude_deg, read.longitude_deg) == (40.758896, -73.98513)
-    assert (read.evidence_id, read.acknowledged_by) == ("ev-77", "dispatcher-4")
+    alert = read.alert
+    assert (alert.officer_id, alert.device_id, alert.changed_ns) == (
+        "officer-01",
+        "officer-01-vest",
+        T0,
+    )
+    assert (alert.latitude_deg, alert.longitude_deg) == (40.758896, -73.98513)
+    assert (alert.evidence_id, alert.acknowledged_by) == ("ev-77", "dispatcher-4")
+    assert (read.unit.agency, read.unit.unit) == ("metro-pd", "car-12")
 
 
 @pytest.mark.parametrize(
@@ -358,7 +364,9 @@ def test_tags_are_checked_and_unknown_kinds_or_fields_are_accepted() -> None:
     with pytest.raises(AlertRecordError, match="tag 'officer'"):
         AlertChange.from_point(bad)
     # A kind added later must still reach dispatch; fields added later are ignored.
-    assert change(kind="drone_sighted", escalated=True, future_field="x").kind == "drone_sighted"
+    unknown = change(kind="drone_sighted", escalated=True, future_field="x")
+    assert unknown.alert.kind == "drone_sighted"
+    assert unknown.alert.escalated
 
 
 # --- the JSON payload -----------------------------------------------------------------------

@@ -143,4 +143,4 @@ def test_state_is_restored_from_alert_rows(
         2,
         40.1,
     )
-    assert AlertChange.from_point(emitted[0]).to_alert() == first
+    assert AlertChange.from_point(emitted[0]).alert == first
