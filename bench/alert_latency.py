@@ -44,7 +44,7 @@ from gateway.ble.factory import BleakFactory
 from gateway.commands.dispatch_sink import DispatchReceiver
 from gateway.config import GatewayConfig
 from gateway.sinks.factory import build_sinks
-from sensors import DeviceKind, SafetyEvent, SafetyEventKind
+from sensors import DeviceModel, SafetyEvent, SafetyEventKind
 from tests.support.network import free_port
 from tests.support.processes import BLUEWATCH
 
@@ -136,7 +136,7 @@ async def measure(devices: int, panics: int, folder: Path) -> dict[str, Any]:
         await asyncio.sleep(3)  # telemetry flowing from every device
         for press in range(panics):
             officer = fleet.officers[press % officers]
-            vest = officer.devices[DeviceKind.VEST].peripheral
+            vest = officer.devices[DeviceModel.BLUEWATCH_VEST].peripheral
             before = len(arrivals.seen)
             event = SafetyEvent(
                 event=SafetyEventKind.PANIC_PRESS, sequence=press % 65536, device_ticks_ms=0

@@ -33,7 +33,7 @@ from gateway.outbox import AsyncOutbox, Outbox
 from gateway.pipeline import Pipeline
 from gateway.sinks.influx_sink import InfluxSink
 from sensors import (
-    DeviceKind,
+    DeviceModel,
     HeartRateMeasurement,
     ImuBatch,
     LocationAndSpeed,
@@ -50,7 +50,7 @@ def notifications(count: int) -> list[Notification]:
     refs = [
         DeviceRef(unit, f"officer-{officer:02d}", f"officer-{officer:02d}-{kind.value}", kind)
         for officer in range(8)
-        for kind in (DeviceKind.VEST, DeviceKind.HELMET)
+        for kind in (DeviceModel.BLUEWATCH_VEST, DeviceModel.BLUEWATCH_HELMET)
     ]
     result: list[Notification] = []
     second = 0
@@ -58,7 +58,7 @@ def notifications(count: int) -> list[Notification]:
     while len(result) < count:
         t_ns = 1_800_000_000_000_000_000 + second * 1_000_000_000
         for ref in refs:
-            if ref.kind is DeviceKind.VEST:
+            if ref.model is DeviceModel.BLUEWATCH_VEST:
                 hr = HeartRateMeasurement(
                     heart_rate_bpm=70 + second % 30,
                     sensor_contact="detected",

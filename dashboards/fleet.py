@@ -104,8 +104,9 @@ def officer_table_queries() -> list[InfluxQLQuery]:
             "ACT",
             fn("last", "intensity", "intensity"),
             fn("last", "posture", "posture"),
-            # The vest's IMU is on the trunk: its posture and intensity describe the officer.
-            where=(Condition("kind", "=", "vest"),),
+            # A trunk accelerometer (vest, chest strap): its posture and intensity describe the
+            # officer; an arm or a helmet moves on its own.
+            where=(Condition("placement", "=", "torso"),),
         ),
         _per_officer(_latest_per_device("battery", "pct"), "BAT", fn("min", "pct", "battery_pct")),
         _per_officer(

@@ -166,7 +166,7 @@ def psi_panel() -> timeseries.Panel:
 
 def activity_timeline() -> statetimeline.Panel:
     """Intensity and posture as coloured bands: a fall shows as vigorous then lying, still."""
-    vest = (Condition("kind", "=", "vest"),)
+    vest = (Condition("placement", "=", "torso"),)
     return (
         statetimeline.Panel()
         .title("Activity and posture")
@@ -215,7 +215,7 @@ def motion_panel() -> timeseries.Panel:
                 "STD",
                 fn("mean", "std_g", "std_g"),
                 alias="std $tag_officer",
-                where=(Condition("kind", "=", "vest"),),
+                where=(Condition("placement", "=", "torso"),),
             )
         )
         .with_target(
@@ -224,7 +224,7 @@ def motion_panel() -> timeseries.Panel:
                 "PEAK",
                 fn("max", "peak_g", "peak_g"),
                 alias="peak $tag_officer",
-                where=(Condition("kind", "=", "vest"),),
+                where=(Condition("placement", "=", "torso"),),
             )
         )
         .unit("suffix: g")

@@ -18,13 +18,13 @@ from firmware_mocks.devices.gatt import DeviceIdentity
 from firmware_mocks.devices.peripheral import Peripheral
 from firmware_mocks.radio import VirtualRadio, random_static_address
 from firmware_mocks.scenario import Scenario
-from firmware_mocks.simulation import OfficerSimulation
+from firmware_mocks.simulation import OfficerSimulation, imu_rate_hz
 from sensors import (
     PROFILES,
     SAMPLE_INDEX_MODULO,
     BatteryLevel,
     Characteristic,
-    DeviceKind,
+    DeviceModel,
     DeviceStatus,
     HeartRateMeasurement,
     ImuBatch,
@@ -44,7 +44,7 @@ DEFAULT_TICK_S: Final = 0.05
 # refuses trailing bytes, so the gateway must count it and carry on.
 CORRUPTION_BYTE: Final = b"\xa5"
 
-Producer = Callable[[OfficerSimulation, DeviceKind], Characteristic]
+Producer = Callable[[OfficerSimulation, DeviceModel], Characteristic]
 
 # Periodic characteristics: how each device gets its next value from the simulation.
 PRODUCERS: Final[dict[str, Producer]] = {
@@ -64,7 +64,7 @@ PRODUCERS: Final[dict[str, Producer]] = {
 class SimulatedDevice:
     """One wearable: its peripheral plus the firmware's own counters."""
 
-    kind: DeviceKind
+    kind: DeviceModel
     peripheral: Peripheral
     next_due: dict[str, float] = field(default_factory=dict)
     imu_buffer: list[tuple[float, float, float]] = field(default_factory=list)
@@ -74,13 +74,13 @@ class SimulatedDevice:
 
     @property
     def profile_rate_hz(self) -> int:
-        return self.peripheral.profile.imu_rate_hz
+        return imu_rate_hz(self.peripheral.profile.model)
 
 
 @dataclass
 class SimulatedOfficer:
     simulation: OfficerSimulation
-    devices: dict[DeviceKind, SimulatedDevice]
+    devices: dict[DeviceModel, SimulatedDevice]
 
 
 @dataclass(frozen=True)
@@ -119,11 +119,11 @@ class Fleet:
             simulation = OfficerSimulation(scenario, index, seed + index)
             devices = {
                 kind: SimulatedDevice(kind, self._peripheral(kind, index, rng))
-                for kind in (DeviceKind.VEST, DeviceKind.HELMET)
+                for kind in (DeviceModel.BLUEWATCH_VEST, DeviceModel.BLUEWATCH_HELMET)
             }
             self.officers.append(SimulatedOfficer(simulation, devices))
 
-    def _peripheral(self, kind: DeviceKind, index: int, rng: random.Random) -> Peripheral:
+    def _peripheral(self, kind: DeviceModel, index: int, rng: random.Random) -> Peripheral:
         profile = PROFILES[kind]
         serial = f"{kind.value[0].upper()}{index + 1:04d}"
         name = f"{profile.name_prefix}-{serial}"
@@ -144,10 +144,10 @@ class Fleet:
         return [
             RosterEntry(
                 officer_id=officer.simulation.officer_id,
-                vest_address=officer.devices[DeviceKind.VEST].peripheral.address,
-                vest_name=officer.devices[DeviceKind.VEST].peripheral.name,
-                helmet_address=officer.devices[DeviceKind.HELMET].peripheral.address,
-                helmet_name=officer.devices[DeviceKind.HELMET].peripheral.name,
+                vest_address=officer.devices[DeviceModel.BLUEWATCH_VEST].peripheral.address,
+                vest_name=officer.devices[DeviceModel.BLUEWATCH_VEST].peripheral.name,
+                helmet_address=officer.devices[DeviceModel.BLUEWATCH_HELMET].peripheral.address,
+                helmet_name=officer.devices[DeviceModel.BLUEWATCH_HELMET].peripheral.name,
             )
             for officer in self.officers
         ]

@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from sensors import DeviceKind, SafetyEventKind
+from sensors import PROFILES, DeviceModel, SafetyEventKind
 
 
 class Activity(StrEnum):
@@ -182,15 +182,18 @@ class Phase(_Model):
         return self
 
 
+# Scenarios name a simulated officer's devices by their short names (the profiles').
+SimulatedDevice = Literal["vest", "helmet"]
+
 # Which device sends which event (docs/gatt-profile.md): impacts the helmet, the rest the vest.
-EVENT_DEVICE: Final[Mapping[SafetyEventKind, DeviceKind]] = MappingProxyType(
+EVENT_DEVICE: Final[Mapping[SafetyEventKind, SimulatedDevice]] = MappingProxyType(
     {
-        SafetyEventKind.PANIC_PRESS: DeviceKind.VEST,
-        SafetyEventKind.HOLSTER_DRAW: DeviceKind.VEST,
-        SafetyEventKind.HOLSTER_RETURN: DeviceKind.VEST,
-        SafetyEventKind.IM_OK_PRESS: DeviceKind.VEST,
-        SafetyEventKind.FALL_DETECTED: DeviceKind.VEST,
-        SafetyEventKind.IMPACT: DeviceKind.HELMET,
+        SafetyEventKind.PANIC_PRESS: "vest",
+        SafetyEventKind.HOLSTER_DRAW: "vest",
+        SafetyEventKind.HOLSTER_RETURN: "vest",
+        SafetyEventKind.IM_OK_PRESS: "vest",
+        SafetyEventKind.FALL_DETECTED: "vest",
+        SafetyEventKind.IMPACT: "helmet",
     }
 )
 
@@ -200,7 +203,7 @@ class ScheduledEvent(_Model):
 
     at_s: float = Field(ge=0)
     kind: SafetyEventKind
-    device: DeviceKind
+    device: SimulatedDevice
     officers: Officers
     # Reported as given; when left out, a fall or impact reports the peak of its own samples.
     peak_accel_g: float | None = Field(default=None, ge=0, le=655)
@@ -209,7 +212,7 @@ class ScheduledEvent(_Model):
     def _device_sends_kind(self) -> Self:
         expected = EVENT_DEVICE[self.kind]
         if self.device != expected:
-            raise ValueError(f"device: {self.kind.value} is sent by the {expected.value}")
+            raise ValueError(f"device: {self.kind.value} is sent by the {expected}")
         return self
 
 
@@ -221,8 +224,8 @@ class _Fault(_Model):
     device: FaultDevice
     officers: Officers
 
-    def concerns(self, device: DeviceKind) -> bool:
-        return self.device in ("both", device.value)
+    def concerns(self, device: DeviceModel) -> bool:
+        return self.device in ("both", PROFILES[device].short_name)
 
 
 class DropoutFault(_Fault):

@@ -34,7 +34,7 @@ from firmware_mocks.scenario import (
 from firmware_mocks.track import Track, draw_terrain
 from sensors import (
     PROFILES,
-    DeviceKind,
+    DeviceModel,
     HeartRateMeasurement,
     LocationAndSpeed,
     PositionStatus,
@@ -55,7 +55,19 @@ VEST_FALL_FLAG_DELAY_S: Final = 1.5
 # The window over which a device takes the peak it reports with a fall or an impact.
 PEAK_WINDOW_S: Final = 2.0
 PEAK_EVENTS: Final = frozenset({SafetyEventKind.FALL_DETECTED, SafetyEventKind.IMPACT})
-_DEVICE_INDEX: Final = MappingProxyType({DeviceKind.VEST: VEST, DeviceKind.HELMET: HELMET})
+
+
+def imu_rate_hz(model: DeviceModel) -> int:
+    """The rate a simulated device samples its accelerometer at (the profile's)."""
+    accelerometer = PROFILES[model].accelerometer
+    if accelerometer is None:
+        raise ValueError(f"a {model.value} has no accelerometer")
+    return accelerometer.rate_hz
+
+
+_DEVICE_INDEX: Final = MappingProxyType(
+    {DeviceModel.BLUEWATCH_VEST: VEST, DeviceModel.BLUEWATCH_HELMET: HELMET}
+)
 
 
 @dataclass(frozen=True)
@@ -271,10 +283,10 @@ class OfficerSimulation:
         self._track = Track(scenario.area, self._schedule, terrain, stream("track"))
         self._devices = {
             kind: self._device(kind, stream(f"device/{kind.value}"))
-            for kind in (DeviceKind.VEST, DeviceKind.HELMET)
+            for kind in (DeviceModel.BLUEWATCH_VEST, DeviceModel.BLUEWATCH_HELMET)
         }
 
-    def _device(self, kind: DeviceKind, rng: Random) -> _Device:
+    def _device(self, kind: DeviceModel, rng: Random) -> _Device:
         scenario = self.scenario
         settings = scenario.devices
         faults = [
@@ -284,7 +296,7 @@ class OfficerSimulation:
         ]
         drain = (
             settings.vest_drain_pct_per_h
-            if kind is DeviceKind.VEST
+            if kind is DeviceModel.BLUEWATCH_VEST
             else settings.helmet_drain_pct_per_h
         )
         plan = DevicePlan(
@@ -301,10 +313,10 @@ class OfficerSimulation:
                 threshold_g=None,
             )
             for e in scenario.events
-            if targets(e.officers, self.officer_index) and e.device is kind
+            if targets(e.officers, self.officer_index) and e.device == PROFILES[kind].short_name
         ]
         for fall in self._motion.falls:
-            if kind is DeviceKind.HELMET:
+            if kind is DeviceModel.BLUEWATCH_HELMET:
                 events.append(
                     _PendingEvent(
                         t_s=fall.t_s + HELMET_IMPACT_DELAY_S,
@@ -342,7 +354,7 @@ class OfficerSimulation:
         self._physiology.run_until(self._t)
         self._track.run_until(self._t)
 
-    def take_imu_samples(self, device: DeviceKind) -> list[tuple[float, float, float]]:
+    def take_imu_samples(self, device: DeviceModel) -> list[tuple[float, float, float]]:
         """Accelerometer samples (g, device frame) taken since the previous call, at the profile's
         IMU rate on the device's own clock.
 
@@ -356,30 +368,30 @@ class OfficerSimulation:
             return []
         if state.imu_boot != now.boot_count:
             state.imu_boot, state.imu_next = now.boot_count, 0
-        rate = PROFILES[device].imu_rate_hz
+        rate = imu_rate_hz(device)
         stop = state.plan.samples_until(self._t, rate)
         first, state.imu_next = state.imu_next, max(stop, state.imu_next)
         return self._render(device, now.boot_count, first, stop)
 
     def _render(
-        self, device: DeviceKind, boot: int, first: int, stop: int
+        self, device: DeviceModel, boot: int, first: int, stop: int
     ) -> list[tuple[float, float, float]]:
         if stop <= first:
             return []
         state = self._devices[device]
-        times = state.plan.sample_times(boot, first, stop, PROFILES[device].imu_rate_hz)
+        times = state.plan.sample_times(boot, first, stop, imu_rate_hz(device))
         xs, ys, zs, broadband = self._motion.body(times, _DEVICE_INDEX[device])
         noise = state.noise.bytes_for(boot, first, first + len(times))
         return state.mount.render(xs, ys, zs, broadband, noise)
 
-    def peak_accel_g(self, device: DeviceKind, t0_s: float, t1_s: float) -> float | None:
+    def peak_accel_g(self, device: DeviceModel, t0_s: float, t1_s: float) -> float | None:
         """The largest acceleration magnitude (g) among the device's samples in (t0, t1], as its
         firmware measures it for a fall or impact; None if it took no sample then."""
         plan = self._devices[device].plan
         at = plan.at(t1_s)
         if not at.powered:
             return None
-        rate = PROFILES[device].imu_rate_hz
+        rate = imu_rate_hz(device)
         before = plan.at(t0_s)
         first = plan.samples_until(t0_s, rate) if before.boot_count == at.boot_count else 0
         samples = self._render(device, at.boot_count, first, plan.samples_until(t1_s, rate))
@@ -394,7 +406,7 @@ class OfficerSimulation:
 
         The RR list is not capped: a caller that reads rarely splits it to fit its ATT_MTU.
         """
-        vest = self._devices[DeviceKind.VEST].plan.at(self._t)
+        vest = self._devices[DeviceModel.BLUEWATCH_VEST].plan.at(self._t)
         # A vest that is off measures no beats; after a reboot it has only those since boot.
         rr = self._physiology.take_rr(vest.boot_at_s if vest.powered else math.inf)
         if not vest.skin_contact:
@@ -432,11 +444,11 @@ class OfficerSimulation:
         """Latitude and longitude (degrees) of the officer's patrol vehicle."""
         return self._track.vehicle_position()
 
-    def battery_pct(self, device: DeviceKind) -> int:
+    def battery_pct(self, device: DeviceModel) -> int:
         """The device's battery level, 0-100 %."""
         return self._devices[device].plan.battery_pct(self._t)
 
-    def take_events(self, device: DeviceKind) -> list[DeviceEvent]:
+    def take_events(self, device: DeviceModel) -> list[DeviceEvent]:
         """Events the device has to send that fell due since the previous call.
 
         Events that fell due while the device was off, or before a reboot, are lost; a helmet
@@ -465,7 +477,7 @@ class OfficerSimulation:
             sent.append(DeviceEvent(event.kind, None if peak is None else round(peak, 2)))
         return sent
 
-    def faults(self, device: DeviceKind) -> DeviceFaults:
+    def faults(self, device: DeviceModel) -> DeviceFaults:
         """The device's link and clock state now.
 
         Call it once per notification the device is about to send: within a "malformed" fault
@@ -481,12 +493,12 @@ class OfficerSimulation:
             corrupt = state.malformed_calls % now.malformed_every_n == 0
         return DeviceFaults(link_up=now.link, corrupt_next=corrupt, clock_ppm=now.ppm)
 
-    def device_clock_ms(self, device: DeviceKind) -> int:
+    def device_clock_ms(self, device: DeviceModel) -> int:
         """Milliseconds on the device's clock since its last boot (skew included), wrapping at
         2**32; 0 while the device is off."""
         return self._devices[device].plan.clock_ms(self._t)
 
-    def boot_count(self, device: DeviceKind) -> int:
+    def boot_count(self, device: DeviceModel) -> int:
         """How many times the device has booted (its count at the latest boot while off)."""
         return self._devices[device].plan.at(self._t).boot_count
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Final, Self
 
 from pydantic import (
     BaseModel,
@@ -36,7 +37,7 @@ from gateway.secret_file import read_secret_text
 from gateway.sinks.influx import InfluxSettings
 from gateway.sinks.mqtt import MqttSettings
 from gateway.sinks.webhook_settings import WebhookEndpoint
-from sensors import DeviceKind
+from sensors import PROFILES, DeviceModel
 
 # Ids travel into MQTT topics, InfluxDB tags and file names (gateway/domain.py says why the
 # alphabet is safe for each).
@@ -52,12 +53,33 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class DeviceAssignment(_Section):
-    """One wearable issued to an officer, known by address or by advertised name."""
+# Configurations written before device models named the Bluewatch devices by kind.
+LEGACY_KINDS: Final[Mapping[str, DeviceModel]] = {
+    "vest": DeviceModel.BLUEWATCH_VEST,
+    "helmet": DeviceModel.BLUEWATCH_HELMET,
+}
 
-    kind: DeviceKind
+
+class DeviceAssignment(_Section):
+    """One wearable issued to an officer: its model, known by address or by advertised name."""
+
+    model: DeviceModel
     address: Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN, to_upper=True)] | None = None
     name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_kind(cls, data: Any) -> Any:
+        """`kind = "vest" | "helmet"` keeps working: it names the Bluewatch model of that kind."""
+        if not isinstance(data, dict) or "kind" not in data:
+            return data
+        if "model" in data:
+            raise ValueError("give model (kind is its older spelling), not both")
+        kind = data["kind"]
+        if kind not in LEGACY_KINDS:
+            models = ", ".join(f'"{m.value}"' for m in DeviceModel)
+            raise ValueError(f"kind {kind!r} is not known; write model = one of {models}")
+        return {**{k: v for k, v in data.items() if k != "kind"}, "model": LEGACY_KINDS[kind]}
 
     @model_validator(mode="after")
     def _address_or_name(self) -> Self:
@@ -158,16 +180,18 @@ class GatewayConfig(BaseSettings):
         return UnitRef(self.agency, self.unit)
 
     def device_refs(self) -> list[DeviceRef]:
-        """One reference per assigned device, named `<officer>-<kind>` (`-2`… when repeated)."""
+        """One reference per assigned device, `<officer>-<short name>` (`-2`… when repeated)."""
         unit = self.unit_ref
         refs: list[DeviceRef] = []
         for officer in self.officers:
             for device in officer.devices:
-                same_kind = [d for d in officer.devices if d.kind is device.kind]
-                suffix = f"-{same_kind.index(device) + 1}" if len(same_kind) > 1 else ""
-                device_id = f"{officer.id}-{device.kind.value}{suffix}"
+                same = [d for d in officer.devices if d.model is device.model]
+                suffix = f"-{same.index(device) + 1}" if len(same) > 1 else ""
+                device_id = f"{officer.id}-{PROFILES[device.model].short_name}{suffix}"
                 refs.append(
-                    DeviceRef(unit, officer.id, device_id, device.kind, device.address, device.name)
+                    DeviceRef(
+                        unit, officer.id, device_id, device.model, device.address, device.name
+                    )
                 )
         return refs
 
@@ -232,7 +256,7 @@ def summarise(config: GatewayConfig) -> dict[str, Any]:
             {
                 "id": officer.id,
                 "devices": [
-                    {"kind": d.kind.value, "address": d.address, "name": d.name}
+                    {"model": d.model.value, "address": d.address, "name": d.name}
                     for d in officer.devices
                 ],
             }

@@ -35,8 +35,8 @@ def simulated_officers(roster: Iterable[Mapping[str, str]]) -> list[dict[str, To
         {
             "id": entry["officer_id"],
             "devices": [
-                {"kind": "vest", "address": entry["vest_address"]},
-                {"kind": "helmet", "address": entry["helmet_address"]},
+                {"model": "bluewatch-vest", "address": entry["vest_address"]},
+                {"model": "bluewatch-helmet", "address": entry["helmet_address"]},
             ],
         }
         for entry in roster

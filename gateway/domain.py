@@ -15,7 +15,7 @@ from enum import IntEnum, StrEnum
 from functools import cached_property
 from typing import Final
 
-from sensors import PROFILES, DeviceKind, DeviceProfile
+from sensors import PROFILES, Capability, DeviceModel, DeviceProfile, Placement
 
 NS_PER_S: Final = 1_000_000_000
 
@@ -84,22 +84,33 @@ class DeviceRef:
     unit: UnitRef
     officer_id: str
     device_id: str
-    kind: DeviceKind
+    model: DeviceModel
     address: str | None = None
     name: str | None = None
 
     @property
     def profile(self) -> DeviceProfile:
-        return PROFILES[self.kind]
+        return PROFILES[self.model]
+
+    @property
+    def moves_with_trunk(self) -> bool:
+        """Whether this device's accelerometer moves with the officer's trunk: falls, stillness
+        and posture are read there (an arm or a head moves on its own; docs/algorithms.md)."""
+        profile = self.profile
+        return (
+            profile.placement is Placement.TORSO
+            and Capability.ACCELERATION in profile.capabilities
+        )
 
     @cached_property
     def tags(self) -> Mapping[str, str]:
-        """Computed once: every point of this device carries the same five tags."""
+        """Computed once: every point of this device carries the same six tags."""
         return {
             **self.unit.tags,
             "officer": self.officer_id,
             "device": self.device_id,
-            "kind": self.kind.value,
+            "model": self.model.value,
+            "placement": self.profile.placement.value,
         }
 
 
@@ -115,7 +126,7 @@ class Scope(StrEnum):
 
 
 SCOPE_TAGS: Final[Mapping[Scope, tuple[str, ...]]] = {
-    Scope.DEVICE: ("agency", "unit", "officer", "device", "kind"),
+    Scope.DEVICE: ("agency", "unit", "officer", "device", "model", "placement"),
     Scope.OFFICER: ("agency", "unit", "officer"),
     Scope.UNIT: ("agency", "unit"),
 }

@@ -66,7 +66,7 @@ class GatewayCollector(Collector):
     def _devices(self) -> Iterable[Metric]:
         o = self.observed
         now = o.monotonic()
-        labels = ["device", "officer", "kind"]
+        labels = ["device", "officer", "model"]
         state = GaugeMetricFamily(
             "bluewatch_device_link_state", "0 connecting, 1 ok, 2 stale, 3 lost", labels=labels
         )
@@ -84,7 +84,7 @@ class GatewayCollector(Collector):
             "bluewatch_device_samples_lost", "IMU samples missed", labels=labels
         )
         for device_id, managed in o.manager.devices.items():
-            values = [device_id, managed.ref.officer_id, managed.ref.kind.value]
+            values = [device_id, managed.ref.officer_id, managed.ref.model.value]
             health = managed.health
             state.add_metric(values, LINK_STATE_CODES[health.state(now)])
             if health.rssi_dbm is not None:

@@ -13,7 +13,6 @@ from gateway.domain import DeviceRef
 from sensors import (
     BatteryLevel,
     Characteristic,
-    DeviceKind,
     HeartRateMeasurement,
     LocationAndSpeed,
     SafetyEvent,
@@ -30,7 +29,7 @@ class OfficerView:
     posture: str = "-"
     latitude_deg: float | None = None
     longitude_deg: float | None = None
-    battery_pct: dict[DeviceKind, int] = field(default_factory=dict)
+    battery_pct: dict[str, int] = field(default_factory=dict)  # by device id
     last_event: str = ""
     alert: str = ""
 
@@ -53,7 +52,7 @@ class LiveState:
         elif isinstance(reading, LocationAndSpeed) and reading.latitude_deg is not None:
             view.latitude_deg, view.longitude_deg = reading.latitude_deg, reading.longitude_deg
         elif isinstance(reading, BatteryLevel):
-            view.battery_pct[device.kind] = reading.battery_pct
+            view.battery_pct[device.device_id] = reading.battery_pct
         elif isinstance(reading, SafetyEvent):
             view.last_event = reading.event.value
 
@@ -69,7 +68,7 @@ class LiveState:
 
     def observe_activity(self, device: DeviceRef, summary: ActivitySummary) -> None:
         view = self.officers.get(device.officer_id)
-        if view is not None and device.kind is DeviceKind.VEST:
+        if view is not None and device.moves_with_trunk:
             view.activity, view.posture = summary.intensity.value, summary.posture.value
 
 
@@ -92,22 +91,22 @@ def render(
     def cell(value: object, fmt: str = "{}") -> str:
         return "-" if value is None else fmt.format(value)
 
-    by_officer: dict[str, dict[DeviceKind, LinkHealth]] = {}
+    by_officer: dict[str, list[tuple[DeviceRef, LinkHealth]]] = {}
     for ref, health in links.values():
-        by_officer.setdefault(ref.officer_id, {})[ref.kind] = health
+        by_officer.setdefault(ref.officer_id, []).append((ref, health))
     lines = [
         header,
         f"{'officer':<12} {'HR':>4} {'skin°C':>6} {'activity':<9} {'posture':<8} "
-        f"{'location':<21} {'vest':<11} {'helmet':<11} event/alert",
+        f"{'location':<21} {'devices (link battery)':<34} event/alert",
     ]
     for officer_id, view in sorted(state.officers.items()):
-        devices = by_officer.get(officer_id, {})
-        link_cells = []
-        for kind in (DeviceKind.VEST, DeviceKind.HELMET):
-            device_health = devices.get(kind)
-            link = _STATE_MARK[device_health.state(now_s)] if device_health else "-"
-            battery = view.battery_pct.get(kind)
-            link_cells.append(f"{link} {cell(battery, '{}%')}")
+        device_cells = []
+        for ref, health in sorted(by_officer.get(officer_id, ()), key=lambda d: d[0].device_id):
+            battery = view.battery_pct.get(ref.device_id)
+            device_cells.append(
+                f"{ref.profile.short_name} {_STATE_MARK[health.state(now_s)]} "
+                f"{cell(battery, '{}%')}"
+            )
         location = (
             f"{view.latitude_deg:.5f},{view.longitude_deg:.5f}"
             if view.latitude_deg is not None and view.longitude_deg is not None
@@ -116,8 +115,8 @@ def render(
         skin = cell(view.skin_temp_c, "{:.1f}")
         lines.append(
             f"{officer_id:<12} {cell(view.heart_rate_bpm):>4} {skin:>6} "
-            f"{view.activity:<9} {view.posture:<8} {location:<21} {link_cells[0]:<11} "
-            f"{link_cells[1]:<11} {view.alert or view.last_event}"
+            f"{view.activity:<9} {view.posture:<8} {location:<21} "
+            f"{', '.join(device_cells) or '-':<34} {view.alert or view.last_event}"
         )
     return "\n".join(lines)
 

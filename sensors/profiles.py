@@ -1,8 +1,9 @@
-"""The vest and the helmet as data: which services they carry, which characteristics, how often.
+"""Device models as data: what each carries, what it provides, and how its streams start.
 
-The gateway reads these tables to know what to subscribe to and how fresh each stream should be;
-the simulated firmware reads the same tables to know what to serve. Nothing here branches on
-device kind.
+A roster names a model (`bluewatch-vest`, `generic-hrs`, …); the gateway reads these tables to
+know what to subscribe to, how fresh each stream should be and what an officer wearing it can be
+alerted on; the simulated firmware reads the same tables to know what to serve. Nothing here
+branches on the model: a new model is a new row.
 """
 
 from __future__ import annotations
@@ -28,9 +29,52 @@ from sensors.characteristics.thermometer import TemperatureMeasurement
 from sensors.uuids import normalize_uuid, sig_uuid
 
 
-class DeviceKind(StrEnum):
-    VEST = "vest"
-    HELMET = "helmet"
+class DeviceModel(StrEnum):
+    """What a roster entry names (`model = "…"`)."""
+
+    BLUEWATCH_VEST = "bluewatch-vest"
+    BLUEWATCH_HELMET = "bluewatch-helmet"
+    # Any strap with the Bluetooth SIG Heart Rate Service: Garmin HRM-Dual, Wahoo TICKR,
+    # Zephyr HxM, Polar H9…
+    GENERIC_HRS = "generic-hrs"
+
+
+class Capability(StrEnum):
+    """What a device provides; an officer's capabilities are the union of their devices'."""
+
+    HEART_RATE = "heart_rate"
+    RR_INTERVALS = "rr_intervals"
+    SKIN_TEMPERATURE = "skin_temperature"
+    CORE_TEMPERATURE = "core_temperature"
+    ACCELERATION = "acceleration"
+    LOCATION = "location"
+    BATTERY = "battery"
+    PANIC_BUTTON = "panic_button"  # panic and "I'm OK" presses
+    HOLSTER = "holster"
+    IMPACT = "impact"  # the device reports impacts it measured itself
+
+
+class Placement(StrEnum):
+    """Where the device is worn: an accelerometer's meaning depends on it (a fall moves the
+    trunk; an arm moves on its own)."""
+
+    TORSO = "torso"
+    HEAD = "head"
+    ARM = "arm"
+
+
+@dataclass(frozen=True, slots=True)
+class Accelerometer:
+    """A device's accelerometer: the rates and ranges it offers, and the ones used."""
+
+    rates_hz: tuple[int, ...]
+    ranges_g: tuple[float, ...]
+    rate_hz: int
+    range_g: float
+
+    def __post_init__(self) -> None:
+        if self.rate_hz not in self.rates_hz or self.range_g not in self.ranges_g:
+            raise ValueError("the rate and range used must be among those offered")
 
 
 class Property(StrEnum):
@@ -57,16 +101,22 @@ class ServiceSpec:
     uuid: str
     name: str
     characteristics: tuple[CharacteristicSpec, ...]
+    # Optional services are used when present: a generic strap may or may not carry a battery.
+    required: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceProfile:
-    kind: DeviceKind
+    model: DeviceModel
+    # Names the device in ids and dashboards: `officer-01-vest`.
+    short_name: str
     name_prefix: str
-    # What the device puts in its advertisement; a scanner recognises the kind from this set.
+    # What the device puts in its advertisement; a scanner recognises the model from this set.
     advertised_services: frozenset[str]
     services: tuple[ServiceSpec, ...]
-    imu_rate_hz: int
+    placement: Placement
+    capabilities: frozenset[Capability]
+    accelerometer: Accelerometer | None = None
 
     def characteristics(self) -> Iterable[CharacteristicSpec]:
         for service in self.services:
@@ -112,8 +162,12 @@ _OFFICER_SAFETY = ServiceSpec(
 )
 
 
+# The vest's IMU batches are int16 milli-g (±32.767 g, docs/gatt-profile.md) at a fixed 50 Hz.
+_BLUEWATCH_IMU = Accelerometer(rates_hz=(50,), ranges_g=(32.767,), rate_hz=50, range_g=32.767)
+
 VEST: Final = DeviceProfile(
-    kind=DeviceKind.VEST,
+    model=DeviceModel.BLUEWATCH_VEST,
+    short_name="vest",
     name_prefix="BW-Vest",
     advertised_services=frozenset({OFFICER_SAFETY_SERVICE_UUID, HEART_RATE_SERVICE}),
     services=(
@@ -134,11 +188,24 @@ VEST: Final = DeviceProfile(
         _BATTERY,
         _DEVICE_INFORMATION,
     ),
-    imu_rate_hz=50,
+    placement=Placement.TORSO,
+    capabilities=frozenset(
+        {
+            Capability.HEART_RATE,
+            Capability.RR_INTERVALS,
+            Capability.SKIN_TEMPERATURE,
+            Capability.ACCELERATION,
+            Capability.BATTERY,
+            Capability.PANIC_BUTTON,
+            Capability.HOLSTER,
+        }
+    ),
+    accelerometer=_BLUEWATCH_IMU,
 )
 
 HELMET: Final = DeviceProfile(
-    kind=DeviceKind.HELMET,
+    model=DeviceModel.BLUEWATCH_HELMET,
+    short_name="helmet",
     name_prefix="BW-Helmet",
     advertised_services=frozenset({OFFICER_SAFETY_SERVICE_UUID, LOCATION_NAVIGATION_SERVICE}),
     services=(
@@ -151,16 +218,55 @@ HELMET: Final = DeviceProfile(
         _BATTERY,
         _DEVICE_INFORMATION,
     ),
-    imu_rate_hz=50,
+    placement=Placement.HEAD,
+    capabilities=frozenset(
+        {Capability.LOCATION, Capability.ACCELERATION, Capability.BATTERY, Capability.IMPACT}
+    ),
+    accelerometer=_BLUEWATCH_IMU,
 )
 
-PROFILES: Final[Mapping[DeviceKind, DeviceProfile]] = MappingProxyType(
-    {profile.kind: profile for profile in (VEST, HELMET)}
+# The Heart Rate Service alone, as every strap has it (HRS 1.0); battery and device information
+# are common but not universal, so they are used when present. Worn on the chest.
+GENERIC_HRS: Final = DeviceProfile(
+    model=DeviceModel.GENERIC_HRS,
+    short_name="hrs",
+    name_prefix="",
+    advertised_services=frozenset({HEART_RATE_SERVICE}),
+    services=(
+        ServiceSpec(
+            HEART_RATE_SERVICE,
+            "Heart Rate",
+            (
+                CharacteristicSpec(HeartRateMeasurement, NOTIFY, 1.0),
+                CharacteristicSpec(BodySensorLocation, READ),
+            ),
+        ),
+        ServiceSpec(
+            BATTERY_SERVICE,
+            "Battery",
+            (CharacteristicSpec(BatteryLevel, READ_NOTIFY, 60.0),),
+            required=False,
+        ),
+    ),
+    placement=Placement.TORSO,
+    capabilities=frozenset({Capability.HEART_RATE, Capability.RR_INTERVALS, Capability.BATTERY}),
+)
+
+PROFILES: Final[Mapping[DeviceModel, DeviceProfile]] = MappingProxyType(
+    {profile.model: profile for profile in (VEST, HELMET, GENERIC_HRS)}
 )
 
 
 def profile_for_services(service_uuids: Iterable[str]) -> DeviceProfile | None:
-    """The profile whose advertised services all appear in `service_uuids`, if exactly one does."""
+    """The most specific profile whose advertised services all appear in `service_uuids`.
+
+    A vest advertises the Heart Rate Service too: the profile that explains the most advertised
+    services wins, and a tie (two models equally likely) recognises nothing.
+    """
     seen = {normalize_uuid(uuid) for uuid in service_uuids}
     matches = [p for p in PROFILES.values() if p.advertised_services <= seen]
-    return matches[0] if len(matches) == 1 else None
+    if not matches:
+        return None
+    best = max(len(p.advertised_services) for p in matches)
+    winners = [p for p in matches if len(p.advertised_services) == best]
+    return winners[0] if len(winners) == 1 else None

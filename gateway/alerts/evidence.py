@@ -20,7 +20,7 @@ from typing import Any, Final
 from gateway.activity import ActivityTracker
 from gateway.alerts.model import Alert, AlertState
 from gateway.domain import EVIDENCE, NS_PER_S, DeviceRef, Point, UnitRef
-from sensors import Characteristic, DeviceKind, HeartRateMeasurement
+from sensors import Characteristic, HeartRateMeasurement
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +35,12 @@ class EvidenceRecorder:
     tracker_for: Callable[[str], ActivityTracker | None]
     emit: Callable[[list[Point]], None]
     _heart: dict[str, deque[tuple[int, int, tuple[float, ...]]]] = field(default_factory=dict)
+    # officer -> the device whose raw acceleration the bundle keeps (the trunk's)
     _vest: dict[str, str] = field(default_factory=dict)
     _due: dict[str, Alert] = field(default_factory=dict)
 
     def observe(self, device: DeviceRef, reading: Characteristic, received_ns: int) -> None:
-        if device.kind is DeviceKind.VEST:
+        if device.moves_with_trunk:
             self._vest[device.officer_id] = device.device_id
         if isinstance(reading, HeartRateMeasurement):
             history = self._heart.setdefault(device.officer_id, deque(maxlen=HEART_HISTORY))

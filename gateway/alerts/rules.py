@@ -27,7 +27,6 @@ from gateway.domain import NS_PER_S, PHYSIOLOGY, DeviceRef, Point
 from sensors import (
     BatteryLevel,
     Characteristic,
-    DeviceKind,
     HeartRateMeasurement,
     ImuBatch,
     LocationAndSpeed,
@@ -138,7 +137,7 @@ class OfficerMonitor:
             self._battery(device, reading.battery_pct)
 
     def on_activity(self, device: DeviceRef, summary: ActivitySummary) -> None:
-        if device.kind is not DeviceKind.VEST:
+        if not device.moves_with_trunk:
             return
         self.intensity, self.posture = summary.intensity, summary.posture
         self.last_activity_ns = summary.time_ns
@@ -158,7 +157,7 @@ class OfficerMonitor:
                 self.profile.officer_id,
                 AlertKind.DEVICE_LOST,
                 Severity.WARNING,
-                f"{device.kind.value} {device.device_id} silent: link lost",
+                f"{device.profile.short_name} {device.device_id} silent: link lost",
                 LINK,
                 device_id=device.device_id,
                 location=self.location,
@@ -174,8 +173,8 @@ class OfficerMonitor:
     # --- man down ----------------------------------------------------------------------------
 
     def on_imu(self, device: DeviceRef, batch: ImuBatch, times_ns: list[int]) -> None:
-        """Vest samples, stamped from the device's counter, into the fall detector."""
-        if device.kind is not DeviceKind.VEST:
+        """Trunk samples, stamped from the device's counter, into the fall detector."""
+        if not device.moves_with_trunk:
             return
         if self._detector is None:
             self._detector = FallDetector(batch.sample_rate_hz)
@@ -257,7 +256,7 @@ class OfficerMonitor:
             # The device's own fall flag is honoured like the gateway's detector: the timer runs.
             self.fall_at_ns = now_ns
             peak = f" (peak {event.peak_accel_g:.1f} g)" if event.peak_accel_g is not None else ""
-            self.fall_detail = f"fall flagged by the {device.kind.value}{peak}"
+            self.fall_detail = f"fall flagged by the {device.profile.short_name}{peak}"
         elif (
             kind is SafetyEventKind.IMPACT
             and (event.peak_accel_g or 0) >= self.settings.helmet_impact_g
@@ -380,7 +379,7 @@ class OfficerMonitor:
                 officer,
                 AlertKind.LOW_BATTERY,
                 Severity.WARNING,
-                f"{device.kind.value} battery {pct} %",
+                f"{device.profile.short_name} battery {pct} %",
                 BATTERY,
                 device_id=device.device_id,
             )
@@ -388,7 +387,7 @@ class OfficerMonitor:
             self.engine.clear(
                 officer,
                 AlertKind.LOW_BATTERY,
-                f"{device.kind.value} battery {pct} %",
+                f"{device.profile.short_name} battery {pct} %",
                 device.device_id,
             )
 

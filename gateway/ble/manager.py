@@ -29,7 +29,6 @@ from gateway.ble.factory import BleakFactory
 from gateway.ble.link import LinkHealth, LinkState
 from gateway.domain import DeviceRef
 from sensors import (
-    OFFICER_SAFETY_SERVICE_UUID,
     Characteristic,
     DeviceStatus,
     ImuBatch,
@@ -170,8 +169,13 @@ class DeviceManager:
     # --- discovery --------------------------------------------------------------------------
 
     async def _scan(self) -> None:
+        # Only advertisers of the roster's models are reported: a vehicle parked at a gym hears
+        # dozens of straps, and the scanner filters them in the controller where it can.
+        advertised = sorted(
+            {uuid for m in self.devices.values() for uuid in m.ref.profile.advertised_services}
+        )
         scanner = self._factory.scanner(
-            detection_callback=self._on_advertisement, service_uuids=[OFFICER_SAFETY_SERVICE_UUID]
+            detection_callback=self._on_advertisement, service_uuids=advertised
         )
         await scanner.start()
         try:

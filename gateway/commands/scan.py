@@ -21,7 +21,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "scan",
         help="list the BLE devices heard",
         description="Scan and print one JSON line per device heard: address, name, RSSI, "
-        "advertised service UUIDs, and the device kind when it matches a known profile.",
+        "advertised service UUIDs, and the device model when it matches a known profile.",
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="how long to listen")
     add_ble_options(parser)
@@ -35,7 +35,7 @@ def describe(device: BLEDevice, advertisement: AdvertisementData) -> dict[str, o
         "name": advertisement.local_name,
         "rssi": advertisement.rssi,
         "service_uuids": advertisement.service_uuids,
-        "kind": profile.kind.value if profile else None,
+        "model": profile.model.value if profile else None,
     }
 
 

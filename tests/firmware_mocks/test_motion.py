@@ -9,16 +9,16 @@ import pytest
 
 from firmware_mocks.scenario import load_scenario
 from firmware_mocks.simulation import OfficerSimulation
-from sensors import DeviceKind, SafetyEventKind
+from sensors import DeviceModel, SafetyEventKind
 from tests.firmware_mocks.builders import scenario
 
-VEST, HELMET = DeviceKind.VEST, DeviceKind.HELMET
+VEST, HELMET = DeviceModel.BLUEWATCH_VEST, DeviceModel.BLUEWATCH_HELMET
 RATE_HZ = 50
 Sample = tuple[float, float, float]
 
 
 def window(
-    sim: OfficerSimulation, start_s: float, stop_s: float, device: DeviceKind
+    sim: OfficerSimulation, start_s: float, stop_s: float, device: DeviceModel
 ) -> list[Sample]:
     """The device's samples taken in (start, stop]."""
     sim.advance(start_s - sim.t_s)

@@ -12,7 +12,7 @@ import pytest
 from firmware_mocks.scenario import ClockSkewFault, load_scenario
 from firmware_mocks.simulation import DeviceEvent, DevicePlan, OfficerSimulation
 from sensors import (
-    DeviceKind,
+    DeviceModel,
     HeartRateMeasurement,
     LocationAndSpeed,
     SafetyEventKind,
@@ -22,7 +22,7 @@ from sensors import (
 )
 from tests.firmware_mocks.builders import scenario
 
-VEST, HELMET = DeviceKind.VEST, DeviceKind.HELMET
+VEST, HELMET = DeviceModel.BLUEWATCH_VEST, DeviceModel.BLUEWATCH_HELMET
 
 
 def record(sim: OfficerSimulation, steps: list[float]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 
 from gateway.cli import run
 from gateway.config import ConfigError, load_config
+from sensors import DeviceModel
 
 GOOD = """
 agency = "metro-pd"
@@ -23,10 +24,10 @@ bumble_transport = "tcp-client:127.0.0.1:9002"
 id = "officer-01"
 age_years = 34
 [[officers.devices]]
-kind = "vest"
+model = "bluewatch-vest"
 address = "c4:00:00:00:00:01"
 [[officers.devices]]
-kind = "helmet"
+model = "bluewatch-helmet"
 name = "BW-Helmet-H0001"
 """
 
@@ -45,6 +46,35 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
     assert config.link.lost_after_s == 20
 
 
+def test_devices_are_named_by_model_and_get_short_ids(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    refs = config.device_refs()
+    assert [(r.device_id, r.model) for r in refs] == [
+        ("officer-01-vest", DeviceModel.BLUEWATCH_VEST),
+        ("officer-01-helmet", DeviceModel.BLUEWATCH_HELMET),
+    ]
+    assert refs[0].tags["model"] == "bluewatch-vest"
+    assert refs[0].tags["placement"] == "torso"
+
+
+def test_an_older_configuration_naming_kinds_keeps_working(tmp_path: Path) -> None:
+    older = GOOD.replace('model = "bluewatch-vest"', 'kind = "vest"').replace(
+        'model = "bluewatch-helmet"', 'kind = "helmet"'
+    )
+    config = load_config(write(tmp_path, older))
+    assert [d.model for d in config.officers[0].devices] == [
+        DeviceModel.BLUEWATCH_VEST,
+        DeviceModel.BLUEWATCH_HELMET,
+    ]
+    assert [r.device_id for r in config.device_refs()] == ["officer-01-vest", "officer-01-helmet"]
+
+
+def test_model_and_kind_together_are_refused(tmp_path: Path) -> None:
+    both = GOOD.replace('model = "bluewatch-vest"', 'model = "bluewatch-vest"\nkind = "vest"')
+    with pytest.raises(ConfigError, match="give model"):
+        load_config(write(tmp_path, both))
+
+
 def test_environment_overrides_nested_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BLUEWATCH_LINK__STALE_AFTER_S", "7.5")
     monkeypatch.setenv("BLUEWATCH_UNIT", "car-99")
@@ -61,7 +91,16 @@ def test_environment_overrides_nested_keys(tmp_path: Path, monkeypatch: pytest.M
             "officers.0.devices.0.address",
             "pattern",
         ),
-        (('kind = "vest"', 'kind = "boot"'), "officers.0.devices.0.kind", "vest"),
+        (
+            ('model = "bluewatch-vest"', 'model = "boot"'),
+            "officers.0.devices.0.model",
+            "generic-hrs",
+        ),
+        (
+            ('model = "bluewatch-vest"', 'kind = "boot"'),
+            "officers.0.devices.0",
+            "kind 'boot' is not known; write model = one of \"bluewatch-vest\"",
+        ),
         (('backend = "bumble"', 'backend = "usb"'), "ble.backend", "bluez"),
         (("age_years = 34", "age_years = 5"), "officers.0.age_years", "greater than"),
         (('unit = "car-12"', 'unit = "car-12"\nsurprise = 1'), "surprise", "not permitted"),

@@ -80,13 +80,16 @@ def test_a_simulated_roster_configures_each_officers_vest_and_helmet(tmp_path: P
     path.write_text(render_toml({"agency": "test-pd", "unit": "car-7", "officers": officers}))
     config = load_config(path)
     assert [
-        (officer.id, officer.max_hr_bpm, [(d.kind.value, d.address) for d in officer.devices])
+        (officer.id, officer.max_hr_bpm, [(d.model.value, d.address) for d in officer.devices])
         for officer in config.officers
     ] == [
         (
             entry["officer_id"],
             120 if entry is ROSTER[1] else None,
-            [("vest", entry["vest_address"]), ("helmet", entry["helmet_address"])],
+            [
+                ("bluewatch-vest", entry["vest_address"]),
+                ("bluewatch-helmet", entry["helmet_address"]),
+            ],
         )
         for entry in ROSTER
     ]

@@ -13,7 +13,7 @@ from gateway.domain import MEASUREMENTS, SCOPE_TAGS, Channel, DeviceRef, Lane, P
 from gateway.normalize import points_for
 from sensors import (
     BatteryLevel,
-    DeviceKind,
+    DeviceModel,
     DeviceStatus,
     HeartRateMeasurement,
     LocationAndSpeed,
@@ -71,7 +71,7 @@ def follows_the_table(point: Point) -> list[str]:
 
 
 UNIT = UnitRef("pd", "car-1")
-VEST = DeviceRef(UNIT, "officer-01", "officer-01-vest", DeviceKind.VEST)
+VEST = DeviceRef(UNIT, "officer-01", "officer-01-vest", DeviceModel.BLUEWATCH_VEST)
 READINGS = [
     HeartRateMeasurement(heart_rate_bpm=70, rr_intervals_s=(0.8,)),
     TemperatureMeasurement(temperature_c=34.0),

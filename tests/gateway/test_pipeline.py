@@ -15,7 +15,7 @@ from gateway.normalize import points_for
 from gateway.outbox import AsyncOutbox, Outbox
 from gateway.pipeline import Pipeline
 from sensors import (
-    DeviceKind,
+    DeviceModel,
     HeartRateMeasurement,
     ImuBatch,
     SafetyEvent,
@@ -25,7 +25,7 @@ from sensors import (
 
 UNIT = UnitRef("metro-pd", "car-12")
 VEST = DeviceRef(
-    UNIT, "officer-01", "officer-01-vest", DeviceKind.VEST, address="C0:00:00:00:00:01"
+    UNIT, "officer-01", "officer-01-vest", DeviceModel.BLUEWATCH_VEST, address="C0:00:00:00:00:01"
 )
 
 
@@ -38,7 +38,7 @@ def test_heart_rate_becomes_a_row_and_one_row_per_beat() -> None:
     assert points[0].fields == {"bpm": 72, "sensor_contact": "detected", "rr_count": 2}
     assert points[0].tags == {
         "agency": "metro-pd", "unit": "car-12", "officer": "officer-01",
-        "device": "officer-01-vest", "kind": "vest",
+        "device": "officer-01-vest", "model": "bluewatch-vest", "placement": "torso",
     }  # fmt: skip
     beats = points[1:]
     assert [p.fields["rr_s"] for p in beats] == [870 / 1024, 819 / 1024]  # latest beat first

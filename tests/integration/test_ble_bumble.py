@@ -23,7 +23,7 @@ from sensors import (
     OFFICER_SAFETY_SERVICE_UUID,
     VEST,
     BatteryLevel,
-    DeviceKind,
+    DeviceModel,
     HeartRateMeasurement,
     ImuBatch,
     LocationAndSpeed,
@@ -88,10 +88,10 @@ async def test_scan_filter_excludes_other_services(bench: Bench) -> None:
         assert scanner.discovered_devices == []
 
 
-@pytest.mark.parametrize("kind", [DeviceKind.VEST, DeviceKind.HELMET])
-async def test_connect_discover_subscribe_decode(bench: Bench, kind: DeviceKind) -> None:
-    peripheral = bench.vest if kind is DeviceKind.VEST else bench.helmet
-    profile = VEST if kind is DeviceKind.VEST else HELMET
+@pytest.mark.parametrize("kind", [DeviceModel.BLUEWATCH_VEST, DeviceModel.BLUEWATCH_HELMET])
+async def test_connect_discover_subscribe_decode(bench: Bench, kind: DeviceModel) -> None:
+    peripheral = bench.vest if kind is DeviceModel.BLUEWATCH_VEST else bench.helmet
+    profile = VEST if kind is DeviceModel.BLUEWATCH_VEST else HELMET
     device = await find(bench.stack, peripheral.address)
     client = await establish_connection(
         BleakClient, device, peripheral.name, **client_kwargs(bench.stack)
@@ -119,7 +119,7 @@ async def test_connect_discover_subscribe_decode(bench: Bench, kind: DeviceKind)
         ]
         sent.append(
             HeartRateMeasurement(heart_rate_bpm=71, rr_intervals_s=(0.84,))
-            if kind is DeviceKind.VEST
+            if kind is DeviceModel.BLUEWATCH_VEST
             else LocationAndSpeed(latitude_deg=40.1, longitude_deg=-75.2, speed_mps=1.3)
         )
         for reading in sent:

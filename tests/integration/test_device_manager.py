@@ -12,7 +12,7 @@ from gateway.ble.bumble_stack import BumbleStack
 from gateway.ble.factory import BleakFactory
 from gateway.ble.manager import DeviceManager
 from gateway.domain import DeviceRef, UnitRef
-from sensors import HELMET, VEST, BatteryLevel, DeviceKind, HeartRateMeasurement, LocationAndSpeed
+from sensors import HELMET, VEST, BatteryLevel, DeviceModel, HeartRateMeasurement, LocationAndSpeed
 from tests.integration.ble_fixtures import add_peripheral
 
 TIMEOUT_S = 15
@@ -31,8 +31,10 @@ async def test_manager_connects_roster_devices_only_and_reconnects() -> None:
     helmet = await add_peripheral(radio, HELMET, "BW-Helmet-H0001", "C2:00:00:00:00:02")
     stranger = await add_peripheral(radio, VEST, "BW-Vest-V0999", "C3:00:00:00:00:03")
     roster = [
-        DeviceRef(UNIT, "o1", "o1-vest", DeviceKind.VEST, address="C1:00:00:00:00:01"),
-        DeviceRef(UNIT, "o1", "o1-helmet", DeviceKind.HELMET, name="BW-Helmet-H0001"),  # by name
+        DeviceRef(UNIT, "o1", "o1-vest", DeviceModel.BLUEWATCH_VEST, address="C1:00:00:00:00:01"),
+        DeviceRef(
+            UNIT, "o1", "o1-helmet", DeviceModel.BLUEWATCH_HELMET, name="BW-Helmet-H0001"
+        ),  # by name
     ]
     received: list[tuple[str, str, bytes]] = []
     stack = await BumbleStack.attach(*radio.host_pipe())

@@ -26,8 +26,8 @@ def config_for(fleet: Fleet, tmp_path: Path) -> GatewayConfig:
         {
             "id": entry.officer_id,
             "devices": [
-                {"kind": "vest", "address": entry.vest_address},
-                {"kind": "helmet", "address": entry.helmet_address},
+                {"model": "bluewatch-vest", "address": entry.vest_address},
+                {"model": "bluewatch-helmet", "address": entry.helmet_address},
             ],
         }
         for entry in fleet.roster()
@@ -79,7 +79,7 @@ async def test_gateway_serves_metrics_health_and_notifies_systemd(
         assert "bluewatch_notifications_received_total" in text
         for entry in fleet.roster():
             device = f"{entry.officer_id}-vest"
-            labels = f'device="{device}",kind="vest",officer="{entry.officer_id}"'
+            labels = f'device="{device}",model="bluewatch-vest",officer="{entry.officer_id}"'
             assert f"bluewatch_device_link_state{{{labels}}} 1.0" in text
         status, body = await asyncio.to_thread(fetch, f"{base}/healthz")
         assert (status, json.loads(body)["ok"]) == (200, True)

@@ -6,16 +6,20 @@ import pytest
 
 from sensors import (
     CODECS,
+    GENERIC_HRS,
     HELMET,
     OFFICER_SAFETY_SERVICE_UUID,
     PROFILES,
     VEST,
+    Accelerometer,
+    Capability,
     DecodeError,
     DecodeErrorKind,
-    DeviceKind,
+    DeviceModel,
     HeartRateMeasurement,
     ImuBatch,
     LocationAndSpeed,
+    Placement,
     TemperatureMeasurement,
     codec_for,
     normalize_uuid,
@@ -64,7 +68,7 @@ def test_vest_and_helmet_carry_what_the_design_says() -> None:
     assert LocationAndSpeed in helmet
     assert HeartRateMeasurement not in helmet
     assert ImuBatch in vest & helmet
-    assert all(OFFICER_SAFETY_SERVICE_UUID in p.advertised_services for p in PROFILES.values())
+    assert OFFICER_SAFETY_SERVICE_UUID in VEST.advertised_services & HELMET.advertised_services
 
 
 def test_every_characteristic_can_be_read_or_notified() -> None:
@@ -74,19 +78,37 @@ def test_every_characteristic_can_be_read_or_notified() -> None:
 
 
 @pytest.mark.parametrize(
-    ("advertised", "kind"),
+    ("advertised", "model"),
     [
-        ([OFFICER_SAFETY_SERVICE_UUID, "180D"], DeviceKind.VEST),
+        ([OFFICER_SAFETY_SERVICE_UUID, "180D"], DeviceModel.BLUEWATCH_VEST),
         (
             [OFFICER_SAFETY_SERVICE_UUID.upper(), "0000180d-0000-1000-8000-00805f9b34fb", "180F"],
-            DeviceKind.VEST,
+            DeviceModel.BLUEWATCH_VEST,
         ),
-        ([OFFICER_SAFETY_SERVICE_UUID, "1819"], DeviceKind.HELMET),
-        (["180D"], None),
+        ([OFFICER_SAFETY_SERVICE_UUID, "1819"], DeviceModel.BLUEWATCH_HELMET),
+        (["180D"], DeviceModel.GENERIC_HRS),
+        (["180D", "180F"], DeviceModel.GENERIC_HRS),
         ([OFFICER_SAFETY_SERVICE_UUID], None),
         ([OFFICER_SAFETY_SERVICE_UUID, "180D", "1819"], None),
     ],
 )
-def test_profile_for_advertised_services(advertised: list[str], kind: DeviceKind | None) -> None:
+def test_profile_for_advertised_services(advertised: list[str], model: DeviceModel | None) -> None:
     profile = profile_for_services(advertised)
-    assert (profile.kind if profile else None) == kind
+    assert (profile.model if profile else None) == model
+
+
+def test_models_are_rows_with_what_they_provide() -> None:
+    assert set(PROFILES) == set(DeviceModel)
+    assert len({p.short_name for p in PROFILES.values()}) == len(PROFILES)
+    for profile in PROFILES.values():
+        has_accelerometer = Capability.ACCELERATION in profile.capabilities
+        assert has_accelerometer == (profile.accelerometer is not None), profile.model
+        assert all(service.characteristics for service in profile.services)
+    assert GENERIC_HRS.placement is Placement.TORSO
+    assert Capability.ACCELERATION not in GENERIC_HRS.capabilities
+    assert not GENERIC_HRS.services[1].required  # a strap's battery service is optional
+
+
+def test_an_accelerometer_uses_a_rate_and_range_it_offers() -> None:
+    with pytest.raises(ValueError, match="among those offered"):
+        Accelerometer(rates_hz=(25, 50), ranges_g=(2.0,), rate_hz=100, range_g=2.0)

@@ -18,7 +18,7 @@ from gateway.alerts.model import Alert
 from gateway.alerts.rules import AlertSettings, OfficerMonitor, officer_profile
 from gateway.ble.link import LinkHealth, LinkState
 from gateway.domain import DeviceRef, Point, UnitRef
-from sensors import BatteryLevel, DeviceKind, ImuBatch, SafetyEvent
+from sensors import BatteryLevel, DeviceModel, ImuBatch, SafetyEvent
 
 NS = 1_000_000_000
 BATCH = 25  # samples per IMU notification in this driver (any size up to 39 is valid)
@@ -90,24 +90,27 @@ def drive(
             run.points.extend,
             unit.officer_tags(officer),
         )
-        vest = DeviceRef(unit, officer, f"{officer}-vest", DeviceKind.VEST)
-        helmet = DeviceRef(unit, officer, f"{officer}-helmet", DeviceKind.HELMET)
+        vest = DeviceRef(unit, officer, f"{officer}-vest", DeviceModel.BLUEWATCH_VEST)
+        helmet = DeviceRef(unit, officer, f"{officer}-helmet", DeviceModel.BLUEWATCH_HELMET)
         fleet.append((sim, monitor, vest, helmet, ActivityTracker(50), [0], SampleClock(50)))
     links = Links(lost_after_s)
     for second in range(1, seconds + 1):
         now[0] = second * NS
         for sim, monitor, vest, helmet, tracker, index, clock in fleet:
             sim.advance(1.0)
-            up = {kind: sim.faults(kind).link_up for kind in (DeviceKind.VEST, DeviceKind.HELMET)}
-            links.step(float(second), monitor, {vest: up[vest.kind], helmet: up[helmet.kind]})
-            if not up[DeviceKind.VEST]:
-                sim.take_imu_samples(DeviceKind.VEST)
-                sim.take_imu_samples(DeviceKind.HELMET)
+            up = {
+                kind: sim.faults(kind).link_up
+                for kind in (DeviceModel.BLUEWATCH_VEST, DeviceModel.BLUEWATCH_HELMET)
+            }
+            links.step(float(second), monitor, {vest: up[vest.model], helmet: up[helmet.model]})
+            if not up[DeviceModel.BLUEWATCH_VEST]:
+                sim.take_imu_samples(DeviceModel.BLUEWATCH_VEST)
+                sim.take_imu_samples(DeviceModel.BLUEWATCH_HELMET)
                 sim.heart_rate()  # beats measured while unheard are lost with the link
                 monitor.evaluate_man_down(now[0])
                 continue
-            samples = sim.take_imu_samples(DeviceKind.VEST)
-            sim.take_imu_samples(DeviceKind.HELMET)  # not used by the rules; drained
+            samples = sim.take_imu_samples(DeviceModel.BLUEWATCH_VEST)
+            sim.take_imu_samples(DeviceModel.BLUEWATCH_HELMET)  # not used by the rules; drained
             for start in range(0, len(samples), BATCH):
                 chunk = tuple(samples[start : start + BATCH])
                 batch = ImuBatch(sample_rate_hz=50, first_sample_index=index[0], samples_g=chunk)
@@ -118,9 +121,12 @@ def drive(
                 for summary in tracker.add_batch(batch.samples_g, 50, times):
                     monitor.on_activity(vest, summary)
             monitor.on_reading(vest, sim.heart_rate(), now[0])
-            if up[DeviceKind.HELMET]:
+            if up[DeviceModel.BLUEWATCH_HELMET]:
                 monitor.on_reading(helmet, sim.location(), now[0])
-            for device, kind in ((vest, DeviceKind.VEST), (helmet, DeviceKind.HELMET)):
+            for device, kind in (
+                (vest, DeviceModel.BLUEWATCH_VEST),
+                (helmet, DeviceModel.BLUEWATCH_HELMET),
+            ):
                 if not up[kind]:
                     continue
                 for event in sim.take_events(kind):

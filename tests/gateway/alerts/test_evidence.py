@@ -11,11 +11,11 @@ from gateway.alerts.evidence import EvidenceRecorder
 from gateway.alerts.model import Alert, AlertKind, AlertState, Severity
 from gateway.domain import DeviceRef, Point, UnitRef
 from gateway.evidence_store import EvidenceStore
-from sensors import DeviceKind, HeartRateMeasurement
+from sensors import DeviceModel, HeartRateMeasurement
 
 NS = 1_000_000_000
 UNIT = UnitRef("pd", "car-1")
-VEST = DeviceRef(UNIT, "o1", "o1-vest", DeviceKind.VEST)
+VEST = DeviceRef(UNIT, "o1", "o1-vest", DeviceModel.BLUEWATCH_VEST)
 
 
 def store_with_90_s(folder: Path, emitted: list[Point]) -> tuple[EvidenceRecorder, EvidenceStore]:
