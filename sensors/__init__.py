@@ -6,6 +6,15 @@ with it, so there is exactly one codec for every characteristic.
 
 from sensors.characteristic import Characteristic
 from sensors.characteristics.battery import BatteryLevel
+from sensors.characteristics.core_body_temperature import (
+    CORE_COMPANY_ID,
+    CORE_LEGACY_SERVICE_UUID,
+    CORE_SERVICE_UUID,
+    CoreAdvertisement,
+    CoreBodyTemperature,
+    CoreDataQuality,
+    HeartRateMonitorState,
+)
 from sensors.characteristics.device_info import (
     FirmwareRevision,
     HardwareRevision,
@@ -16,6 +25,8 @@ from sensors.characteristics.device_info import (
 )
 from sensors.characteristics.heart_rate import (
     BodySensorLocation,
+    HeartRateControlCommand,
+    HeartRateControlPoint,
     HeartRateMeasurement,
     SensorContact,
     SensorLocation,
@@ -55,6 +66,9 @@ from sensors.wire import SpecialValue
 __all__ = [
     "CHARACTERISTIC_TYPES",
     "CODECS",
+    "CORE_COMPANY_ID",
+    "CORE_LEGACY_SERVICE_UUID",
+    "CORE_SERVICE_UUID",
     "HELMET",
     "OFFICER_SAFETY_SERVICE_UUID",
     "PROFILES",
@@ -64,6 +78,9 @@ __all__ = [
     "BodySensorLocation",
     "Characteristic",
     "CharacteristicSpec",
+    "CoreAdvertisement",
+    "CoreBodyTemperature",
+    "CoreDataQuality",
     "DecodeError",
     "DecodeErrorKind",
     "DeviceKind",
@@ -73,7 +90,10 @@ __all__ = [
     "FirmwareRevision",
     "HardwareRevision",
     "HeadingSource",
+    "HeartRateControlCommand",
+    "HeartRateControlPoint",
     "HeartRateMeasurement",
+    "HeartRateMonitorState",
     "ImuBatch",
     "LocationAndSpeed",
     "ManufacturerName",
