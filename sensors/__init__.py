@@ -6,6 +6,15 @@ with it, so there is exactly one codec for every characteristic.
 
 from sensors.characteristic import Characteristic
 from sensors.characteristics.battery import BatteryLevel
+from sensors.characteristics.core_body_temperature import (
+    CORE_COMPANY_ID,
+    CORE_LEGACY_SERVICE_UUID,
+    CORE_SERVICE_UUID,
+    CoreAdvertisement,
+    CoreBodyTemperature,
+    CoreDataQuality,
+    HeartRateMonitorState,
+)
 from sensors.characteristics.device_info import (
     FirmwareRevision,
     HardwareRevision,
@@ -16,6 +25,8 @@ from sensors.characteristics.device_info import (
 )
 from sensors.characteristics.heart_rate import (
     BodySensorLocation,
+    HeartRateControlCommand,
+    HeartRateControlPoint,
     HeartRateMeasurement,
     SensorContact,
     SensorLocation,
@@ -59,6 +70,9 @@ from sensors.wire import SpecialValue
 __all__ = [
     "CHARACTERISTIC_TYPES",
     "CODECS",
+    "CORE_COMPANY_ID",
+    "CORE_LEGACY_SERVICE_UUID",
+    "CORE_SERVICE_UUID",
     "GENERIC_HRS",
     "HELMET",
     "OFFICER_SAFETY_SERVICE_UUID",
@@ -71,6 +85,9 @@ __all__ = [
     "Capability",
     "Characteristic",
     "CharacteristicSpec",
+    "CoreAdvertisement",
+    "CoreBodyTemperature",
+    "CoreDataQuality",
     "DecodeError",
     "DecodeErrorKind",
     "DeviceModel",
@@ -80,7 +97,10 @@ __all__ = [
     "FirmwareRevision",
     "HardwareRevision",
     "HeadingSource",
+    "HeartRateControlCommand",
+    "HeartRateControlPoint",
     "HeartRateMeasurement",
+    "HeartRateMonitorState",
     "ImuBatch",
     "LocationAndSpeed",
     "ManufacturerName",

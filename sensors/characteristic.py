@@ -29,6 +29,7 @@ def _quantizer(steps_per_unit: int) -> Callable[[float], float]:
 # built by firmware encodes to exactly what the gateway will decode: encode→decode is the identity.
 Deci = Annotated[float, AfterValidator(_quantizer(10))]
 Centi = Annotated[float, AfterValidator(_quantizer(100))]
+Milli = Annotated[float, AfterValidator(_quantizer(1000))]
 TenThousandth = Annotated[float, AfterValidator(_quantizer(10_000))]
 TenMillionth = Annotated[float, AfterValidator(_quantizer(10_000_000))]
 Per1024 = Annotated[float, AfterValidator(_quantizer(1024))]

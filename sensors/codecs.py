@@ -8,8 +8,13 @@ from typing import Final
 
 from sensors.characteristic import Characteristic
 from sensors.characteristics.battery import BatteryLevel
+from sensors.characteristics.core_body_temperature import CoreBodyTemperature
 from sensors.characteristics.device_info import DEVICE_INFORMATION_TYPES
-from sensors.characteristics.heart_rate import BodySensorLocation, HeartRateMeasurement
+from sensors.characteristics.heart_rate import (
+    BodySensorLocation,
+    HeartRateControlPoint,
+    HeartRateMeasurement,
+)
 from sensors.characteristics.location import LocationAndSpeed
 from sensors.characteristics.officer_safety import DeviceStatus, ImuBatch, SafetyEvent
 from sensors.characteristics.thermometer import TemperatureMeasurement
@@ -26,6 +31,8 @@ CHARACTERISTIC_TYPES: Final[tuple[type[Characteristic], ...]] = (
     ImuBatch,
     SafetyEvent,
     DeviceStatus,
+    HeartRateControlPoint,
+    CoreBodyTemperature,
 )
 
 CODECS: Final[Mapping[str, type[Characteristic]]] = MappingProxyType(

@@ -20,7 +20,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             'give {"error": ...} and the exit status stays 0).'
         ),
     )
-    parser.add_argument("uuid", nargs="?", help="characteristic UUID: 2A37 or 128-bit")
+    parser.add_argument(
+        "uuid",
+        nargs="?",
+        help="characteristic UUID: 2A37, or 128-bit such as "
+        "00002101-5b1e-4347-b07c-97b514dae121 (greenTEG CORE)",
+    )
     parser.add_argument("hex", nargs="?", help="payload as hex digits, e.g. 164b0004")
     parser.add_argument("--batch", action="store_true", help="read `UUID HEX` lines from stdin")
     parser.set_defaults(handler=run)

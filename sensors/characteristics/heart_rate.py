@@ -1,4 +1,4 @@
-"""Heart Rate service characteristics (Bluetooth SIG Heart Rate Service 1.0, GSS 2A37 and 2A38)."""
+"""Heart Rate service characteristics (Bluetooth SIG Heart Rate Service 1.0, GSS 2A37-2A39)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ from sensors.wire import Reader, Writer
 
 
 class SensorContact(StrEnum):
+    """Flags bits 1-2 of 0x2A37: a strap without contact sensing is not one that lost contact."""
+
+    # 0b00 or 0b01: the strap does not report contact (the Garmin HRM-Dual and Polar H10
+    # captures in tests/sensors/test_heart_rate_straps.py both send flags 0x10).
     NOT_SUPPORTED = "not_supported"
+    # 0b10: the strap senses contact and has none, i.e. it slipped or is off the chest.
     NOT_DETECTED = "not_detected"
     DETECTED = "detected"
 
@@ -38,19 +43,33 @@ _CONTACT_TO_BITS: Final = {
 }
 RR_TICKS_PER_SECOND: Final = 1024
 UINT8_MAX: Final = 0xFF
+# HRS 1.0 §3.1 (Energy Expended): the strap accumulates kJ since the last reset and, once it
+# reaches 0xFFFF, holds that value so the client knows to reset it through 0x2A39.
+ENERGY_EXPENDED_MAX_KJ: Final = 0xFFFF
 RRSeconds = Annotated[Per1024, Field(ge=0, le=0xFFFF / RR_TICKS_PER_SECOND)]
 
 
 class HeartRateMeasurement(Characteristic):
-    """0x2A37: heart rate, sensor contact, energy expended and RR intervals (1/1024 s on air)."""
+    """0x2A37: heart rate, sensor contact, energy expended and RR intervals (1/1024 s on air).
+
+    A notification carries every beat since the previous one, so several RR intervals at high
+    heart rates (up to 9 in a 20-byte payload). Energy expended is a counter since the last reset
+    that falls back to 0 whenever any client writes "reset" to the Heart Rate Control Point
+    (0x2A39), so only its increases mean energy.
+    """
 
     UUID = sig_uuid(0x2A37)
     NAME = "Heart Rate Measurement (0x2A37)"
 
     heart_rate_bpm: int = Field(ge=0, le=0xFFFF)
     sensor_contact: SensorContact = SensorContact.NOT_SUPPORTED
-    energy_expended_kj: int | None = Field(default=None, ge=0, le=0xFFFF)
+    energy_expended_kj: int | None = Field(default=None, ge=0, le=ENERGY_EXPENDED_MAX_KJ)
     rr_intervals_s: tuple[RRSeconds, ...] = Field(default=())
+
+    @property
+    def energy_expended_saturated(self) -> bool:
+        """The counter is stuck at its maximum until a client resets it (HRS 1.0 §3.1)."""
+        return self.energy_expended_kj == ENERGY_EXPENDED_MAX_KJ
 
     @classmethod
     def _read(cls, reader: Reader) -> dict[str, Any]:
@@ -134,3 +153,39 @@ class BodySensorLocation(Characteristic):
 
     def _write(self, writer: Writer) -> None:
         writer.uint(1, _LOCATION_CODES[self.body_sensor_location])
+
+
+class HeartRateControlCommand(StrEnum):
+    """Heart Rate Control Point values (GSS v8 §3.111.1): 0x01 is defined, the rest reserved."""
+
+    RESET_ENERGY_EXPENDED = "reset_energy_expended"
+
+
+_CONTROL_CODES: Final = {HeartRateControlCommand.RESET_ENERGY_EXPENDED: 0x01}
+_CONTROLS: Final = {code: command for command, code in _CONTROL_CODES.items()}
+
+
+class HeartRateControlPoint(Characteristic):
+    """0x2A39: what a client writes to reset the strap's energy-expended counter to 0.
+
+    Mandatory when the strap reports energy expended (HRS 1.0 §3.3); the strap answers any other
+    value with the ATT error 0x80 "Control Point Value Not Supported".
+    """
+
+    UUID = sig_uuid(0x2A39)
+    NAME = "Heart Rate Control Point (0x2A39)"
+
+    command: HeartRateControlCommand = HeartRateControlCommand.RESET_ENERGY_EXPENDED
+
+    @classmethod
+    def _read(cls, reader: Reader) -> dict[str, Any]:
+        code = reader.uint(1, "command")
+        command = _CONTROLS.get(code)
+        if command is None:
+            raise reader.error(
+                DecodeErrorKind.RESERVED_VALUE, f"control point value 0x{code:02X} is reserved", 0
+            )
+        return {"command": command}
+
+    def _write(self, writer: Writer) -> None:
+        writer.uint(1, _CONTROL_CODES[self.command])

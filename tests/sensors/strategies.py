@@ -14,12 +14,17 @@ from sensors import (
     BatteryLevel,
     BodySensorLocation,
     Characteristic,
+    CoreBodyTemperature,
+    CoreDataQuality,
     DeviceStatus,
     ElevationSource,
     FirmwareRevision,
     HardwareRevision,
     HeadingSource,
+    HeartRateControlCommand,
+    HeartRateControlPoint,
     HeartRateMeasurement,
+    HeartRateMonitorState,
     ImuBatch,
     LocationAndSpeed,
     ManufacturerName,
@@ -55,6 +60,9 @@ heart_rate = st.builds(
     sensor_contact=st.sampled_from(SensorContact),
     energy_expended_kj=_optional(st.integers(0, 0xFFFF)),
     rr_intervals_s=st.lists(_floats(0, 63.99), max_size=9).map(tuple),
+)
+heart_rate_control_point = st.builds(
+    HeartRateControlPoint, command=st.sampled_from(HeartRateControlCommand)
 )
 body_sensor_location = st.builds(
     BodySensorLocation, body_sensor_location=st.sampled_from(SensorLocation)
@@ -134,6 +142,17 @@ device_status = st.builds(
     sensor_fault=st.booleans(),
 )
 
+core_body_temperature = st.builds(
+    CoreBodyTemperature,
+    core_temperature_c=_optional(_floats(-327.68, 327.66)),
+    skin_temperature_c=_optional(_floats(-327.68, 327.67)),
+    core_reserved=_optional(st.integers(-0x8000, 0x7FFF)),
+    quality=_optional(st.sampled_from(CoreDataQuality)),
+    heart_rate_monitor=_optional(st.sampled_from(HeartRateMonitorState)),
+    heart_rate_bpm=_optional(st.integers(1, 255)),
+    heat_strain_index=_optional(_floats(0, 25.4)),
+)
+
 ALL_READINGS: dict[type[Characteristic], st.SearchStrategy[Characteristic]] = {
     HeartRateMeasurement: heart_rate,
     BodySensorLocation: body_sensor_location,
@@ -144,4 +163,6 @@ ALL_READINGS: dict[type[Characteristic], st.SearchStrategy[Characteristic]] = {
     ImuBatch: imu_batch,
     SafetyEvent: safety_event,
     DeviceStatus: device_status,
+    HeartRateControlPoint: heart_rate_control_point,
+    CoreBodyTemperature: core_body_temperature,
 }
