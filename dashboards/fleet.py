@@ -85,6 +85,7 @@ def officer_status_query(ref_id: str = "STATUS") -> InfluxQLQuery:
         fn("last", "status_code", "status_code"),
         fn("last", "open_alerts", "open_alerts"),
         fn("last", "last_seen_s", "last_seen_s"),
+        fn("last", "cannot_detect", "cannot_detect"),
     )
 
 
@@ -180,6 +181,12 @@ OFFICER_COLUMNS: Final[dict[str, list[models.DynamicConfigValue]]] = {
         prop("thresholds", thresholds((None, GREEN), (20, ORANGE), (60, RED)).build()),
         prop("color", {"mode": "thresholds"}),
         prop("custom.cellOptions", cell_colour("color-text")),
+    ],
+    # What the officer's kit cannot raise (a strap alone: no fall or man-down): silence from
+    # that officer says nothing about these.
+    "cannot_detect": [
+        prop("displayName", "Cannot detect"),
+        prop("noValue", "-"),
     ],
 }
 

@@ -22,6 +22,7 @@ from typing import Final, TextIO
 from prometheus_client import CollectorRegistry
 
 from gateway.activity import ActivitySummary, ActivityTracker
+from gateway.alerts.coverage import gaps
 from gateway.alerts.engine import AlertEngine
 from gateway.alerts.evidence import EvidenceRecorder
 from gateway.alerts.rules import OfficerMonitor, officer_profile
@@ -170,7 +171,14 @@ async def build(
     )
     if factory is None:
         factory = await BleakFactory.open(config.ble)
-    live = LiveState([officer.id for officer in config.officers])
+    refs = config.device_refs()
+    live = LiveState(
+        [officer.id for officer in config.officers],
+        {
+            officer.id: gaps([ref for ref in refs if ref.officer_id == officer.id])
+            for officer in config.officers
+        },
+    )
 
     # The pipeline feeds the rules, the evidence recorder and the device manager, and takes
     # back what they make (alert rows, evidence rows, BLE notifications). These closures close
@@ -219,7 +227,7 @@ async def build(
         monitors[device.officer_id].on_link(device, state)
 
     manager = DeviceManager(
-        config.device_refs(),
+        refs,
         factory,
         submit,
         stale_after_s=config.link.stale_after_s,

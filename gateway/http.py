@@ -56,6 +56,12 @@ class GatewayCollector(Collector):
         for kind, count in sorted(counters.decode_errors_by_kind.items()):
             errors.add_metric([kind], count)
         yield errors
+        rr = CounterMetricFamily(
+            "bluewatch_rr_rejected", "RR intervals refused as implausible", labels=["reason"]
+        )
+        for reason, count in sorted(counters.rr_rejected_by_reason.items()):
+            rr.add_metric([reason], count)
+        yield rr
         yield GaugeMetricFamily(
             "bluewatch_intake_backlog", "notifications waiting", value=o.pipeline.backlog
         )

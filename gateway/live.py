@@ -37,8 +37,13 @@ class OfficerView:
 class LiveState:
     """Observers for the pipeline that keep the latest value of each officer's streams."""
 
-    def __init__(self, officer_ids: list[str]) -> None:
+    def __init__(
+        self, officer_ids: list[str], gaps: Mapping[str, list[str]] | None = None
+    ) -> None:
         self.officers = {officer: OfficerView(officer) for officer in officer_ids}
+        # What each officer's kit cannot detect (gateway/alerts/coverage.py), shown under the
+        # table for as long as the gateway runs.
+        self.gaps = dict(gaps or {})
 
     def observe(self, device: DeviceRef, reading: Characteristic, received_ns: int) -> None:
         del received_ns
@@ -118,6 +123,9 @@ def render(
             f"{view.activity:<9} {view.posture:<8} {location:<21} "
             f"{', '.join(device_cells) or '-':<34} {view.alert or view.last_event}"
         )
+    for officer_id in sorted(state.officers):
+        for gap in state.gaps.get(officer_id, ()):
+            lines.append(f"{officer_id}: {gap}")
     return "\n".join(lines)
 
 

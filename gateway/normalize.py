@@ -7,7 +7,7 @@ their lanes are the table in gateway/domain.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Final
 
 from gateway.domain import (
@@ -41,26 +41,37 @@ def _present(**fields: FieldValue | None) -> dict[str, FieldValue]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
-def _heart_rate(reading: HeartRateMeasurement, device: DeviceRef, time_ns: int) -> list[Point]:
-    points = [
-        HEART_RATE.point(
-            device.tags,
-            _present(
-                bpm=reading.heart_rate_bpm,
-                sensor_contact=reading.sensor_contact.value,
-                energy_kj=reading.energy_expended_kj,
-                rr_count=len(reading.rr_intervals_s),
-            ),
-            time_ns,
-        )
-    ]
+def heart_rate_points(
+    reading: HeartRateMeasurement,
+    device: DeviceRef,
+    time_ns: int,
+    rr_rejected: Collection[int] = (),
+) -> list[Point]:
+    """The heart-rate row, and one row per beat the RR filter kept (`rr_rejected`: indexes into
+    the reading's RR intervals that it refused; gateway/analytics/rr_filter.py)."""
+    rr = reading.rr_intervals_s
+    fields = _present(
+        bpm=reading.heart_rate_bpm,
+        sensor_contact=reading.sensor_contact.value,
+        energy_kj=reading.energy_expended_kj,
+        rr_count=len(rr) - len(rr_rejected),
+        rr_rejected=len(rr_rejected) or None,
+    )
+    points = [HEART_RATE.point(device.tags, fields, time_ns)]
     # Beats end at the notification, one after another: the last RR interval ends "now", each
-    # earlier one ends where the next began. Distinct times keep every beat as its own row.
+    # earlier one ends where the next began. A refused interval still took its time, so it
+    # moves the earlier beats back, though it is not stored. Distinct times keep every beat as
+    # its own row.
     end_ns = time_ns
-    for rr_s in reversed(reading.rr_intervals_s):
-        points.append(RR_INTERVAL.point(device.tags, {"rr_s": rr_s}, end_ns))
-        end_ns -= max(1, int(rr_s * NS_PER_S))
+    for index in range(len(rr) - 1, -1, -1):
+        if index not in rr_rejected:
+            points.append(RR_INTERVAL.point(device.tags, {"rr_s": rr[index]}, end_ns))
+        end_ns -= max(1, int(rr[index] * NS_PER_S))
     return points
+
+
+def _heart_rate(reading: HeartRateMeasurement, device: DeviceRef, time_ns: int) -> list[Point]:
+    return heart_rate_points(reading, device, time_ns)
 
 
 def _temperature(reading: TemperatureMeasurement, device: DeviceRef, time_ns: int) -> list[Point]:

@@ -53,6 +53,9 @@ class OfficerSnapshot:
     open_alerts: tuple[Alert, ...]
     links: tuple[LinkState, ...]
     last_seen_s: float | None  # seconds since any of the officer's devices was last heard
+    # What the officer's kit cannot raise (gateway/alerts/coverage.py): the fleet view shows it,
+    # so that silence is not mistaken for safety.
+    cannot_detect: tuple[AlertKind, ...] = ()
 
     def fields(self) -> dict[str, FieldValue]:
         status = officer_status(self.open_alerts, self.links)
@@ -60,6 +63,7 @@ class OfficerSnapshot:
             "status": status.value,
             "status_code": STATUS_CODES[status],
             "open_alerts": len(self.open_alerts),
+            "cannot_detect": ",".join(kind.value for kind in self.cannot_detect),
         }
         if self.last_seen_s is not None:
             fields["last_seen_s"] = round(self.last_seen_s, 1)

@@ -17,10 +17,19 @@ from typing import Final
 
 from gateway.activity import ActivitySummary, ActivityTracker, SampleClock
 from gateway.aio import wait_event
+from gateway.analytics.rr_filter import RrFilter
 from gateway.domain import ACTIVITY, DeviceRef, Lane, Point
-from gateway.normalize import points_for
+from gateway.normalize import heart_rate_points, points_for
 from gateway.outbox import AsyncOutbox
-from sensors import Characteristic, DecodeError, ImuBatch, SafetyEvent, codec_for
+from sensors import (
+    Characteristic,
+    DecodeError,
+    HeartRateMeasurement,
+    ImuBatch,
+    SafetyEvent,
+    SensorContact,
+    codec_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +67,9 @@ class PipelineCounters:
     points_committed: int = 0
     observer_errors: int = 0
     decode_errors_by_kind: dict[str, int] = field(default_factory=dict)
+    # RR intervals the plausibility filter refused (gateway/analytics/rr_filter.py), by reason.
+    rr_rejected: int = 0
+    rr_rejected_by_reason: dict[str, int] = field(default_factory=dict)
 
 
 # What observers (analytics, live view) receive: the device, the reading, the receive time.
@@ -104,6 +116,7 @@ class Pipeline:
         self._codecs: dict[str, type[Characteristic]] = {}
         self._trackers: dict[str, ActivityTracker] = {}
         self._clocks: dict[str, SampleClock] = {}
+        self._rr_filters: dict[str, RrFilter] = {}
         self._last_decode_log: dict[str, float] = {}
         self.counters = PipelineCounters()
         self._committed = committed
@@ -233,7 +246,25 @@ class Pipeline:
             self._notify(observer, device, reading, notification.received_ns)
         if isinstance(reading, ImuBatch):
             return self._summarise(device, reading, notification.received_ns)
+        if isinstance(reading, HeartRateMeasurement):
+            return self._heart_rate(device, reading, notification.received_ns)
         return points_for(reading, device, notification.received_ns)
+
+    def _heart_rate(
+        self, device: DeviceRef, reading: HeartRateMeasurement, received_ns: int
+    ) -> list[Point]:
+        """Heart rate with the strap's RR intervals through its plausibility filter: real straps
+        send spurious intervals (docs/devices.md), which are counted, not stored."""
+        rr_filter = self._rr_filters.setdefault(device.device_id, RrFilter())
+        if reading.sensor_contact is SensorContact.NOT_DETECTED:
+            rr_filter.reset()  # off the skin: what follows is a new recording
+        rejected = rr_filter.push(reading.rr_intervals_s).rejected
+        for verdict in rejected:
+            reason = str(verdict.rejected_because)
+            by_reason = self.counters.rr_rejected_by_reason
+            by_reason[reason] = by_reason.get(reason, 0) + 1
+        self.counters.rr_rejected += len(rejected)
+        return heart_rate_points(reading, device, received_ns, frozenset(v.index for v in rejected))
 
     def _summarise(self, device: DeviceRef, batch: ImuBatch, received_ns: int) -> list[Point]:
         tracker = self._trackers.setdefault(device.device_id, ActivityTracker(batch.sample_rate_hz))

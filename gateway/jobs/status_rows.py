@@ -7,12 +7,13 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from gateway.alerts.coverage import undetectable
 from gateway.alerts.engine import AlertEngine
 from gateway.alerts.model import Alert
 from gateway.ble.link import LINK_STATE_CODES
 from gateway.ble.manager import DeviceManager, ManagedDevice
 from gateway.delivery import Delivery
-from gateway.domain import GATEWAY, LINK, OFFICER_STATUS, FieldValue, Point, UnitRef
+from gateway.domain import GATEWAY, LINK, OFFICER_STATUS, DeviceRef, FieldValue, Point, UnitRef
 from gateway.officer_status import OfficerSnapshot
 from gateway.outbox import AsyncOutbox, OutboxStats
 from gateway.pipeline import Pipeline
@@ -48,6 +49,11 @@ class StatusRows:
         self._outbox_stats = outbox_stats
         self._clock_ns = clock_ns
         self._monotonic = monotonic
+        # The roster is fixed for the daemon's life: what each kit cannot detect, once.
+        kits: dict[str, list[DeviceRef]] = {officer: [] for officer in self._officers}
+        for managed in manager.devices.values():
+            kits.setdefault(managed.ref.officer_id, []).append(managed.ref)
+        self._cannot_detect = {officer: undetectable(kit) for officer, kit in kits.items()}
 
     async def run(self) -> None:
         while True:
@@ -98,6 +104,7 @@ class StatusRows:
                 open_alerts=tuple(alerts.get(officer, ())),
                 links=tuple(m.health.state(now) for m in own),
                 last_seen_s=None if last is None else max(0.0, now - last),
+                cannot_detect=self._cannot_detect.get(officer, ()),
             )
             tags = self._unit.officer_tags(officer)
             points.append(OFFICER_STATUS.point(tags, snapshot.fields(), now_ns))
@@ -108,6 +115,7 @@ class StatusRows:
         fields: dict[str, FieldValue] = {
             "notifications_received": counters.received,
             "decode_errors": counters.decode_errors,
+            "rr_rejected": counters.rr_rejected,
             "intake_dropped": counters.dropped,
             "points_committed": counters.points_committed,
             "unknown_advertisers": len(self._manager.unknown_advertisers),

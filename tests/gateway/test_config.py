@@ -139,6 +139,25 @@ def test_check_config_command(tmp_path: Path) -> None:
     assert run(["check-config", str(write(tmp_path, GOOD))], io.StringIO(), out, err) == 0
     summary = json.loads(out.getvalue())
     assert summary["officers"][0]["id"] == "officer-01"
+    assert summary["officers"][0]["cannot_detect"] == []
+    assert err.getvalue() == ""
     bad = write(tmp_path, GOOD.replace('"metro-pd"', '"Metro PD"'))
     assert run(["check-config", str(bad)], io.StringIO(), io.StringIO(), err) == 2
     assert "agency" in err.getvalue()
+
+
+def test_check_config_says_what_each_officers_kit_cannot_detect(tmp_path: Path) -> None:
+    strap_only = GOOD + (
+        '\n[[officers]]\nid = "officer-03"\n[[officers.devices]]\nmodel = "generic-hrs"\n'
+        'address = "c4:00:00:00:00:03"\n'
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["check-config", str(write(tmp_path, strap_only))], io.StringIO(), out, err) == 0
+    officers = {o["id"]: o for o in json.loads(out.getvalue())["officers"]}
+    assert "officer_down" in officers["officer-03"]["cannot_detect"]
+    assert "tachycardia" in officers["officer-03"]["detects"]
+    assert (
+        "officer-03: no fall or man-down detection: no accelerometer worn on the trunk\n"
+        in err.getvalue()
+    )
+    assert "officer-01" not in err.getvalue()

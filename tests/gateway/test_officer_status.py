@@ -6,12 +6,15 @@ import itertools
 
 import pytest
 
+from gateway.alerts.coverage import gaps
 from gateway.alerts.engine import AlertEngine, Rule
 from gateway.alerts.model import Alert, AlertKind, AlertState, Severity
 from gateway.alerts.record import AlertChange
-from gateway.ble.link import LinkState
-from gateway.domain import Point, UnitRef
+from gateway.ble.link import LinkHealth, LinkState
+from gateway.domain import DeviceRef, Point, UnitRef
+from gateway.live import LiveState, render
 from gateway.officer_status import STATUS_CODES, OfficerSnapshot, OfficerStatus, officer_status
+from sensors import BatteryLevel, DeviceModel
 
 RULE = Rule("test-rule", "1")
 T0 = 1_000 * 10**9
@@ -71,10 +74,18 @@ def test_snapshot_fields() -> None:
         "status": "alert",
         "status_code": 3,
         "open_alerts": 1,
+        "cannot_detect": "",
         "last_seen_s": 2.0,
     }
-    never_heard = OfficerSnapshot((), (LinkState.CONNECTING,), None)
-    assert never_heard.fields() == {"status": "ok", "status_code": 0, "open_alerts": 0}
+    never_heard = OfficerSnapshot(
+        (), (LinkState.CONNECTING,), None, (AlertKind.OFFICER_DOWN, AlertKind.FALL)
+    )
+    assert never_heard.fields() == {
+        "status": "ok",
+        "status_code": 0,
+        "open_alerts": 0,
+        "cannot_detect": "officer_down,fall",
+    }
 
 
 class Clock:
@@ -114,3 +125,16 @@ def test_time_to_acknowledge_counts_from_activation_and_survives_a_restart() -> 
     restored = AlertChange.from_point(rows[1]).alert
     assert restored.activated_ns == T0 + 10 * 10**9
     assert restored.moved_to(AlertState.ACKNOWLEDGED, "ack", T0 + 20 * 10**9).time_to_ack_s == 10.0
+
+
+def test_the_live_view_shows_devices_by_short_name_and_what_a_kit_cannot_detect() -> None:
+    unit = UnitRef("pd", "car-1")
+    strap = DeviceRef(unit, "officer-03", "officer-03-hrs", DeviceModel.GENERIC_HRS)
+    health = LinkHealth(5.0, 20.0)
+    health.on_notification(100.0)
+    state = LiveState(["officer-03"], {"officer-03": gaps([strap])})
+    state.observe(strap, BatteryLevel(battery_pct=64), 0)
+    text = render(state, {strap.device_id: (strap, health)}, 101.0, "header")
+    row = next(line for line in text.splitlines() if line.startswith("officer-03 "))
+    assert "hrs ok 64%" in row
+    assert "officer-03: no fall or man-down detection: no accelerometer worn on the trunk" in text

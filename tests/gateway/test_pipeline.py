@@ -226,3 +226,33 @@ def test_sample_clock_is_monotonic_under_jitter_and_follows_restarts() -> None:
     restart = clock.place(0, 10, arrival + 5 * 10**9)
     assert restart[-1] == arrival + 5 * 10**9
     assert restart[0] > placed[-1]
+
+
+async def test_implausible_rr_intervals_are_counted_not_stored(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    outbox.register_sink("check")
+    loop = asyncio.get_running_loop()
+    pipeline = Pipeline(AsyncOutbox(outbox), monotonic=loop.time)
+    task = asyncio.create_task(pipeline.run())
+    calm = HeartRateMeasurement(heart_rate_bpm=58, rr_intervals_s=(1.0, 1.02))
+    # A Garmin HRM-Dual's spurious 52 ms beat beside a real one (docs/devices.md).
+    spurious = HeartRateMeasurement(heart_rate_bpm=58, rr_intervals_s=(1.01, 0.052, 1.044))
+    pipeline.submit(VEST, HeartRateMeasurement.UUID, calm.encode(), 10_000_000_000)
+    pipeline.submit(VEST, HeartRateMeasurement.UUID, spurious.encode(), 11_000_000_000)
+    async with asyncio.timeout(5):
+        while pipeline.counters.points_committed < 6:
+            await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    rows = [row.point for row in outbox.pending("check", 100)]
+    beats = [p for p in rows if p.measurement == "rr_interval"]
+    assert [round(float(p.fields["rr_s"]), 3) for p in beats] == [1.02, 1.0, 1.044, 1.01]
+    # The refused interval still took its time: the beat before it ends 1,044 + 52 ms earlier.
+    reading = HeartRateMeasurement.decode(spurious.encode())  # RR at 1/1024 s resolution
+    late, spurious_s = reading.rr_intervals_s[2], reading.rr_intervals_s[1]
+    assert beats[2].time_ns == 11_000_000_000
+    assert beats[3].time_ns == 11_000_000_000 - int(late * 1e9) - int(spurious_s * 1e9)
+    second = [p for p in rows if p.measurement == "heart_rate"][1]
+    assert (second.fields["rr_count"], second.fields["rr_rejected"]) == (2, 1)
+    assert pipeline.counters.rr_rejected == 1
+    assert pipeline.counters.rr_rejected_by_reason == {"too_short": 1}
