@@ -149,8 +149,7 @@ def naive(items: list[Notification], folder: Path) -> tuple[float, int]:
             ]
         else:
             points = [
-                (p.measurement, dict(p.fields), p.time_ns)
-                for p in points_for(reading, ref, t_ns)
+                (p.measurement, dict(p.fields), p.time_ns) for p in points_for(reading, ref, t_ns)
             ]
         for measurement, fields, time_ns in points:
             point = ClientPoint(measurement)

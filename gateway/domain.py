@@ -98,8 +98,7 @@ class DeviceRef:
         and posture are read there (an arm or a head moves on its own; docs/algorithms.md)."""
         profile = self.profile
         return (
-            profile.placement is Placement.TORSO
-            and Capability.ACCELERATION in profile.capabilities
+            profile.placement is Placement.TORSO and Capability.ACCELERATION in profile.capabilities
         )
 
     @cached_property

@@ -37,9 +37,7 @@ class OfficerView:
 class LiveState:
     """Observers for the pipeline that keep the latest value of each officer's streams."""
 
-    def __init__(
-        self, officer_ids: list[str], gaps: Mapping[str, list[str]] | None = None
-    ) -> None:
+    def __init__(self, officer_ids: list[str], gaps: Mapping[str, list[str]] | None = None) -> None:
         self.officers = {officer: OfficerView(officer) for officer in officer_ids}
         # What each officer's kit cannot detect (gateway/alerts/coverage.py), shown under the
         # table for as long as the gateway runs.
