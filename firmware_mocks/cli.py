@@ -52,6 +52,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="Bumble HCI transport to serve on (tcp-server:HOST:PORT, unix-server:PATH...)",
     )
     parser.add_argument(
+        "--start-when-connected",
+        action="store_true",
+        help="start the scenario's clock only once every device is connected (end-to-end "
+        "checks whose scripted events must reach a gateway that is still starting)",
+    )
+    parser.add_argument(
         "--seconds",
         type=float,
         default=0.0,
@@ -79,6 +85,8 @@ async def simulate(args: argparse.Namespace, io: Streams) -> int:
             + "\n"
         )
         io.stdout.flush()
+        if args.start_when_connected:
+            await fleet.wait_connected()
         await fleet.run(args.seconds or None)
     finally:
         await exported.close()

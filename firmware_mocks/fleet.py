@@ -160,6 +160,13 @@ class Fleet:
                 device.boot_count = officer.simulation.boot_count(device.kind)
                 await device.peripheral.power_on()
 
+    async def wait_connected(self) -> None:
+        """Return once every device has been connected (the scenario's clock has not started:
+        a scripted event at 8 s then happens 8 s after the gateway is listening)."""
+        for officer in self.officers:
+            for device in officer.devices.values():
+                await device.peripheral.first_connected.wait()
+
     async def run(self, duration_s: float | None = None, tick_s: float = DEFAULT_TICK_S) -> None:
         """Tick until `duration_s` of wall-clock time has passed (forever when None)."""
         loop = asyncio.get_running_loop()

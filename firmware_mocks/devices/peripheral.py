@@ -68,6 +68,8 @@ class Peripheral:
         self.address = str(device.random_address)
         self._online = False
         self.connections: set[Connection] = set()
+        # Set at the first connection: lets a fleet hold its scenario until a gateway listens.
+        self.first_connected = asyncio.Event()
         for service in self.gatt.services:
             device.add_service(service)
         device.advertising_data, device.scan_response_data = advertising_payloads(
@@ -121,6 +123,7 @@ class Peripheral:
 
     def _on_connection(self, connection: Connection) -> None:
         self.connections.add(connection)
+        self.first_connected.set()
         connection.on(connection.EVENT_DISCONNECTION, lambda *_: self._on_disconnection(connection))
 
     def _on_disconnection(self, connection: Connection) -> None:

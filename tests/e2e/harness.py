@@ -28,7 +28,14 @@ class Fleet:
         stop(self.process, timeout_s=15)
 
 
-def start_fleet(officers: int, scenario: str, time_scale: float = 1.0, seed: int = 7) -> Fleet:
+def start_fleet(
+    officers: int,
+    scenario: str,
+    time_scale: float = 1.0,
+    seed: int = 7,
+    *,
+    start_when_connected: bool = False,
+) -> Fleet:
     port = free_port()
     process = subprocess.Popen(
         [
@@ -44,6 +51,7 @@ def start_fleet(officers: int, scenario: str, time_scale: float = 1.0, seed: int
             str(time_scale),
             "--listen",
             f"tcp-server:127.0.0.1:{port}",
+            *(["--start-when-connected"] if start_when_connected else []),
         ],
         stdout=subprocess.PIPE,
         text=True,

@@ -28,9 +28,9 @@ def test_scan_and_read_a_simulated_fleet_over_tcp() -> None:
         assert scan.returncode == 0, scan.stderr
         heard = {row["address"]: row for row in map(json.loads, scan.stdout.splitlines())}
         for entry in fleet.roster:
-            assert heard[entry["vest_address"]]["kind"] == "vest"
+            assert heard[entry["vest_address"]]["model"] == "bluewatch-vest"
             assert heard[entry["vest_address"]]["name"] == entry["vest_name"]
-            assert heard[entry["helmet_address"]]["kind"] == "helmet"
+            assert heard[entry["helmet_address"]]["model"] == "bluewatch-helmet"
 
         vest = fleet.roster[0]["vest_address"]
         read = bluewatch("read", vest, "--seconds", "3", *transport)
