@@ -39,6 +39,7 @@ from sensors.characteristics.officer_safety import (
 from sensors.characteristics.thermometer import TemperatureMeasurement, TemperatureType
 from sensors.codecs import CHARACTERISTIC_TYPES, CODECS, codec_for, decode
 from sensors.errors import DecodeError, DecodeErrorKind
+from sensors.pmd import PmdDataFrame
 from sensors.profiles import (
     HELMET,
     PROFILES,
@@ -78,6 +79,7 @@ __all__ = [
     "LocationAndSpeed",
     "ManufacturerName",
     "ModelNumber",
+    "PmdDataFrame",
     "PositionStatus",
     "SafetyEvent",
     "SafetyEventKind",

@@ -24,6 +24,7 @@ from sensors import (
     LocationAndSpeed,
     ManufacturerName,
     ModelNumber,
+    PmdDataFrame,
     PositionStatus,
     SafetyEvent,
     SafetyEventKind,
@@ -36,6 +37,7 @@ from sensors import (
     TemperatureMeasurement,
     TemperatureType,
 )
+from tests.sensors.pmd_strategies import data_frames
 
 
 def _floats(low: float, high: float) -> st.SearchStrategy[float]:
@@ -144,4 +146,5 @@ ALL_READINGS: dict[type[Characteristic], st.SearchStrategy[Characteristic]] = {
     ImuBatch: imu_batch,
     SafetyEvent: safety_event,
     DeviceStatus: device_status,
+    PmdDataFrame: data_frames(),
 }
