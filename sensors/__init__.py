@@ -50,6 +50,7 @@ from sensors.characteristics.officer_safety import (
 from sensors.characteristics.thermometer import TemperatureMeasurement, TemperatureType
 from sensors.codecs import CHARACTERISTIC_TYPES, CODECS, codec_for, decode
 from sensors.errors import DecodeError, DecodeErrorKind
+from sensors.pmd import PmdDataFrame
 from sensors.profiles import (
     GENERIC_HRS,
     HELMET,
@@ -106,6 +107,7 @@ __all__ = [
     "ManufacturerName",
     "ModelNumber",
     "Placement",
+    "PmdDataFrame",
     "PositionStatus",
     "SafetyEvent",
     "SafetyEventKind",

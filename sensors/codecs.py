@@ -19,6 +19,7 @@ from sensors.characteristics.location import LocationAndSpeed
 from sensors.characteristics.officer_safety import DeviceStatus, ImuBatch, SafetyEvent
 from sensors.characteristics.thermometer import TemperatureMeasurement
 from sensors.errors import DecodeError, DecodeErrorKind
+from sensors.pmd.frame import PmdDataFrame
 from sensors.uuids import normalize_uuid
 
 CHARACTERISTIC_TYPES: Final[tuple[type[Characteristic], ...]] = (
@@ -33,6 +34,10 @@ CHARACTERISTIC_TYPES: Final[tuple[type[Characteristic], ...]] = (
     DeviceStatus,
     HeartRateControlPoint,
     CoreBodyTemperature,
+    # The PMD data frame needs no context: its layout follows from its header. The PMD control
+    # point is not here: what its value means depends on the direction it travelled
+    # (sensors/pmd/control_point.py).
+    PmdDataFrame,
 )
 
 CODECS: Final[Mapping[str, type[Characteristic]]] = MappingProxyType(

@@ -16,6 +16,10 @@ class DecodeErrorKind(StrEnum):
     UNSUPPORTED_VERSION = "unsupported_version"
     INVALID_TEXT = "invalid_text"
     UNKNOWN_CHARACTERISTIC = "unknown_characteristic"
+    UNKNOWN_MEASUREMENT_TYPE = "unknown_measurement_type"
+    UNKNOWN_FRAME_TYPE = "unknown_frame_type"
+    INVALID_BIT_WIDTH = "invalid_bit_width"
+    REPEATED_SETTING = "repeated_setting"
 
 
 class DecodeError(ValueError):

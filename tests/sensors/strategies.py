@@ -29,6 +29,7 @@ from sensors import (
     LocationAndSpeed,
     ManufacturerName,
     ModelNumber,
+    PmdDataFrame,
     PositionStatus,
     SafetyEvent,
     SafetyEventKind,
@@ -41,6 +42,7 @@ from sensors import (
     TemperatureMeasurement,
     TemperatureType,
 )
+from tests.sensors.pmd_strategies import data_frames
 
 
 def _floats(low: float, high: float) -> st.SearchStrategy[float]:
@@ -165,4 +167,5 @@ ALL_READINGS: dict[type[Characteristic], st.SearchStrategy[Characteristic]] = {
     DeviceStatus: device_status,
     HeartRateControlPoint: heart_rate_control_point,
     CoreBodyTemperature: core_body_temperature,
+    PmdDataFrame: data_frames(),
 }

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable
+from functools import partial
 
 import pytest
 from hypothesis import given
@@ -23,6 +24,7 @@ from sensors import (
     DecodeError,
     decode,
 )
+from sensors.pmd import decode_control_point, decode_indication
 
 VALID_SEEDS = {
     "00002a37-0000-1000-8000-00805f9b34fb": ["1f 4801 3412 0004 3003", "16 48 0004"],
@@ -47,6 +49,35 @@ VALID_SEEDS = {
         "17 400e c10d 6008 14 00",
         "37 190f a40d 2f00 11 00 27",
     ],
+    # PMD data frames, cut down from the vectors of test_pmd_frames.py: H10 ECG and ACC,
+    # compressed ACC types 0 and 1, Verity PPG, PPI and 32-bit gyroscope deltas.
+    "fb005c82-02e7-f387-1cad-8acd2d8df0c8": [
+        "00 0094357700000000 00 0280ff 028000 750000 fcffff",
+        "02 0094357700000000 01 f7ffffffe703 f8fffeffe503",
+        "02 6500000000000000 81 f1ff1400f003 0601 7b0f08 0302 41fe2b",
+        "02 0000000000000000 80 d0ff6501e40f 0802 fc07ff0c13f2",
+        "01 2d3bbaacab31180b 80 bb1af87d9bf894b9f8df20f6 0802 cbead5e200d2de2c",
+        "03 0000000000000000 00 808080808007 000100010000",
+        "05 0000000000000000 81 0000803f00002041 0000a041 1c01 0000a001000008cdcc ec0d",
+    ],
+}
+# Values decoded by name rather than by UUID: PMD control-point values, whose decoder depends
+# on the direction they travel (sensors/pmd), and CORE's manufacturer data (no characteristic).
+CONTROL_POINT_SEEDS: dict[str, tuple[Callable[[bytes], Characteristic], list[str]]] = {
+    # The CORE notes' Table 2 example and a real scan (jogomu/corealarm).
+    "core advertisement": (CoreAdvertisement.decode, ["00 04 b391", "00 04 758e"]),
+    "pmd control point": (
+        decode_control_point,
+        [
+            "0f 05 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00",
+            "02 02 02 01 08 00 00 01 c8 00 01 01 10 00",
+            "f0 01 02 00 00 00 04 19 00 32 00 64 00 c8 00 01 01 10 00 02 03 02 00 04 00 08 00",
+            "f0 02 02 00 00 05 01 40 da 7f 39",
+            "f0 00 01 0a",
+            "08 01",
+        ],
+    ),
+    "pmd indication": (decode_indication, ["01 01 02", "f0 02 00 00 00 00"]),
 }
 MUTATIONS_PER_CODEC = 3000
 
@@ -77,13 +108,26 @@ def test_random_bytes_only_raise_decode_error(codec: type[Characteristic]) -> No
     check()
 
 
-@given(st.binary(max_size=12))
-def test_random_bytes_as_core_advertisement_only_raise_decode_error(data: bytes) -> None:
-    try:
-        beacon = CoreAdvertisement.decode(data)
-    except DecodeError:
-        return
-    assert CoreAdvertisement.decode(beacon.encode()) == beacon
+@pytest.mark.parametrize("name", list(CONTROL_POINT_SEEDS))
+def test_random_control_point_bytes_only_raise_decode_error(name: str) -> None:
+    decoder, _ = CONTROL_POINT_SEEDS[name]
+
+    @given(st.binary(max_size=80))
+    def check(data: bytes) -> None:
+        try:
+            reading = decoder(data)
+        except DecodeError:
+            return
+        # Whatever decodes must re-encode and decode, by the same decoder, to itself.
+        assert decoder(reading.encode()) == reading
+
+    check()
+
+
+def test_control_point_seeds_are_valid() -> None:
+    for decoder, payloads in CONTROL_POINT_SEEDS.values():
+        for payload in payloads:
+            decoder(bytes.fromhex(payload))
 
 
 def _mutate(rng: random.Random, data: bytearray) -> bytearray:
@@ -102,59 +146,32 @@ def _mutate(rng: random.Random, data: bytearray) -> bytearray:
     return data
 
 
-def _seed() -> int:
-    return int(os.environ.get("BLUEWATCH_FUZZ_SEED", random.SystemRandom().randrange(2**32)))
-
-
-def _mutants(rng: random.Random, payloads: list[str]) -> Iterator[bytes]:
-    for _ in range(MUTATIONS_PER_CODEC):
-        data = bytearray(bytes.fromhex(rng.choice(payloads)))
-        for _ in range(rng.randrange(1, 4)):
-            data = _mutate(rng, data)
-        yield bytes(data)
+def _all_decoders() -> list[tuple[str, Callable[[bytes], Characteristic], list[str]]]:
+    by_uuid = [(uuid, partial(decode, uuid), payloads) for uuid, payloads in VALID_SEEDS.items()]
+    by_message = [(name, fn, payloads) for name, (fn, payloads) in CONTROL_POINT_SEEDS.items()]
+    return by_uuid + by_message
 
 
 def test_mutated_valid_payloads_only_raise_decode_error() -> None:
-    seed = _seed()
+    seed = int(os.environ.get("BLUEWATCH_FUZZ_SEED", random.SystemRandom().randrange(2**32)))
     rng = random.Random(seed)
     decoded = refused = 0
-    for uuid, payloads in VALID_SEEDS.items():
-        for data in _mutants(rng, payloads):
+    for name, decoder, payloads in _all_decoders():
+        for _ in range(MUTATIONS_PER_CODEC):
+            data = bytearray(bytes.fromhex(rng.choice(payloads)))
+            for _ in range(rng.randrange(1, 4)):
+                data = _mutate(rng, data)
             try:
-                reading = _decode_or_refuse(uuid, data)
+                decoder(bytes(data))
+            except DecodeError:
+                refused += 1
+                continue
             except Exception as exc:  # the point of the test: report anything else with its seed
                 pytest.fail(
-                    f"{type(exc).__name__} for {uuid} payload {data.hex()} "
+                    f"{type(exc).__name__} for {name} payload {bytes(data).hex()} "
                     f"(replay with BLUEWATCH_FUZZ_SEED={seed}): {exc}"
                 )
-            if reading is None:
-                refused += 1
-            else:
-                decoded += 1
+            decoded += 1
     # Both outcomes must occur, or the mutator is not exercising the parsers.
     assert decoded > 0
     assert refused > 0, f"seed {seed}"
-
-
-# CORE's manufacturer data: the notes' Table 2 example and a real scan (jogomu/corealarm).
-CORE_ADVERTISEMENT_SEEDS = ["00 04 b391", "00 04 758e"]
-
-
-def test_mutated_core_advertisements_only_raise_decode_error() -> None:
-    seed = _seed()
-    outcomes = {"decoded": 0, "refused": 0}
-    for data in _mutants(random.Random(seed), CORE_ADVERTISEMENT_SEEDS):
-        try:
-            beacon = CoreAdvertisement.decode(data)
-        except DecodeError:
-            outcomes["refused"] += 1
-            continue
-        except Exception as exc:  # the point of the test: report anything else with its seed
-            pytest.fail(
-                f"{type(exc).__name__} for CORE advertisement {data.hex()} "
-                f"(replay with BLUEWATCH_FUZZ_SEED={seed}): {exc}"
-            )
-        assert CoreAdvertisement.decode(beacon.encode()) == beacon
-        outcomes["decoded"] += 1
-    assert outcomes["decoded"] > 0, f"seed {seed}"
-    assert outcomes["refused"] > 0, f"seed {seed}"
