@@ -163,6 +163,8 @@ class Measurement:
 HEART_RATE: Final = Measurement("heart_rate", Scope.DEVICE)
 RR_INTERVAL: Final = Measurement("rr_interval", Scope.DEVICE)
 SKIN_TEMPERATURE: Final = Measurement("skin_temperature", Scope.DEVICE)
+# Measured by a CORE sensor; the estimate from heart rate is `physiology.core_temp_c`.
+CORE_TEMPERATURE: Final = Measurement("core_temperature", Scope.DEVICE)
 LOCATION: Final = Measurement("location", Scope.DEVICE)
 ACTIVITY: Final = Measurement("activity", Scope.DEVICE)
 BATTERY: Final = Measurement("battery", Scope.DEVICE, channel=Channel.STATUS)
@@ -186,6 +188,7 @@ MEASUREMENTS: Final[Mapping[str, Measurement]] = {
         HEART_RATE,
         RR_INTERVAL,
         SKIN_TEMPERATURE,
+        CORE_TEMPERATURE,
         LOCATION,
         ACTIVITY,
         BATTERY,

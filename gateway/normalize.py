@@ -12,6 +12,7 @@ from typing import Final
 
 from gateway.domain import (
     BATTERY,
+    CORE_TEMPERATURE,
     DEVICE_INFO,
     DEVICE_STATUS,
     HEART_RATE,
@@ -28,6 +29,7 @@ from sensors import (
     BatteryLevel,
     BodySensorLocation,
     Characteristic,
+    CoreBodyTemperature,
     DeviceStatus,
     HeartRateMeasurement,
     LocationAndSpeed,
@@ -80,6 +82,17 @@ def _temperature(reading: TemperatureMeasurement, device: DeviceRef, time_ns: in
         special=reading.special_value.value if reading.special_value else None,
     )
     return [SKIN_TEMPERATURE.point(device.tags, fields, time_ns)]
+
+
+def _core(reading: CoreBodyTemperature, device: DeviceRef, time_ns: int) -> list[Point]:
+    fields = _present(
+        measured_c=reading.core_temperature_c,
+        skin_c=reading.skin_temperature_c,
+        quality=reading.quality.value if reading.quality else None,
+        heart_rate_bpm=reading.heart_rate_bpm,
+        heat_strain_index=reading.heat_strain_index,
+    )
+    return [CORE_TEMPERATURE.point(device.tags, fields, time_ns)] if fields else []
 
 
 def _location(reading: LocationAndSpeed, device: DeviceRef, time_ns: int) -> list[Point]:
@@ -140,6 +153,7 @@ Normalizer = Callable[[Characteristic, DeviceRef, int], list[Point]]
 NORMALIZERS: Final[dict[type[Characteristic], Normalizer]] = {
     HeartRateMeasurement: _heart_rate,  # type: ignore[dict-item]
     TemperatureMeasurement: _temperature,  # type: ignore[dict-item]
+    CoreBodyTemperature: _core,  # type: ignore[dict-item]
     LocationAndSpeed: _location,  # type: ignore[dict-item]
     BatteryLevel: _battery,  # type: ignore[dict-item]
     DeviceStatus: _status,  # type: ignore[dict-item]

@@ -71,6 +71,7 @@ from sensors.wire import SpecialValue
 __all__ = [
     "CHARACTERISTIC_TYPES",
     "CODECS",
+    "CORE",
     "CORE_COMPANY_ID",
     "CORE_LEGACY_SERVICE_UUID",
     "CORE_SERVICE_UUID",

@@ -16,6 +16,7 @@ from typing import Final
 
 from sensors.characteristic import Characteristic
 from sensors.characteristics.battery import BatteryLevel
+from sensors.characteristics.core_body_temperature import CORE_SERVICE_UUID, CoreBodyTemperature
 from sensors.characteristics.device_info import DEVICE_INFORMATION_TYPES
 from sensors.characteristics.heart_rate import BodySensorLocation, HeartRateMeasurement
 from sensors.characteristics.location import LocationAndSpeed
@@ -37,6 +38,8 @@ class DeviceModel(StrEnum):
     # Any strap with the Bluetooth SIG Heart Rate Service: Garmin HRM-Dual, Wahoo TICKR,
     # Zephyr HxM, Polar H9…
     GENERIC_HRS = "generic-hrs"
+    # greenTEG CORE body-temperature sensor (docs/core-and-hrs.md).
+    CORE = "core"
 
 
 class Capability(StrEnum):
@@ -252,8 +255,37 @@ GENERIC_HRS: Final = DeviceProfile(
     capabilities=frozenset({Capability.HEART_RATE, Capability.RR_INTERVALS, Capability.BATTERY}),
 )
 
+# The CORE's own service carries core and skin temperature at about 1 Hz; it is identified by
+# that service, never by its name (notes §2.1). Its Health Thermometer service repeats the core
+# temperature for clients without the vendor service; with the vendor service present it is left
+# alone, so one temperature is never stored twice under two names. Worn on the chest (a strap
+# clip or a patch), hence torso.
+CORE: Final = DeviceProfile(
+    model=DeviceModel.CORE,
+    short_name="core",
+    name_prefix="CORE",
+    advertised_services=frozenset({CORE_SERVICE_UUID}),
+    services=(
+        ServiceSpec(
+            CORE_SERVICE_UUID,
+            "Core Body Temperature",
+            (CharacteristicSpec(CoreBodyTemperature, NOTIFY, 1.0),),
+        ),
+        ServiceSpec(
+            BATTERY_SERVICE,
+            "Battery",
+            (CharacteristicSpec(BatteryLevel, READ, None),),
+            required=False,
+        ),
+    ),
+    placement=Placement.TORSO,
+    capabilities=frozenset(
+        {Capability.CORE_TEMPERATURE, Capability.SKIN_TEMPERATURE, Capability.BATTERY}
+    ),
+)
+
 PROFILES: Final[Mapping[DeviceModel, DeviceProfile]] = MappingProxyType(
-    {profile.model: profile for profile in (VEST, HELMET, GENERIC_HRS)}
+    {profile.model: profile for profile in (VEST, HELMET, GENERIC_HRS, CORE)}
 )
 
 

@@ -23,8 +23,7 @@ from sensors import Capability
 class Need:
     """What one rule needs from the kit, and how to say that it is missing."""
 
-    # Any one of these capabilities is enough (heat strain: a measured core temperature, or a
-    # heart rate to estimate it from).
+    # Any one of these capabilities is enough.
     any_of: frozenset[Capability]
     # The capability must come from a device that moves with the trunk: falls and stillness are
     # read there, never from an arm alone (docs/algorithms.md).
@@ -45,11 +44,10 @@ NEEDS: Final[Mapping[AlertKind, Need]] = MappingProxyType(
     {
         AlertKind.OFFICER_DOWN: _TRUNK_MOTION,
         AlertKind.FALL: _TRUNK_MOTION,
+        # The strain index (Moran 1998) needs heart rate; a CORE makes its core temperature
+        # measured rather than estimated, but alone it gives no index.
         AlertKind.HEAT_STRAIN: Need(
-            frozenset({Capability.CORE_TEMPERATURE, Capability.HEART_RATE}),
-            False,
-            "heat strain",
-            "neither a core temperature nor a heart rate worn",
+            frozenset({Capability.HEART_RATE}), False, "heat strain", "no heart rate worn"
         ),
         AlertKind.TACHYCARDIA: _HEART,
         AlertKind.BRADYCARDIA: _HEART,

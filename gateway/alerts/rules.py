@@ -27,6 +27,8 @@ from gateway.domain import NS_PER_S, PHYSIOLOGY, DeviceRef, Point
 from sensors import (
     BatteryLevel,
     Characteristic,
+    CoreBodyTemperature,
+    CoreDataQuality,
     HeartRateMeasurement,
     ImuBatch,
     LocationAndSpeed,
@@ -45,6 +47,10 @@ CONTACT = Rule("sensor-contact", RULE_VERSION)
 HEAT = Rule("heat-strain-psi", RULE_VERSION)
 LINK = Rule("device-link", RULE_VERSION)
 BATTERY = Rule("battery", RULE_VERSION)
+# A CORE notifies about once a second; two minutes of silence means it is off the body, out of
+# range or flat, and the heart-rate estimate takes over again.
+MEASURED_CORE_FRESH_S: Final = 120.0
+UNTRUSTED_CORE_QUALITY: Final = frozenset({CoreDataQuality.INVALID, CoreDataQuality.POOR})
 # Activity summaries older than this say nothing about the officer now: the man-down timer
 # waits for fresh data rather than alarming on a vest that stopped talking (device-lost does).
 FRESH_ACTIVITY_S: Final = 5.0
@@ -119,6 +125,8 @@ class OfficerMonitor:
     _minute: int | None = None
     _minute_hr: list[int] = field(default_factory=list)
     _core: CoreTempEstimator | None = None
+    # The latest trustworthy core temperature a CORE measured, and when.
+    _measured_core: tuple[float, int] | None = None
 
     def __post_init__(self) -> None:
         self._core = CoreTempEstimator(self.settings.initial_core_temp_c)
@@ -135,6 +143,15 @@ class OfficerMonitor:
             self._event(device, reading, now_ns)
         elif isinstance(reading, BatteryLevel):
             self._battery(device, reading.battery_pct)
+        elif isinstance(reading, CoreBodyTemperature):
+            self._core_measured(reading, now_ns)
+
+    def _core_measured(self, reading: CoreBodyTemperature, now_ns: int) -> None:
+        """Keep a measured core temperature the sensor itself trusts (fair or better: the CORE
+        reports poor quality while it is still settling on the body; spec §3.1.1.5)."""
+        if reading.core_temperature_c is None or reading.quality in UNTRUSTED_CORE_QUALITY:
+            return
+        self._measured_core = (reading.core_temperature_c, now_ns)
 
     def on_activity(self, device: DeviceRef, summary: ActivitySummary) -> None:
         if not device.moves_with_trunk:
@@ -326,8 +343,13 @@ class OfficerMonitor:
         if self._minute is not None and minute != self._minute and self._minute_hr:
             mean = sum(self._minute_hr) / len(self._minute_hr)
             assert self._core is not None
+            measured = self._measured_core
+            if measured is not None and now_ns - measured[1] > MEASURED_CORE_FRESH_S * NS_PER_S:
+                measured = None  # the CORE went quiet: back to the estimate
             try:
-                core = self._core.update(mean)
+                estimate = self._core.update(mean)
+                # A measured core temperature beats the estimate from heart rate (docs/alerts.md).
+                core = measured[0] if measured is not None else estimate
                 psi = physiological_strain_index(
                     core, mean, self.settings.initial_core_temp_c, self.profile.resting_hr_bpm
                 )
@@ -339,22 +361,24 @@ class OfficerMonitor:
                     PHYSIOLOGY.point(
                         self.tags,
                         {
-                            "core_temp_c": round(core, 3),
+                            "core_temp_c": round(estimate, 3),
                             "psi": round(psi, 2),
+                            "psi_core": "measured" if measured is not None else "estimate",
                             "hr_mean_bpm": round(mean, 1),
                         },
                         now_ns,
                     )
                 ]
             )
-            self._heat(psi, core)
+            self._heat(psi, core, measured=measured is not None)
             self._minute_hr.clear()
         self._minute = minute
         self._minute_hr.append(bpm)
 
-    def _heat(self, psi: float, core_c: float) -> None:
+    def _heat(self, psi: float, core_c: float, *, measured: bool) -> None:
         settings, officer = self.settings, self.profile.officer_id
-        reason = f"PSI {psi:.1f}, estimated core {core_c:.2f} C"
+        source = "measured" if measured else "estimated"
+        reason = f"PSI {psi:.1f}, {source} core {core_c:.2f} C"
         if psi >= settings.psi_alert:
             self.engine.raise_alert(
                 officer, AlertKind.HEAT_STRAIN, Severity.HIGH, reason, HEAT, location=self.location

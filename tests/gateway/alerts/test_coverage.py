@@ -53,3 +53,10 @@ def test_a_helmet_accelerometer_is_not_on_the_trunk() -> None:
 @pytest.mark.parametrize("kind", [AlertKind.DEVICE_LOST, AlertKind.OFFICER_DOWN])
 def test_nothing_worn_detects_nothing(kind: AlertKind) -> None:
     assert kind in undetectable([])
+
+
+def test_a_core_alone_measures_temperature_but_gives_no_strain_index() -> None:
+    core = kit(DeviceModel.CORE)
+    assert AlertKind.HEAT_STRAIN not in detectable(core)
+    assert "no heat strain: no heart rate worn" in gaps(core)
+    assert AlertKind.HEAT_STRAIN in detectable(kit(DeviceModel.CORE, DeviceModel.GENERIC_HRS))
