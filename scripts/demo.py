@@ -114,16 +114,17 @@ def influx_counts(since_ns: int) -> dict[str, int]:
 class Dispatcher(threading.Thread):
     """Reads what the dispatch receiver prints and acknowledges each new alarm at the gateway."""
 
-    def __init__(self, receiver: DispatchSink, gateway_url: str) -> None:
+    def __init__(self, receiver: DispatchSink, gateway_url: str, token_file: Path) -> None:
         super().__init__(daemon=True)
         self.receiver = receiver
         self.gateway_url = gateway_url
+        # Read here, before the thread starts: the file exists by then (secret_file made it).
+        self.token = token_file.read_text().strip()
         self.received: list[dict[str, object]] = []
         self.acknowledged: list[str] = []
 
     def run(self) -> None:
         assert self.receiver.process.stdout is not None
-        token = (DEMO / "dispatch.token").read_text().strip()
         for line in self.receiver.process.stdout:
             try:
                 alert = json.loads(line)
@@ -136,7 +137,7 @@ class Dispatcher(threading.Thread):
                     f"{self.gateway_url}/alerts/{alert['alert_id']}/acknowledge",
                     data=json.dumps({"by": "demo-dispatcher"}).encode(),
                     headers={
-                        "Authorization": f"Bearer {token}",
+                        "Authorization": f"Bearer {self.token}",
                         "Content-Type": "application/json",
                     },
                     method="POST",
@@ -176,7 +177,10 @@ def main() -> int:
     receiver = start_dispatch_sink(
         secret_file("webhook.secret"), stderr=(DEMO / "dispatch.log").open("w")
     )
-    dispatcher = Dispatcher(receiver, f"http://127.0.0.1:{http_port}")
+    # The token the gateway will require, made before anything reads it (a fresh clone has none).
+    dispatcher = Dispatcher(
+        receiver, f"http://127.0.0.1:{http_port}", secret_file("dispatch.token")
+    )
     dispatcher.start()
     status = 0
     try:
