@@ -21,6 +21,7 @@ from gateway.analytics.vectors import Vector, angle_deg
 # 25 and 20 Hz, see docs/algorithms.md); the vest streams at 50 Hz.
 MIN_RATE_HZ = 20.0
 MAX_RATE_HZ = 200.0
+MIN_RANGE_G = 2.0
 # `feed` hands samples to `update_batch` this many at a time: a recording need not fit in memory.
 FEED_CHUNK = 4096
 
@@ -119,12 +120,17 @@ class FallDetector:
     settle + still window (2.5 s) after the last impact; its `t_s` is the impact's time.
     """
 
-    def __init__(self, rate_hz: float, params: FallParameters = DEFAULT_FALL_PARAMETERS) -> None:
+    def __init__(
+        self, rate_hz: float, range_g: float, params: FallParameters = DEFAULT_FALL_PARAMETERS
+    ) -> None:
         if not MIN_RATE_HZ <= rate_hz <= MAX_RATE_HZ:
             raise ValueError(
                 f"sample rate {rate_hz:g} Hz is outside {MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz"
             )
+        if not range_g >= MIN_RANGE_G:
+            raise ValueError(f"range +-{range_g:g} g is narrower than +-{MIN_RANGE_G:g} g")
         self.rate_hz = rate_hz
+        self.range_g = range_g
         self.params = params
 
         def samples(seconds: float) -> int:
@@ -308,7 +314,11 @@ class FallDetector:
 
 
 def detect_falls(
-    samples: Iterable[Sample], rate_hz: float, params: FallParameters = DEFAULT_FALL_PARAMETERS
+    samples: Iterable[Sample],
+    rate_hz: float,
+    range_g: float,
+    params: FallParameters = DEFAULT_FALL_PARAMETERS,
 ) -> list[FallDetection]:
-    """All falls in a recording of `(t_s, ax_g, ay_g, az_g)` samples at a constant rate."""
-    return FallDetector(rate_hz, params).feed(samples)
+    """All falls in `(t_s, ax_g, ay_g, az_g)` samples at a constant rate, from a +-`range_g` g
+    accelerometer."""
+    return FallDetector(rate_hz, range_g, params).feed(samples)

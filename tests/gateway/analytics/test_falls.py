@@ -19,6 +19,7 @@ from tests.gateway.analytics import signals
 from tests.gateway.analytics.signals import Matrix, Motion
 
 IMPACT_S = 7.0
+RANGE_G = 16.0
 RATES_HZ = (20, 25, 50, 200)
 # Relaxed parameters that fire on any impact: a negative case must fire with these, so that
 # it shows the rotation or stillness check (not a missing impact) is what rejects it.
@@ -40,7 +41,7 @@ def run(
     params: FallParameters = DEFAULT_FALL_PARAMETERS,
 ) -> list[FallDetection]:
     return detect_falls(
-        signals.record(motion, duration_s, rate_hz, mounting=mounting), rate_hz, params
+        signals.record(motion, duration_s, rate_hz, mounting=mounting), rate_hz, RANGE_G, params
     )
 
 
@@ -82,7 +83,7 @@ def test_a_fall_is_reported_once_and_the_detector_rearms() -> None:
 
 
 def test_streaming_gives_the_detection_on_the_confirming_sample() -> None:
-    detector = FallDetector(50)
+    detector = FallDetector(50, RANGE_G)
     emitted = []
     for sample in signals.record(signals.fall(IMPACT_S), 15.0, 50):
         detection = detector.update(*sample)
@@ -98,11 +99,11 @@ def test_batches_of_any_size_give_the_same_detections_as_single_samples(rate_hz:
         return signals.fall(IMPACT_S)(t) if t < 20.0 else signals.fall(27.0, 70.0, 2.5)(t)
 
     samples = signals.record(falls, 40.0, rate_hz, mounting=mountings(1, seed=4)[0], seed=4)
-    one_by_one = FallDetector(rate_hz)
+    one_by_one = FallDetector(rate_hz, RANGE_G)
     expected = [d for d in (one_by_one.update(*sample) for sample in samples) if d is not None]
     assert len(expected) == 2
     rng = random.Random(rate_hz)
-    batched = FallDetector(rate_hz)
+    batched = FallDetector(rate_hz, RANGE_G)
     found: list[FallDetection] = []
     start = 0
     while start < len(samples):
@@ -113,7 +114,7 @@ def test_batches_of_any_size_give_the_same_detections_as_single_samples(rate_hz:
 
 
 def test_a_refused_sample_in_a_batch_keeps_the_samples_before_it() -> None:
-    detector = FallDetector(50)
+    detector = FallDetector(50, RANGE_G)
     with pytest.raises(ValueError, match="non-finite"):
         detector.update_batch(
             [0.0, 0.02, 0.04], [(0.0, 0.0, 1.0), (0.0, 0.0, 1.0), (math.nan,) * 3]
@@ -160,17 +161,17 @@ def test_a_fall_too_early_in_the_stream_to_know_the_posture_before_is_ignored() 
     # The impact comes before a pre-impact window exists: nothing to compare, no detection,
     # and no error.
     samples = signals.record(signals.fall(0.8), 10.0, 50)
-    assert detect_falls(samples, 50) == []
+    assert detect_falls(samples, 50, RANGE_G) == []
 
 
 @pytest.mark.parametrize("rate_hz", [10.0, 19.9, 200.1, 1000.0])
 def test_rates_outside_the_validated_range_are_refused(rate_hz: float) -> None:
     with pytest.raises(ValueError, match="outside 20-200 Hz"):
-        FallDetector(rate_hz)
+        FallDetector(rate_hz, RANGE_G)
 
 
 def test_time_must_increase_and_values_be_finite() -> None:
-    detector = FallDetector(50)
+    detector = FallDetector(50, RANGE_G)
     detector.update(1.0, 0.0, 0.0, 1.0)
     with pytest.raises(ValueError, match="time must increase"):
         detector.update(1.0, 0.0, 0.0, 1.0)
