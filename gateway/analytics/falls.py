@@ -1,10 +1,12 @@
-"""Fall detection on a body-worn tri-axial accelerometer: impact, trunk rotation, then stillness.
+"""Fall detection on a trunk-worn tri-axial accelerometer: impact, trunk rotation, then stillness.
 
-Independent of how the sensor is mounted: no axis is assumed vertical. Gravity is estimated as
-the mean acceleration vector over a window before the impact and over a still window after it,
-and the fall's rotation is the angle between the two. Pure code: timestamps come with the
-samples, so replays and tests need no clock. The design and its evaluation are in
-docs/algorithms.md.
+For sensors on the trunk (vest, chest strap) at any rate from 20 to 200 Hz and any range from
++-2 g; an arm-worn sensor measures the arm, not the trunk, and is not a man-down source on its
+own. Independent of how the sensor is mounted: no axis is assumed vertical. Gravity is
+estimated as the mean acceleration vector over a window before the impact and over a still
+window after it, and the fall's rotation is the angle between the two. Pure code: timestamps
+come with the samples, so replays and tests need no clock. The design and its evaluation are
+in docs/algorithms.md.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from itertools import islice
 
 from gateway.analytics.vectors import Vector, angle_deg
 
-# The rates the detector was evaluated at (SisFall at its native 200 Hz and resampled to 50,
-# 25 and 20 Hz, see docs/algorithms.md); the vest streams at 50 Hz.
+# The rates and ranges the detector was evaluated at (SisFall at its native 200 Hz and +-16 g,
+# resampled to 100-20 Hz and clipped to +-8, 4 and 2 g, see docs/algorithms.md). The vest
+# streams at 50 Hz, the Polar H10 at 25-200 Hz and +-2-8 g.
 MIN_RATE_HZ = 20.0
 MAX_RATE_HZ = 200.0
+MIN_RANGE_G = 2.0
 # `feed` hands samples to `update_batch` this many at a time: a recording need not fit in memory.
 FEED_CHUNK = 4096
 
@@ -36,9 +40,16 @@ class FallParameters:
     # over 50-150 ms, while a door slam or a bump is a spike of a few ms: averaging over 0.1 s
     # keeps the first and flattens the second, and makes the measure nearly independent of the
     # sample rate and of the sensor's own low-pass filter, which cut single-sample peaks
-    # (a 4.8 g spike at 50 Hz is 2.9 g at 25 Hz).
+    # (a 4.8 g spike at 50 Hz is 2.9 g at 25 Hz). The mean covers exactly 0.1 s at any rate:
+    # where 0.1 s is not a whole number of samples (2.5 at 25 Hz), the oldest sample counts for
+    # its fraction. 1.6 g is what the tuning rule chooses from every SisFall subject.
     impact_g: float = 1.6
     impact_smoothing_s: float = 0.1
+    # A clipped axis reads the range, so a clipped impact's 0.1 s mean flattens toward it: at
+    # +-2 g, SisFall falls measure a median 2.2-2.5 g (3.2-3.5 g unclipped) and a tenth of them
+    # less than 1.8-2.0 g. So the impact threshold is at most 80 % of the range (1.6 g at
+    # +-2 g), whatever `impact_g` says, to stay below the band where clipped falls pile up.
+    impact_max_fraction_of_range: float = 0.8
     # A fall hits more than once (knees, hip, trunk, a bounce): impacts within 1 s of the first
     # one belong to the same event, whose peak and time are reported once.
     impact_cluster_s: float = 1.0
@@ -59,11 +70,12 @@ class FallParameters:
     # The still window must complete within 6 s of the last impact: a fall ends in a resting
     # posture within seconds, whereas lying down minutes after a stumble is not a fall.
     confirm_within_s: float = 6.0
-    # Trunk rotation of 55 degrees or more between the two gravity estimates. Falls end lying,
+    # Trunk rotation of 40 degrees or more between the two gravity estimates. Falls end lying,
     # near 90 degrees from upright or seated (57-162, median 93, in SisFall); sitting down, even
     # fast into a low chair, turned SisFall's waist sensor by at most 29 degrees, and a chest
-    # sensor turns less still since the trunk stays upright on a seat.
-    min_orientation_change_deg: float = 55.0
+    # sensor turns less still since the trunk stays upright on a seat. 40 degrees is the middle
+    # of that gap, as the tuning rule chooses it (docs/algorithms.md), not its edge by the falls.
+    min_orientation_change_deg: float = 40.0
     # After a detection, new impacts are ignored for 10 s so that one fall is reported once.
     rearm_s: float = 10.0
 
@@ -74,6 +86,8 @@ class FallParameters:
             raise ValueError(f"fall parameters must be non-negative numbers: {negative}")
         if self.pre_window_start_s <= self.pre_window_end_s:
             raise ValueError("pre_window_start_s must be greater than pre_window_end_s")
+        if not 0.0 < self.impact_max_fraction_of_range <= 1.0:
+            raise ValueError("impact_max_fraction_of_range must lie in (0, 1]")
 
 
 DEFAULT_FALL_PARAMETERS = FallParameters()
@@ -86,7 +100,7 @@ class FallDetection:
     t_s: float  # time of the highest |a| of the impact
     confirmed_at_s: float  # time of the sample that completed the still window
     peak_g: float  # highest |a| of the impact (unsmoothed)
-    impact_g: float  # highest 0.1 s mean of |a|, the quantity compared with `impact_g`
+    impact_g: float  # highest 0.1 s mean of |a|, the quantity compared with the threshold
     orientation_change_deg: float  # angle between gravity before and after
     stillness_rms_g: float  # RMS deviation of acceleration over the still window
 
@@ -115,17 +129,27 @@ def _mean(vectors: list[Vector]) -> Vector:
 class FallDetector:
     """Streaming detector: feed samples in time order at a constant rate, collect detections.
 
-    A detection is emitted on the sample that completes the still window, at the earliest
-    settle + still window (2.5 s) after the last impact; its `t_s` is the impact's time.
+    `rate_hz` is the sensor's sample rate and `range_g` its range (+-g, the value at which each
+    axis clips). A detection is emitted on the sample that completes the still window, at the
+    earliest settle + still window (2.5 s) after the last impact; its `t_s` is the impact's
+    time. With a narrow range, `peak_g` and `impact_g` are clipped as the samples are.
     """
 
-    def __init__(self, rate_hz: float, params: FallParameters = DEFAULT_FALL_PARAMETERS) -> None:
+    def __init__(
+        self, rate_hz: float, range_g: float, params: FallParameters = DEFAULT_FALL_PARAMETERS
+    ) -> None:
         if not MIN_RATE_HZ <= rate_hz <= MAX_RATE_HZ:
             raise ValueError(
                 f"sample rate {rate_hz:g} Hz is outside {MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz"
             )
+        if not range_g >= MIN_RANGE_G:
+            raise ValueError(f"range +-{range_g:g} g is narrower than +-{MIN_RANGE_G:g} g")
         self.rate_hz = rate_hz
+        self.range_g = range_g
         self.params = params
+        self.impact_threshold_g = min(
+            params.impact_g, params.impact_max_fraction_of_range * range_g
+        )
 
         def samples(seconds: float) -> int:
             return max(1, round(seconds * rate_hz))
@@ -138,7 +162,14 @@ class FallDetector:
         self._confirm = samples(params.confirm_within_s)
         self._rearm = samples(params.rearm_s)
         # Recent (t_s, |a|) for the impact mean, and recent vectors for both gravity windows.
-        self._smoothing = samples(params.impact_smoothing_s)
+        # The impact mean's window spans `span` samples: the whole ones, and when there is a
+        # fraction left, the sample before them at that weight. (Rounded so that 0.1 s at
+        # 50 Hz is 5 samples, not 5.000000001.)
+        span = max(1.0, round(params.impact_smoothing_s * rate_hz, 9))
+        fraction = span - math.floor(span)
+        self._smoothing = math.floor(span) + (1 if fraction else 0)
+        self._edge_weight = fraction or 1.0
+        self._smoothing_span = span
         self._recent: deque[tuple[float, float]] = deque(maxlen=self._smoothing)
         self._recent_sum = 0.0
         self._history: deque[Vector] = deque(maxlen=self._pre_start + 1)
@@ -180,7 +211,7 @@ class FallDetector:
             raise ValueError(f"{len(times_s)} times for {len(vectors)} samples")
         found: list[FallDetection] = []
         isfinite, sqrt, fsum = math.isfinite, math.sqrt, math.fsum
-        impact_g = self.params.impact_g
+        impact_g = self.impact_threshold_g
         history_append = self._history.append
         items = self._still_items
         items_append = items.append
@@ -189,6 +220,8 @@ class FallDetector:
         recent = self._recent
         recent_append = recent.append
         smoothing = self._smoothing
+        edge_lightness = 1.0 - self._edge_weight
+        span = self._smoothing_span
         index, last_t_s = self._index, self._last_t_s
         recent_sum, pushes = self._recent_sum, self._still_pushes
         try:
@@ -222,13 +255,19 @@ class FallDetector:
                     sums[2] = fsum(v[2] for v in items)
                     sums[3] = fsum(v[0] * v[0] + v[1] * v[1] + v[2] * v[2] for v in items)
                 magnitude = sqrt(squared)
-                if len(recent) == smoothing:
+                full = len(recent) == smoothing
+                if full:
                     recent_sum -= recent[0][1]
                 recent_append((t_s, magnitude))
                 recent_sum += magnitude
                 if index % smoothing == 0:  # re-add exactly: no drift on long streams
                     recent_sum = fsum(m for _, m in recent)
-                impact = recent_sum / len(recent)
+                # The oldest sample weighs its fraction; in the stream's first 0.1 s, all count.
+                impact = (
+                    (recent_sum - edge_lightness * recent[0][1]) / span
+                    if full
+                    else recent_sum / len(recent)
+                )
                 if not self._pending and (impact < impact_g or index < self._armed_from):
                     continue  # the common case: nothing to track, nothing to confirm
                 self._index = index
@@ -249,11 +288,11 @@ class FallDetector:
         if latest is not None and in_cluster:
             if magnitude > latest.peak_g:
                 latest.peak_g, latest.peak_t_s = magnitude, t_s
-            if impact >= self.params.impact_g:
+            if impact >= self.impact_threshold_g:
                 latest.last_impact_index = index
                 latest.impact_g = max(latest.impact_g, impact)
             return
-        if impact < self.params.impact_g or index < self._armed_from:
+        if impact < self.impact_threshold_g or index < self._armed_from:
             return
         # history[-1] is this sample: the pre-impact window is [now - start, now - end].
         size = len(self._history)
@@ -308,7 +347,11 @@ class FallDetector:
 
 
 def detect_falls(
-    samples: Iterable[Sample], rate_hz: float, params: FallParameters = DEFAULT_FALL_PARAMETERS
+    samples: Iterable[Sample],
+    rate_hz: float,
+    range_g: float,
+    params: FallParameters = DEFAULT_FALL_PARAMETERS,
 ) -> list[FallDetection]:
-    """All falls in a recording of `(t_s, ax_g, ay_g, az_g)` samples at a constant rate."""
-    return FallDetector(rate_hz, params).feed(samples)
+    """All falls in `(t_s, ax_g, ay_g, az_g)` samples at a constant rate, from a +-`range_g` g
+    accelerometer."""
+    return FallDetector(rate_hz, range_g, params).feed(samples)

@@ -23,7 +23,13 @@ from gateway.analytics.core_temp import (
     MIN_HEART_RATE_BPM,
     CoreTempEstimator,
 )
-from gateway.analytics.falls import MAX_RATE_HZ, MIN_RATE_HZ, FallDetection, detect_falls
+from gateway.analytics.falls import (
+    MAX_RATE_HZ,
+    MIN_RANGE_G,
+    MIN_RATE_HZ,
+    FallDetection,
+    detect_falls,
+)
 from gateway.analytics.strain import (
     DEFAULT_RESTING_HEART_RATE_BPM,
     PSI_CORE_TEMP_LIMIT_C,
@@ -42,6 +48,9 @@ CORE_TEMP_HEADER = ("minute", "hr_bpm")
 RATE_TOLERANCE = 0.10
 # Rates at the edges of the range pass despite floating-point rounding of the mean interval.
 RATE_EPSILON = 1e-6
+# Without --range, a recording is taken to be unclipped: SisFall's +-16 g, the widest range the
+# detector was evaluated at, is as good as unclipped for a body-worn sensor (docs/algorithms.md).
+DEFAULT_RANGE_G = 16.0
 # A gap of more than a day between heart rates is two recordings, not missing minutes.
 MAX_GAP_MINUTES = 24 * 60
 # A starting core temperature outside this range is a typing error, not a person at work.
@@ -78,6 +87,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         ),
     )
     falls.add_argument("file", metavar="FILE.csv", help="the samples")
+    falls.add_argument(
+        "--range",
+        type=float,
+        default=DEFAULT_RANGE_G,
+        metavar="G",
+        dest="range_g",
+        help=(
+            "the accelerometer's range, +-g, as set on the device (e.g. 2, 4 or 8 for a Polar "
+            f"H10); at least {MIN_RANGE_G:g} (default: %(default)g, unclipped)"
+        ),
+    )
     core_temp = analyses.add_parser(
         "core-temp",
         help="estimate core temperature and PSI from heart rate",
@@ -109,7 +129,10 @@ def run(args: argparse.Namespace, io: Streams) -> int:
     command = f"bluewatch analyze {args.analysis}"
     try:
         if args.analysis == "falls":
-            results = [_fall_to_dict(fall) for fall in analyze_falls(args.file)]
+            if not args.range_g >= MIN_RANGE_G:
+                io.stderr.write(f"{command}: --range {args.range_g:g} is below {MIN_RANGE_G:g} g\n")
+                return EXIT_USAGE
+            results = [_fall_to_dict(fall) for fall in analyze_falls(args.file, args.range_g)]
         else:
             problem = _core_temp_options_problem(args.initial_core_temp, args.resting_hr)
             if problem:
@@ -124,8 +147,9 @@ def run(args: argparse.Namespace, io: Streams) -> int:
     return EXIT_OK
 
 
-def analyze_falls(path: str) -> list[FallDetection]:
-    """Falls in a `t_s,ax_g,ay_g,az_g` file, at the rate its timestamps show."""
+def analyze_falls(path: str, range_g: float) -> list[FallDetection]:
+    """Falls in a `t_s,ax_g,ay_g,az_g` file, at the rate its timestamps show, from a sensor
+    whose range is `range_g` (+-g)."""
     rows = list(_read_rows(path, FALLS_HEADER))
     samples: list[tuple[float, float, float, float]] = []
     for row in rows:
@@ -139,7 +163,7 @@ def analyze_falls(path: str) -> list[FallDetection]:
             )
         samples.append((t_s, ax, ay, az))
     rate_hz = _constant_rate(path, rows, [sample[0] for sample in samples])
-    return detect_falls(samples, rate_hz)
+    return detect_falls(samples, rate_hz, range_g)
 
 
 def analyze_core_temp(

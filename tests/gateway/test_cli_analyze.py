@@ -46,6 +46,27 @@ def test_falls_prints_one_object_per_fall(tmp_path: Path, rate_hz: int) -> None:
     assert {"confirmed_at_s", "impact_g", "stillness_rms_g"} <= fall.keys()
 
 
+@pytest.mark.parametrize("range_g", [2, 4, 8])
+def test_falls_from_a_sensor_with_a_narrow_range(tmp_path: Path, range_g: int) -> None:
+    """A Polar H10 set to +-2, 4 or 8 g clips a hard fall; `--range` says so."""
+    fall = signals.fall(7.0, peak_g=8.0)
+    recording = signals.record(fall, 15.0, 100, range_g=range_g)
+    path = _samples_csv(tmp_path / "clipped.csv", recording)
+    status, rows, err = _run(["analyze", "falls", path, "--range", str(range_g)])
+    assert (status, err) == (EXIT_OK, "")
+    (found,) = rows
+    assert abs(found["t_s"] - 7.0) < 1.0
+    assert found["peak_g"] <= range_g * 3**0.5
+
+
+@pytest.mark.parametrize("value", ["1.5", "0", "nan"])
+def test_falls_refuses_a_range_below_2_g(tmp_path: Path, value: str) -> None:
+    path = _samples_csv(tmp_path / "fall.csv", signals.record(signals.fall(7.0), 15.0, 50))
+    status, rows, err = _run(["analyze", "falls", path, "--range", value])
+    assert (status, rows) == (EXIT_USAGE, [])
+    assert f"--range {value} is below 2 g" in err
+
+
 def test_falls_prints_nothing_for_jumping(tmp_path: Path) -> None:
     recording = signals.record(signals.jumping, 15.0, 50)
     status, rows, _ = _run(["analyze", "falls", _samples_csv(tmp_path / "jump.csv", recording)])

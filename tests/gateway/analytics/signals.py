@@ -176,16 +176,19 @@ def record(
     *,
     mounting: Matrix = IDENTITY,
     noise_g: float = 0.01,
+    range_g: float = math.inf,
     seed: int = 0,
 ) -> list[Sample]:
-    """Sample `motion` at `rate_hz`, turned by `mounting`, with white sensor noise."""
+    """Sample `motion` at `rate_hz`, turned by `mounting`, with white sensor noise, each axis
+    clipped to +-`range_g` as an accelerometer set to that range reports it."""
     rng = random.Random(seed)
+
+    def reading(value: float) -> float:
+        return max(-range_g, min(range_g, value + rng.gauss(0, noise_g)))
+
     samples: list[Sample] = []
     for index in range(round(duration_s * rate_hz)):
         t = index / rate_hz
-        body = motion(t)
-        x, y, z = rotate(mounting, body)
-        samples.append(
-            (t, x + rng.gauss(0, noise_g), y + rng.gauss(0, noise_g), z + rng.gauss(0, noise_g))
-        )
+        x, y, z = rotate(mounting, motion(t))
+        samples.append((t, reading(x), reading(y), reading(z)))
     return samples
