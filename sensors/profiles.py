@@ -21,6 +21,7 @@ from sensors.characteristics.device_info import DEVICE_INFORMATION_TYPES
 from sensors.characteristics.heart_rate import BodySensorLocation, HeartRateMeasurement
 from sensors.characteristics.location import LocationAndSpeed
 from sensors.characteristics.officer_safety import (
+    AXIS_MAX_G,
     OFFICER_SAFETY_SERVICE_UUID,
     DeviceStatus,
     ImuBatch,
@@ -165,8 +166,10 @@ _OFFICER_SAFETY = ServiceSpec(
 )
 
 
-# The vest's IMU batches are int16 milli-g (±32.767 g, docs/gatt-profile.md) at a fixed 50 Hz.
-_BLUEWATCH_IMU = Accelerometer(rates_hz=(50,), ranges_g=(32.767,), rate_hz=50, range_g=32.767)
+# The vest's IMU batches are int16 milli-g (±AXIS_MAX_G, docs/gatt-profile.md) at a fixed 50 Hz.
+_BLUEWATCH_IMU = Accelerometer(
+    rates_hz=(50,), ranges_g=(AXIS_MAX_G,), rate_hz=50, range_g=AXIS_MAX_G
+)
 
 VEST: Final = DeviceProfile(
     model=DeviceModel.BLUEWATCH_VEST,

@@ -36,7 +36,6 @@ from sensors import (
     SafetyEventKind,
     SensorContact,
 )
-from sensors.characteristics.officer_safety import AXIS_MAX_G
 
 RULE_VERSION: Final = "1"
 MAN_DOWN = Rule("man-down", RULE_VERSION)
@@ -195,8 +194,11 @@ class OfficerMonitor:
         if not device.moves_with_trunk:
             return
         if self._detector is None:
-            # IMU batches carry readings up to AXIS_MAX_G: the vest's range, as the gateway sees it.
-            self._detector = FallDetector(batch.sample_rate_hz, AXIS_MAX_G)
+            # The device's own range (device models, sensors/profiles.py): a clipped impact at
+            # ±2 g needs a lower threshold than one measured at ±32 g (docs/algorithms.md).
+            accelerometer = device.profile.accelerometer
+            assert accelerometer is not None  # moves_with_trunk: it has one
+            self._detector = FallDetector(batch.sample_rate_hz, accelerometer.range_g)
         # One call per batch: the detector keeps its per-sample state in locals for the batch.
         times_s = [stamp / NS_PER_S for stamp in times_ns]
         for detection in self._detector.update_batch(times_s, batch.samples_g):
