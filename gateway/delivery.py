@@ -6,6 +6,10 @@ batch, so delivery is at-least-once and consumers see the same points again (Inf
 identical points; MQTT consumers dedup by the point's time and tags). A batch the sink refuses
 as bad data is split until the bad points are isolated; those are quarantined, the rest
 delivered, so one malformed value never blocks the stream behind it.
+
+Draining a backlog, the loop reads (and the sink encodes) the next batch while the current one
+is in flight. That batch goes only once the current one is acknowledged, and is read again from
+the cursor if the current one failed or an alert was committed meanwhile.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gateway.aio import wait_event
@@ -21,7 +25,7 @@ from gateway.backoff import BackoffPolicy
 from gateway.domain import Lane
 from gateway.outbox import AsyncOutbox, Stored
 from gateway.sinks.errors import RejectedDeliveryError, RetryableDeliveryError
-from gateway.sinks.sink import Sink
+from gateway.sinks.sink import Send, Sink
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +46,17 @@ class SinkCounters:
     quarantined: int = 0
     last_latency_s: float = 0.0
     connected: bool = False
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Points read for a sink, where the read stopped in each lane, and the sink's send."""
+
+    items: list[Stored]
+    read_to: Mapping[Lane, int]
+    # Prepared ahead of its turn; None: not yet, or the sink refused to encode it (delivery
+    # then prepares it again and isolates the bad points).
+    send: Send | None = None
 
 
 class Delivery:
@@ -69,19 +84,21 @@ class Delivery:
         await self._outbox.register_sink(self.sink.name, self.sink.lanes)
         attempt = 0
         partial_since: float | None = None
+        ahead: _Batch | None = None
         while True:
-            batch = await self._outbox.pending(self.sink.name, self.sink.batch_max)
-            if not batch:
+            batch = ahead or await self._read()
+            ahead = None
+            if not batch.items:
                 partial_since = None
                 await self._idle(IDLE_POLL_S)
                 continue
-            if self._should_linger(batch, partial_since):
+            if self._should_linger(batch.items, partial_since):
                 partial_since = partial_since if partial_since is not None else self._monotonic()
                 await self._idle(self.sink.linger_s - (self._monotonic() - partial_since))
                 continue
             partial_since = None
             try:
-                await self._deliver(batch)
+                ahead = await self._deliver_reading_ahead(batch)
             except RetryableDeliveryError as exc:
                 attempt += 1
                 self.counters.retries += 1
@@ -110,17 +127,69 @@ class Delivery:
 
     async def drain(self) -> None:
         """Deliver until nothing is pending or the sink fails once (shutdown: no retries)."""
-        while batch := await self._outbox.pending(self.sink.name, self.sink.batch_max):
+        ahead: _Batch | None = None
+        while (batch := ahead or await self._read()).items:
             try:
-                await self._deliver(batch)
+                ahead = await self._deliver_reading_ahead(batch)
             except RetryableDeliveryError as exc:
                 logger.info("%s: %s; the rest stays in the outbox", self.sink.name, exc)
                 return
 
-    async def _deliver(self, batch: Sequence[Stored]) -> None:
+    async def _read(self, after: Mapping[Lane, int] | None = None) -> _Batch:
+        """The next batch past the cursor, or past `after` in the lanes it names."""
+        items = await self._outbox.pending(self.sink.name, self.sink.batch_max, after=after)
+        read_to = dict(after or {})
+        for item in items:  # in id order within each lane
+            read_to[item.point.lane] = item.id
+        return _Batch(items, read_to)
+
+    async def _read_ahead(self, after: Mapping[Lane, int]) -> _Batch:
+        """The batch past `after`, prepared by the sink unless it cannot encode it."""
+        batch = await self._read(after)
+        if not batch.items:
+            return batch
+        try:
+            return _Batch(batch.items, batch.read_to, await self.sink.prepare(batch.items))
+        except RejectedDeliveryError:
+            return batch
+
+    async def _deliver_reading_ahead(self, batch: _Batch) -> _Batch | None:
+        """Deliver `batch`; if it is full (a backlog), read and prepare the next one meanwhile.
+
+        Returns that next batch, to send now that `batch` is acknowledged; None when the next
+        batch is to be read afresh from the cursor: none was read ahead, none was left, or a
+        lane of higher priority got points since (an alert committed during a drain goes right
+        after the batch in flight, not behind the telemetry read ahead as well).
+        """
+        ahead = None
+        if len(batch.items) >= self.sink.batch_max:
+            ahead = asyncio.create_task(self._read_ahead(batch.read_to))
+        try:
+            await self._deliver(batch.items, batch.send)
+        except BaseException:
+            if ahead is not None:
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
+            raise
+        if ahead is None:
+            return None
+        following = await ahead
+        if not following.items or await self._overtaken(following):
+            return None
+        return following
+
+    async def _overtaken(self, batch: _Batch) -> bool:
+        """Whether a lane of higher priority than `batch`'s last point got points since."""
+        last = batch.items[-1].point.lane  # lanes come in priority order
+        higher = [lane for lane in Lane if lane < last]
+        if not higher:
+            return False
+        return bool(await self._outbox.pending(self.sink.name, 1, higher, after=batch.read_to))
+
+    async def _deliver(self, batch: Sequence[Stored], send: Send | None = None) -> None:
         started = self._monotonic()
         try:
-            await self.sink.deliver(batch)
+            await (send or await self.sink.prepare(batch))()
         except RejectedDeliveryError as exc:
             if len(batch) == 1:
                 logger.error(

@@ -15,7 +15,7 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +86,53 @@ def _encode(point: Point) -> str:
 def _decode(row_id: int, lane: int, time_ns: int, body: str) -> Stored:
     measurement, tags, fields = json.loads(body)
     return Stored(row_id, Point(measurement, tags, fields, time_ns, Lane(lane)))
+
+
+_Row = tuple[int, int, int, str]  # id, lane, time_ns, body
+_LANES: Final = {int(lane): lane for lane in Lane}
+
+
+def _decode_rows(rows: Sequence[_Row]) -> list[Stored]:
+    """Rows as points, the same as `_decode` makes them, for less work on a backlog.
+
+    Thousands of rows share a few dozen series. Each body is split where `},{` first occurs:
+    its head (`["measurement",{tags}`) is decoded once per distinct head, and those points share
+    its tags dict; the rests (`{fields}`) are decoded together in one call. A split inside a
+    string leaves a head that `]` cannot complete into valid JSON, and JSON reads a prefix the
+    same whatever follows it, so a head that decodes to [str, dict] is the body's own; if one
+    does not, the rows are decoded one by one.
+    """
+    heads: dict[str, tuple[str, dict[str, str]] | None] = {}
+    series: list[tuple[str, dict[str, str]]] = []
+    rests: list[str] = []
+    for _, _, _, body in rows:
+        cut = body.find("},{") + 1
+        head = body[:cut]
+        if head not in heads:
+            heads[head] = _decode_head(head) if cut else None
+        known = heads[head]
+        if known is None or body[-1] != "]":
+            return [_decode(*row) for row in rows]
+        series.append(known)
+        rests.append(body[cut + 1 : -1])
+    fields = json.loads("[" + ",".join(rests) + "]")
+    return [
+        Stored(row_id, Point(measurement, tags, row_fields, time_ns, _LANES[lane]))
+        for (row_id, lane, time_ns, _), (measurement, tags), row_fields in zip(
+            rows, series, fields, strict=True
+        )
+    ]
+
+
+def _decode_head(head: str) -> tuple[str, dict[str, str]] | None:
+    """`["measurement",{tags}` as its two values, or None if it is not exactly that."""
+    try:
+        values = json.loads(head + "]")
+    except ValueError:
+        return None
+    if len(values) == 2 and isinstance(values[0], str) and isinstance(values[1], dict):
+        return values[0], values[1]
+    return None
 
 
 class Outbox:
@@ -165,8 +212,19 @@ class Outbox:
         )
         self._sinks.add(sink)
 
-    def pending(self, sink: str, limit: int, lanes: Iterable[Lane] = tuple(Lane)) -> list[Stored]:
-        """The next points `sink` has not delivered: higher-priority lanes first, each in order."""
+    def pending(
+        self,
+        sink: str,
+        limit: int,
+        lanes: Iterable[Lane] = tuple(Lane),
+        after: Mapping[Lane, int] | None = None,
+    ) -> list[Stored]:
+        """The next points `sink` has not delivered: higher-priority lanes first, each in order.
+
+        `after` reads a lane past that id rather than past the sink's cursor (never before the
+        cursor): a sink reading its next batch while the one before is still unacknowledged.
+        """
+        after = after or {}
         found: list[Stored] = []
         for lane in sorted(lanes):
             if len(found) >= limit:
@@ -174,10 +232,10 @@ class Outbox:
             rows = self._db.execute(
                 "SELECT p.id, p.lane, p.time_ns, p.body FROM points p "
                 "JOIN cursors c ON c.sink = ? AND c.lane = p.lane "
-                "WHERE p.lane = ? AND p.id > c.last_id ORDER BY p.id LIMIT ?",
-                (sink, int(lane), limit - len(found)),
+                "WHERE p.lane = ? AND p.id > MAX(c.last_id, ?) ORDER BY p.id LIMIT ?",
+                (sink, int(lane), after.get(lane, 0), limit - len(found)),
             ).fetchall()
-            found.extend(_decode(*row) for row in rows)
+            found += _decode_rows(rows)
         return found
 
     def acknowledge(self, sink: str, delivered: Sequence[Stored]) -> None:
@@ -323,8 +381,14 @@ class AsyncOutbox:
     async def register_sink(self, sink: str, lanes: Iterable[Lane] = tuple(Lane)) -> None:
         await self._run(lambda: self.outbox.register_sink(sink, lanes=tuple(lanes)))
 
-    async def pending(self, sink: str, limit: int) -> list[Stored]:
-        return await self._run(self.outbox.pending, sink, limit)
+    async def pending(
+        self,
+        sink: str,
+        limit: int,
+        lanes: Iterable[Lane] = tuple(Lane),
+        after: Mapping[Lane, int] | None = None,
+    ) -> list[Stored]:
+        return await self._run(self.outbox.pending, sink, limit, tuple(lanes), after)
 
     async def acknowledge(self, sink: str, delivered: Sequence[Stored]) -> None:
         await self._run(self.outbox.acknowledge, sink, delivered)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import partial
 from typing import Final
 
 from gateway.outbox import Stored
 from gateway.sinks.errors import RejectedDeliveryError
 from gateway.sinks.influx import BatchPolicy, InfluxWriter
 from gateway.sinks.lineprotocol import LineProtocolError, SeriesKey
-from gateway.sinks.sink import Sink
+from gateway.sinks.sink import Send, Sink
 
 # A vehicle has a few dozen series (officers x devices x measurements); the cache keeps their
 # escaped prefixes so the hot path formats only fields and time.
@@ -42,18 +43,30 @@ class InfluxSink(Sink):
         return key
 
     def lines(self, batch: Sequence[Stored]) -> list[str]:
+        # Points read together share their series' tags dict (Outbox.pending): each dict is
+        # sorted and looked up once per batch. Its id is stable while `batch` holds it.
+        keys: dict[tuple[str, int], SeriesKey] = {}
+        lines = []
         try:
-            return [
-                self._key(item.point.measurement, tuple(sorted(item.point.tags.items()))).line(
-                    item.point.fields, item.point.time_ns
-                )
-                for item in batch
-            ]
+            for item in batch:
+                point = item.point
+                shared = (point.measurement, id(point.tags))
+                key = keys.get(shared)
+                if key is None:
+                    key = keys[shared] = self._key(
+                        point.measurement, tuple(sorted(point.tags.items()))
+                    )
+                lines.append(key.line(point.fields, point.time_ns))
         except LineProtocolError as exc:
             raise RejectedDeliveryError(f"cannot encode: {exc}") from exc
+        return lines
+
+    async def prepare(self, batch: Sequence[Stored]) -> Send:
+        """The batch as line protocol now; the writer compresses and posts it when called."""
+        return partial(self.writer.write, self.lines(batch))
 
     async def deliver(self, batch: Sequence[Stored]) -> None:
-        await self.writer.write(self.lines(batch))
+        await (await self.prepare(batch))()
 
     async def close(self) -> None:
         await self.writer.close()

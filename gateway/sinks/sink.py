@@ -9,12 +9,16 @@ here is checked by mypy where a `getattr` probe at the call site would not be.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from gateway.domain import Lane
 from gateway.latency import LatencyWindow
 from gateway.outbox import Stored
+
+# A batch made ready for its sink: awaiting the call sends it (see Sink.prepare).
+Send = Callable[[], Awaitable[None]]
 
 
 @dataclass
@@ -39,6 +43,15 @@ class Sink(ABC):
     @abstractmethod
     async def deliver(self, batch: Sequence[Stored]) -> None:
         """Deliver every point or raise a DeliveryError (nothing is acknowledged then)."""
+
+    async def prepare(self, batch: Sequence[Stored]) -> Send:
+        """Encode `batch` now and return what sends it; the send raises as `deliver` does.
+
+        The delivery loop prepares the next batch while the one before is in flight, so a
+        sink's encoding overlaps the network; a RejectedDeliveryError here is data the sink
+        cannot encode. The default leaves all the work to `deliver`.
+        """
+        return partial(self.deliver, batch)
 
     async def run(self) -> None:  # noqa: B027 - a default, not an abstract method
         """Keep what the sink needs up (a broker connection) until cancelled; most need nothing."""

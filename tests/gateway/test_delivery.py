@@ -1,9 +1,10 @@
-"""The delivery loop on a real outbox with a scripted sink: order, lingering, bisection."""
+"""The delivery loop on a real outbox with scripted sinks: order, lingering, bisection, and the
+batch read ahead while another is in flight."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gateway.backoff import BackoffPolicy
@@ -11,7 +12,7 @@ from gateway.delivery import Delivery
 from gateway.domain import Lane, Point
 from gateway.outbox import AsyncOutbox, Outbox, Stored
 from gateway.sinks.errors import RejectedDeliveryError, RetryableDeliveryError
-from gateway.sinks.sink import Sink
+from gateway.sinks.sink import Send, Sink
 
 
 class ScriptedSink(Sink):
@@ -96,3 +97,185 @@ async def test_telemetry_lingers_to_fill_a_batch_but_alerts_do_not(tmp_path: Pat
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+# --- draining a backlog: the next batch is read and prepared while the current one is in flight
+
+
+class RecordingOutbox(AsyncOutbox):
+    """The real outbox, recording each cursor move (the ids acknowledged or quarantined)."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        super().__init__(outbox)
+        self.moves: list[list[int]] = []
+
+    async def acknowledge(self, sink: str, delivered: Sequence[Stored]) -> None:
+        self.moves.append([item.id for item in delivered])
+        await super().acknowledge(sink, delivered)
+
+    async def quarantine(self, sink: str, rejected: Sequence[Stored], reason: str) -> None:
+        self.moves.append([item.id for item in rejected])
+        await super().quarantine(sink, rejected, reason)
+
+
+class PreparingSink(Sink):
+    """Encodes in `prepare` (refusing points whose `bad` field is set, as a sink that cannot
+    encode them) and sends through the returned call, which a test can hold and fail.
+
+    `log` has ("prepared", ids), ("sending", ids) and ("sent", ids) in the order they happened.
+    """
+
+    name = "preparing"
+
+    def __init__(self, batch_max: int) -> None:
+        self.batch_max = batch_max
+        self.log: list[tuple[str, list[int]]] = []
+        # Sends wait for this while it is clear; `fail` makes the next sends raise, once each.
+        self.open = asyncio.Event()
+        self.open.set()
+        self.fail = 0
+
+    async def prepare(self, batch: Sequence[Stored]) -> Send:
+        if any(item.point.fields.get("bad") for item in batch):
+            raise RejectedDeliveryError("cannot encode")
+        ids = [item.id for item in batch]
+        self.log.append(("prepared", ids))
+
+        async def send() -> None:
+            self.log.append(("sending", ids))
+            await self.open.wait()
+            if self.fail:
+                self.fail -= 1
+                raise RetryableDeliveryError("down", retry_after_s=0.01)
+            self.log.append(("sent", ids))
+
+        return send
+
+    async def deliver(self, batch: Sequence[Stored]) -> None:
+        await (await self.prepare(batch))()
+
+    def entries(self, kind: str) -> list[list[int]]:
+        return [ids for what, ids in self.log if what == kind]
+
+
+def pipelined(tmp_path: Path, sink: PreparingSink) -> tuple[Outbox, RecordingOutbox, Delivery]:
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    outbox.register_sink(sink.name)
+    recording = RecordingOutbox(outbox)
+    loop = asyncio.get_running_loop()
+    fast = BackoffPolicy(0.01, 0.05)
+    delivery = Delivery(recording, sink, wakeup=asyncio.Event(), monotonic=loop.time, policy=fast)
+    return outbox, recording, delivery
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(10):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+def ids(first: int, last: int) -> list[int]:
+    return list(range(first, last + 1))
+
+
+async def test_a_backlog_goes_in_order_and_the_next_batch_is_prepared_while_one_is_in_flight(
+    tmp_path: Path,
+) -> None:
+    sink = PreparingSink(batch_max=5)
+    outbox, recording, delivery = pipelined(tmp_path, sink)
+    outbox.append(points(23))
+    sink.open.clear()
+    task = asyncio.create_task(delivery.run())
+    try:
+        # The first batch is in flight, held; the second is read and prepared meanwhile.
+        await until(lambda: sink.entries("prepared") == [ids(1, 5), ids(6, 10)])
+        assert sink.entries("sending") == [ids(1, 5)]
+        assert recording.moves == []  # nothing acknowledged while the batch is in flight
+        sink.open.set()
+        await until(lambda: delivery.counters.delivered == 23)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    expected = [ids(1, 5), ids(6, 10), ids(11, 15), ids(16, 20), ids(21, 23)]
+    assert sink.entries("sent") == expected
+    assert recording.moves == expected  # each batch acknowledged once, in order, after it went
+    assert outbox.pending(sink.name, 100) == []
+    # Each batch was sent as prepared: reading ahead encoded every batch exactly once.
+    assert sink.entries("prepared") == expected
+
+
+async def test_a_failed_batch_goes_again_before_the_batch_read_ahead_of_it(tmp_path: Path) -> None:
+    sink = PreparingSink(batch_max=5)
+    outbox, recording, delivery = pipelined(tmp_path, sink)
+    outbox.append(points(12))
+    sink.open.clear()
+    sink.fail = 1
+    task = asyncio.create_task(delivery.run())
+    try:
+        await until(lambda: ids(6, 10) in sink.entries("prepared"))
+        sink.open.set()  # the batch in flight fails now, with the next one read ahead
+        await until(lambda: delivery.counters.delivered == 12)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert sink.entries("sending") == [ids(1, 5), ids(1, 5), ids(6, 10), ids(11, 12)]
+    assert sink.entries("sent") == [ids(1, 5), ids(6, 10), ids(11, 12)]
+    assert recording.moves == [ids(1, 5), ids(6, 10), ids(11, 12)]
+    assert delivery.counters.retries == 1
+
+
+async def test_points_a_sink_cannot_encode_are_isolated_with_a_batch_read_ahead(
+    tmp_path: Path,
+) -> None:
+    sink = PreparingSink(batch_max=4)
+    outbox, recording, delivery = pipelined(tmp_path, sink)
+    outbox.append(points(12, bad=frozenset({2, 5, 9})))  # ids 3, 6 and 10
+    await run_until(delivery, lambda: delivery.counters.delivered == 9)
+    assert [i for batch in sink.entries("sent") for i in batch] == [
+        1, 2, 4, 5, 7, 8, 9, 11, 12
+    ]  # fmt: skip
+    assert outbox.stats().quarantined == 3
+    # Every id moved the cursor once, in order: sent or quarantined, never ahead of its turn.
+    assert [i for move in recording.moves for i in move] == ids(1, 12)
+
+
+async def test_an_alert_committed_during_a_drain_goes_right_after_the_batch_in_flight(
+    tmp_path: Path,
+) -> None:
+    sink = PreparingSink(batch_max=5)
+    outbox, recording, delivery = pipelined(tmp_path, sink)
+    outbox.append(points(20))
+    sink.open.clear()
+    task = asyncio.create_task(delivery.run())
+    try:
+        await until(lambda: ids(6, 10) in sink.entries("prepared"))  # read ahead: telemetry
+        [alert] = outbox.append([Point("alert", {"o": "1"}, {"state": "active"}, 99, Lane.ALERT)])
+        sink.open.set()
+        await until(lambda: delivery.counters.delivered == 21)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    sent = sink.entries("sent")
+    assert sent[0] == ids(1, 5)
+    assert sent[1] == [alert, 6, 7, 8, 9]  # not behind the telemetry that was read ahead
+    assert [i for batch in sent for i in batch] == [*ids(1, 5), alert, *ids(6, 20)]
+    assert [i for move in recording.moves for i in move] == [*ids(1, 5), alert, *ids(6, 20)]
+
+
+async def test_a_shutdown_drain_reads_ahead_and_stops_at_the_first_failure(
+    tmp_path: Path,
+) -> None:
+    sink = PreparingSink(batch_max=5)
+    outbox, recording, delivery = pipelined(tmp_path, sink)
+    outbox.append(points(12))
+    await delivery.drain()
+    assert recording.moves == [ids(1, 5), ids(6, 10), ids(11, 12)]
+    outbox.append(points(12))  # ids 13..24
+    sink.open.clear()
+    sink.fail = 1
+    drained = asyncio.create_task(delivery.drain())
+    await until(lambda: ids(18, 22) in sink.entries("prepared"))
+    sink.open.set()
+    await drained
+    assert recording.moves == [ids(1, 5), ids(6, 10), ids(11, 12)]  # nothing more moved
+    assert [item.id for item in outbox.pending(sink.name, 100)] == ids(13, 24)

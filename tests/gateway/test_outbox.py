@@ -6,10 +6,13 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.domain import Lane, Point
 from gateway.outbox import Outbox
@@ -63,6 +66,53 @@ def test_each_sink_has_its_own_cursor(outbox: Outbox) -> None:
     assert [item.id for item in outbox.pending("influx", 10)] == [4, 5]
     assert [item.id for item in outbox.pending("mqtt", 10)] == [1, 2, 3, 4, 5]
     assert outbox.stats().pending["influx"][Lane.TELEMETRY].pending == 2
+
+
+def test_a_sink_reads_past_a_batch_it_has_not_acknowledged_yet(outbox: Outbox) -> None:
+    outbox.register_sink("influx")
+    outbox.append([telemetry(n) for n in range(6)])
+    first = outbox.pending("influx", 3)
+    ahead = outbox.pending("influx", 3, after={Lane.TELEMETRY: first[-1].id})
+    assert [item.id for item in ahead] == [4, 5, 6]
+    # A lane it does not name is read from the cursor: a new alert still comes first.
+    [alert] = outbox.append([Point("alert", {"officer": "o1"}, {"s": "active"}, 9, Lane.ALERT)])
+    again = outbox.pending("influx", 2, after={Lane.TELEMETRY: first[-1].id})
+    assert [item.id for item in again] == [alert, 4]
+    # Never before the cursor, whatever `after` says.
+    outbox.acknowledge("influx", outbox.pending("influx", 6))  # the alert and 1..5
+    assert [item.id for item in outbox.pending("influx", 9, after={Lane.TELEMETRY: 1})] == [6]
+
+
+# Names and values with the outbox's JSON delimiters in them (`},{`, quotes, escapes), so that
+# reading a backlog cannot mistake where a body's series ends.
+tricky_text = st.lists(
+    st.sampled_from(["a", "},{", '"},{"', "}", "{", ",", '"', "\\", ":", " ", "é", "\n"]),
+    min_size=1,
+    max_size=4,
+).map("".join) | st.text(min_size=1, max_size=8)
+field_values = (
+    st.floats(allow_nan=False) | st.integers(-(2**63), 2**63 - 1) | st.booleans() | tricky_text
+)
+stored_points = st.builds(
+    Point,
+    measurement=tricky_text,
+    tags=st.dictionaries(tricky_text, tricky_text, max_size=3),
+    fields=st.dictionaries(tricky_text, field_values, min_size=1, max_size=3),
+    time_ns=st.integers(0, 2**62),
+    lane=st.sampled_from(Lane),
+)
+
+
+@given(st.lists(stored_points, min_size=1, max_size=30))
+def test_any_points_come_back_exactly_and_in_lane_order(points: list[Point]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        outbox = Outbox(Path(folder) / "o.sqlite3")
+        outbox.register_sink("check")
+        ids = outbox.append(points)
+        by_lane = sorted(zip(ids, points, strict=True), key=lambda pair: pair[1].lane)
+        read = outbox.pending("check", len(points))
+        assert [(item.id, item.point) for item in read] == by_lane
+        outbox.close()
 
 
 def test_a_new_sink_starts_at_the_end(outbox: Outbox) -> None:
