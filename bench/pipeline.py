@@ -95,11 +95,13 @@ async def ours(items: list[Notification], folder: Path) -> tuple[float, int]:
     outbox = Outbox(folder / "ours.sqlite3")
     outbox.register_sink("influx")
     loop = asyncio.get_running_loop()
-    pipeline = Pipeline(AsyncOutbox(outbox), monotonic=loop.time, queue_limit=len(items) + 1)
+    committed = asyncio.Event()
+    pipeline = Pipeline(
+        AsyncOutbox(outbox), monotonic=loop.time, queue_limit=len(items) + 1, committed=committed
+    )
     sink = InfluxSink(writer=None)  # type: ignore[arg-type] - only its encoder is used here
     started = time.process_time()
     wall = time.perf_counter()
-    committed = pipeline.committed = asyncio.Event()
     task = asyncio.create_task(pipeline.run())
     for ref, uuid, data, t_ns in items:
         pipeline.submit(ref, uuid, data, t_ns)
