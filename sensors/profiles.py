@@ -153,6 +153,17 @@ _DEVICE_INFORMATION = ServiceSpec(
 )
 
 
+# The Heart Rate Service as the vest and every strap carry it (HRS 1.0).
+_HEART_RATE = ServiceSpec(
+    HEART_RATE_SERVICE,
+    "Heart Rate",
+    (
+        CharacteristicSpec(HeartRateMeasurement, NOTIFY, 1.0),
+        CharacteristicSpec(BodySensorLocation, READ),
+    ),
+)
+
+
 # Both devices carry the same vendor service: the vest sends panic, holster, "I'm OK" and fall
 # events on it, the helmet sends impacts.
 _OFFICER_SAFETY = ServiceSpec(
@@ -177,14 +188,7 @@ VEST: Final = DeviceProfile(
     name_prefix="BW-Vest",
     advertised_services=frozenset({OFFICER_SAFETY_SERVICE_UUID, HEART_RATE_SERVICE}),
     services=(
-        ServiceSpec(
-            HEART_RATE_SERVICE,
-            "Heart Rate",
-            (
-                CharacteristicSpec(HeartRateMeasurement, NOTIFY, 1.0),
-                CharacteristicSpec(BodySensorLocation, READ),
-            ),
-        ),
+        _HEART_RATE,
         ServiceSpec(
             HEALTH_THERMOMETER_SERVICE,
             "Health Thermometer",
@@ -239,14 +243,7 @@ GENERIC_HRS: Final = DeviceProfile(
     name_prefix="",
     advertised_services=frozenset({HEART_RATE_SERVICE}),
     services=(
-        ServiceSpec(
-            HEART_RATE_SERVICE,
-            "Heart Rate",
-            (
-                CharacteristicSpec(HeartRateMeasurement, NOTIFY, 1.0),
-                CharacteristicSpec(BodySensorLocation, READ),
-            ),
-        ),
+        _HEART_RATE,
         ServiceSpec(
             BATTERY_SERVICE,
             "Battery",
