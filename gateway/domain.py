@@ -92,7 +92,7 @@ class DeviceRef:
     def profile(self) -> DeviceProfile:
         return PROFILES[self.model]
 
-    @property
+    @cached_property
     def moves_with_trunk(self) -> bool:
         """Whether this device's accelerometer moves with the officer's trunk: falls, stillness
         and posture are read there (an arm or a head moves on its own; docs/algorithms.md)."""
