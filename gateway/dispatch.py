@@ -33,6 +33,10 @@ DEFAULT_TOLERANCE_S: Final = 300.0
 # RFC 2104 section 3: keys shorter than the hash output (32 bytes for SHA-256) weaken the
 # MAC and are "strongly discouraged".
 MIN_SECRET_BYTES: Final = 32
+# Unix seconds have 10 digits until the year 2286; a longer timestamp is refused before int()
+# reads it (Python refuses over 4,300 digits with a ValueError, and a long one overflows the
+# float arithmetic of the tolerance check).
+MAX_TIMESTAMP_DIGITS: Final = 12
 
 
 class VerificationError(Exception):
@@ -118,9 +122,12 @@ def verify(
     """
     stamp_text = _header(headers, TIMESTAMP_HEADER)
     signature_text = _header(headers, SIGNATURE_HEADER)
-    if not (stamp_text.isascii() and stamp_text.isdigit()):
+    if not (
+        len(stamp_text) <= MAX_TIMESTAMP_DIGITS and stamp_text.isascii() and stamp_text.isdigit()
+    ):
         raise MalformedHeaderError(
-            f"{TIMESTAMP_HEADER} must be whole Unix seconds, got {stamp_text[:40]!r}"
+            f"{TIMESTAMP_HEADER} must be whole Unix seconds (at most {MAX_TIMESTAMP_DIGITS} "
+            f"digits), got {stamp_text[:40]!r}"
         )
     timestamp = int(stamp_text)
     offered = [

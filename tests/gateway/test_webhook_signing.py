@@ -250,6 +250,8 @@ def test_a_missing_header_is_named(missing: str) -> None:
         (TIMESTAMP_HEADER, "1795617005.5", "whole Unix seconds"),
         (TIMESTAMP_HEADER, "-1795617005", "whole Unix seconds"),
         (TIMESTAMP_HEADER, "soon", "whole Unix seconds"),
+        # Thousands of digits: int() itself refuses them with a ValueError of its own.
+        (TIMESTAMP_HEADER, "1" * 5000, "at most 12 digits"),
         (SIGNATURE_HEADER, "v0=abcdef", "no v1= entry"),
         (SIGNATURE_HEADER, "abcdef", "no v1= entry"),
     ],
@@ -258,6 +260,14 @@ def test_a_malformed_header_is_named(header: str, value: str, message: str) -> N
     headers = sign_headers(SECRET, NOW_S, BODY)
     headers[header] = value
     with pytest.raises(MalformedHeaderError, match=message):
+        verify(headers, BODY, SECRET, now_s=NOW_S)
+
+
+def test_a_long_but_authentic_timestamp_is_malformed_not_an_overflow() -> None:
+    # Signed with the right secret, so only the length can refuse it (the skew, computed in
+    # floating point, would overflow).
+    headers = sign_headers(SECRET, int("9" * 400), BODY)
+    with pytest.raises(MalformedHeaderError, match="at most 12 digits"):
         verify(headers, BODY, SECRET, now_s=NOW_S)
 
 
