@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
@@ -171,6 +173,15 @@ class GatewayCollector(Collector):
         yield from (pending, oldest)
 
 
+# Who acknowledged and why travel into the alert record, line protocol and CAP XML: printable
+# text only (no control characters or line breaks), short enough for a dispatch console.
+MAX_TEXT_CHARS: Final = 128
+
+
+class BadRequestError(ValueError):
+    """A request body the dispatch API cannot use; the message says what to send instead."""
+
+
 class AlertApi:
     """Dispatch's side: list open alerts, acknowledge and resolve them, with a bearer token.
 
@@ -185,8 +196,10 @@ class AlertApi:
     def _authorised(self, request: web.Request) -> bool:
         if not self._token:
             return False
-        given = request.headers.get("Authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode())
+        # aiohttp decodes header bytes that are not UTF-8 as surrogates; encoding them back
+        # the same way compares the bytes as sent instead of failing on them.
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(given, f"Bearer {self._token}".encode())
 
     async def list_open(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
@@ -197,21 +210,48 @@ class AlertApi:
         if not self._authorised(request):
             return web.json_response({"error": "unauthorised"}, status=401)
         try:
-            body = await request.json()
-        except ValueError:
-            body = {}
-        by = str(body.get("by") or "dispatch")
+            body = _json_object(await request.read())
+            by = _text(body, "by", "dispatch")
+            reason = _text(body, "reason", "resolved")
+        except BadRequestError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
         alert_id, action = request.match_info["alert_id"], request.match_info["action"]
         try:
             if action == "acknowledge":
                 alert = self.engine.acknowledge(alert_id, by)
             else:
-                alert = self.engine.resolve(alert_id, str(body.get("reason") or "resolved"), by)
+                alert = self.engine.resolve(alert_id, reason, by)
         except KeyError:
             return web.json_response({"error": f"no alert {alert_id}"}, status=404)
         except TransitionError as exc:
             return web.json_response({"error": str(exc)}, status=409)
         return web.json_response(_alert_json(alert))
+
+
+def _json_object(raw: bytes) -> dict[str, object]:
+    """The request body as a JSON object; an empty body is an empty object (nothing to say)."""
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
+        body = None
+    if not isinstance(body, dict):
+        raise BadRequestError('the body must be a JSON object, e.g. {"by": "dispatcher-7"}')
+    return body
+
+
+def _text(body: dict[str, object], key: str, default: str) -> str:
+    """`body[key]` if it is printable text of at most MAX_TEXT_CHARS; `default` when absent."""
+    value = body.get(key)
+    if value is None or value == "":
+        return default
+    if not (isinstance(value, str) and len(value) <= MAX_TEXT_CHARS and value.isprintable()):
+        raise BadRequestError(
+            f"{key} must be printable text (no control characters or line breaks) of at most "
+            f"{MAX_TEXT_CHARS} characters"
+        )
+    return value
 
 
 def _alert_json(alert: Alert) -> dict[str, object]:
