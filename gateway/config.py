@@ -21,6 +21,7 @@ from pydantic import (
     SecretStr,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import (
@@ -33,9 +34,9 @@ from pydantic_settings import (
 from gateway.alerts.rules import AlertSettings
 from gateway.ble.factory import BleSettings
 from gateway.domain import ID_PATTERN, DeviceRef, UnitRef
-from gateway.secret_file import read_secret_text
+from gateway.secret_file import read_secret_text, require_length
 from gateway.sinks.influx import InfluxSettings
-from gateway.sinks.mqtt import MqttSettings
+from gateway.sinks.mqtt import GATEWAY_LEVEL, MqttSettings
 from gateway.sinks.webhook_settings import WebhookEndpoint
 from sensors import PROFILES, DeviceModel
 
@@ -43,6 +44,9 @@ from sensors import PROFILES, DeviceModel
 # alphabet is safe for each).
 SafeId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 ADDRESS_PATTERN = r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$"
+# A bearer token is the whole of the dispatch API's authentication: 32 bytes from
+# `openssl rand -hex 32` leave nothing to guess, and a shorter one is refused.
+MIN_TOKEN_BYTES: Final = 32
 
 
 class ConfigError(ValueError):
@@ -98,6 +102,16 @@ class Officer(_Section):
     max_hr_bpm: int | None = Field(default=None, ge=120, le=230)
     devices: tuple[DeviceAssignment, ...] = ()
 
+    @field_validator("id")
+    @classmethod
+    def _not_the_gateway(cls, value: str) -> str:
+        if value == GATEWAY_LEVEL:
+            raise ValueError(
+                f"officer id {value!r} is reserved: its MQTT status topic is the gateway's own "
+                f'(with its last will); write another id, e.g. id = "{value}-1"'
+            )
+        return value
+
 
 class LinkSettings(_Section):
     """When a device's stream counts as stale, then lost (seconds without a notification)."""
@@ -127,13 +141,23 @@ class HttpSettings(_Section):
 class DispatchApiSettings(_Section):
     """`[dispatch_api]`: the bearer token dispatch uses to acknowledge and resolve alerts."""
 
+    # hide_input_in_errors: a refused value may be the token itself.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
     token: SecretStr | None = None
     token_file: Path | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            require_length(value.get_secret_value().encode(), "token", MIN_TOKEN_BYTES)
+        return value
 
     def secret(self) -> str | None:
         """The token: inline, or read from `token_file` now (SecretError names the file)."""
         if self.token_file is not None:
-            return read_secret_text(self.token_file)
+            return read_secret_text(self.token_file, MIN_TOKEN_BYTES)
         return self.token.get_secret_value() if self.token else None
 
 
@@ -231,9 +255,16 @@ def _describe(path: Path, exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        shown = "" if _secret(key) else f" (got {error.get('input')!r})"
+        given = error.get("input")
+        # Only a single value is shown: an error about a whole section (a check across its
+        # keys) would otherwise print every key of it, passwords included.
+        shown = "" if _secret(key) or not _scalar(given) else f" (got {given!r})"
         problems.append(f"{path}: {key}: {error['msg']}{shown}")
     return "\n".join(problems)
+
+
+def _scalar(value: object) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
 
 
 def _secret(key: str) -> bool:
@@ -273,7 +304,12 @@ def summarise(config: GatewayConfig) -> dict[str, Any]:
         if config.mqtt is None
         else {"host": config.mqtt.host, "port": config.mqtt.port, "tls": config.mqtt.tls},
         "webhooks": [
-            {"name": w.name, "url": w.url, "min_severity": w.min_severity, "format": w.format}
+            {
+                "name": w.name,
+                "url": w.shown_url(),
+                "min_severity": w.min_severity,
+                "format": w.format,
+            }
             for w in config.webhooks
         ],
     }

@@ -37,10 +37,10 @@ def read_secret(path: Path, min_bytes: int = 0) -> bytes:
     return require_length(secret, where, min_bytes)
 
 
-def read_secret_text(path: Path) -> str:
+def read_secret_text(path: Path, min_bytes: int = 0) -> str:
     """`read_secret` for a password or token that is text (UTF-8)."""
     try:
-        return read_secret(path).decode()
+        return read_secret(path, min_bytes).decode()
     except UnicodeDecodeError:
         # The decoder's message quotes the offending byte: a piece of the secret.
         raise SecretError(f"secret file {path}: not UTF-8 text") from None

@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 # Reconnect quickly after a blip, but spread vehicles out after a broker restart (jitter), and
 # never wait more than 30 s: the uplink is how dispatch sees alerts when webhooks are down.
 RECONNECT = BackoffPolicy(first_s=1.0, cap_s=30.0, jitter=0.5)
+# The topic level of the gateway's own rows and of its status (retained, with the last will);
+# no officer may have this id (gateway/config.py refuses it), or the two would share a topic.
+GATEWAY_LEVEL = "gateway"
 
 
 class MqttSettings(BaseModel):
@@ -68,7 +71,7 @@ class MqttSettings(BaseModel):
 def render(point: Point, prefix: str) -> tuple[str, bytes]:
     """Topic and JSON payload for one point (documented in docs/data-model.md)."""
     tags = point.tags
-    levels = (tags.get("agency", "-"), tags.get("unit", "-"), tags.get("officer", "gateway"))
+    levels = (tags.get("agency", "-"), tags.get("unit", "-"), tags.get("officer", GATEWAY_LEVEL))
     topic = "/".join((prefix, *levels, channel_of(point).value))
     payload: dict[str, Any] = {
         "measurement": point.measurement,
@@ -91,7 +94,9 @@ class MqttSink(Sink):
         self, settings: MqttSettings, agency: str, unit: str, rng: random.Random | None = None
     ) -> None:
         self.settings = settings
-        self._status_topic = f"{settings.topic_prefix}/{agency}/{unit}/gateway/status"
+        self._status_topic = "/".join(
+            (settings.topic_prefix, agency, unit, GATEWAY_LEVEL, Channel.STATUS.value)
+        )
         self._client: aiomqtt.Client | None = None
         self._lost = asyncio.Event()
         self._random: Callable[[], float] = (rng or random.Random()).random  # noqa: S311

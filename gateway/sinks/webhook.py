@@ -32,7 +32,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
-from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -137,9 +136,7 @@ class WebhookSink(Sink):
         self._handled: OrderedDict[int, None] = OrderedDict()
         self._alerts: OrderedDict[str, _Seen] = OrderedDict()
         self.counters = WebhookCounters(latency=LatencyWindow(latency_window))
-        parts = urlsplit(endpoint.url)
-        # Never the query: it is the one part of a URL that might hold a token.
-        self.target = f"webhook {endpoint.name} ({parts.scheme}://{parts.netloc}{parts.path})"
+        self.target = f"webhook {endpoint.name} ({endpoint.shown_url()})"
 
     def __repr__(self) -> str:
         return f"WebhookSink({self.target}, min_severity={self.endpoint.min_severity})"

@@ -73,6 +73,11 @@ class WebhookEndpoint(BaseModel):
             raise ValueError("give exactly one of secret and secret_file")
         return self
 
+    def shown_url(self) -> str:
+        """The url without its query, the one part that might hold a token: for logs and output."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
     def signing_secret(self) -> bytes:
         """The HMAC key: inline, or read from `secret_file` now (SecretError names the file)."""
         if self.secret_file is not None:

@@ -27,7 +27,7 @@ def test_officer_down_and_heat_strain_reach_dispatch_and_are_acknowledged(tmp_pa
     secret = tmp_path / "webhook.secret"
     secret.write_text(secrets.token_urlsafe(32))
     token = tmp_path / "dispatch.token"
-    token.write_text("e2e-dispatch-token")
+    token.write_text(secrets.token_urlsafe(32))
     http_port = free_port()
     receiver = start_dispatch_sink(secret)
     received: list[dict[str, object]] = []
@@ -42,7 +42,7 @@ def test_officer_down_and_heat_strain_reach_dispatch_and_are_acknowledged(tmp_pa
                 request = urllib.request.Request(
                     f"http://127.0.0.1:{http_port}/alerts/{alert['alert_id']}/acknowledge",
                     data=b'{"by": "e2e-dispatcher"}',
-                    headers={"Authorization": "Bearer e2e-dispatch-token"},
+                    headers={"Authorization": f"Bearer {token.read_text()}"},
                     method="POST",
                 )
                 with urllib.request.urlopen(request, timeout=5) as response:

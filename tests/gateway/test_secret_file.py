@@ -11,7 +11,7 @@ from gateway.config import DispatchApiSettings
 from gateway.secret_file import SecretError, read_secret, read_secret_text, require_length
 from gateway.sinks.mqtt import MqttSettings
 
-SECRET = "s3cret with inner spaces \u00e9"
+SECRET = "s3cret with inner spaces \u00e9, long enough for a token"
 
 
 def test_only_the_trailing_line_ending_is_dropped(tmp_path: Path) -> None:

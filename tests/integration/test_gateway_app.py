@@ -103,7 +103,8 @@ async def test_dispatch_acknowledges_and_resolves_through_the_authenticated_endp
     tmp_path: Path,
 ) -> None:
     token = tmp_path / "dispatch.token"
-    token.write_text("s3cret-token-for-tests")
+    token.write_text("s3cret-token-for-tests-0123456789abcdef")
+    bearer = "Bearer s3cret-token-for-tests-0123456789abcdef"
     radio = VirtualRadio()
     fleet = Fleet(radio, load_scenario("patrol-shift"), officers=1, seed=3, time_scale=1.0)
     await fleet.start()
@@ -146,22 +147,16 @@ async def test_dispatch_acknowledges_and_resolves_through_the_authenticated_endp
         ack = f"/alerts/{alert.alert_id}/acknowledge"
         assert (await asyncio.to_thread(post, ack, None, {"by": "x"}))[0] == 401
         assert (await asyncio.to_thread(post, ack, "Bearer wrong", {"by": "x"}))[0] == 401
-        status, body = await asyncio.to_thread(
-            post, ack, "Bearer s3cret-token-for-tests", {"by": "d-7"}
-        )
+        status, body = await asyncio.to_thread(post, ack, bearer, {"by": "d-7"})
         assert (status, body["state"], body["acknowledged_by"]) == (200, "acknowledged", "d-7")
-        status, body = await asyncio.to_thread(
-            post, ack, "Bearer s3cret-token-for-tests", {"by": "d-7"}
-        )
+        status, body = await asyncio.to_thread(post, ack, bearer, {"by": "d-7"})
         assert status == 409  # already acknowledged
         resolve = f"/alerts/{alert.alert_id}/resolve"
         status, body = await asyncio.to_thread(
-            post, resolve, "Bearer s3cret-token-for-tests", {"by": "d-7", "reason": "officer safe"}
+            post, resolve, bearer, {"by": "d-7", "reason": "officer safe"}
         )
         assert (status, body["state"]) == (200, "resolved")
-        missing = await asyncio.to_thread(
-            post, "/alerts/a-none/acknowledge", "Bearer s3cret-token-for-tests", {}
-        )
+        missing = await asyncio.to_thread(post, "/alerts/a-none/acknowledge", bearer, {})
         assert missing[0] == 404
         # Every change was committed on the alert lane, in order.
         async with asyncio.timeout(5):
