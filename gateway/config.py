@@ -278,6 +278,24 @@ def config_hash(config: GatewayConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def insecure_warnings(config: GatewayConfig) -> list[str]:
+    """One line per section with `allow_insecure = true`: said at every start and by check-config.
+
+    The setting exists for a trusted network that cannot have TLS; it must never go unnoticed.
+    """
+    sections: list[tuple[str, bool]] = [
+        ("[influx]", config.influx is not None and config.influx.allow_insecure),
+        ("[mqtt]", config.mqtt is not None and config.mqtt.allow_insecure),
+    ]
+    sections += [(f"[[webhooks]] {w.name}", w.allow_insecure) for w in config.webhooks]
+    return [
+        f"{section}: allow_insecure = true: credentials or data may cross the network "
+        "unencrypted or to an unverified server"
+        for section, allowed in sections
+        if allowed
+    ]
+
+
 def summarise(config: GatewayConfig) -> dict[str, Any]:
     """What `check-config` prints: the shape of the configuration, never a secret."""
     return {

@@ -17,7 +17,6 @@ import hashlib
 import hmac
 from collections import OrderedDict
 from collections.abc import Mapping
-from ipaddress import ip_address
 from pathlib import Path
 from typing import Final
 
@@ -61,16 +60,6 @@ class StaleTimestampError(VerificationError):
     def __init__(self, message: str, skew_s: float) -> None:
         super().__init__(message)
         self.skew_s = skew_s
-
-
-def is_loopback(host: str) -> bool:
-    """True for `localhost` and loopback addresses: traffic that never leaves this computer."""
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_secret(secret: bytes, where: str) -> bytes:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gateway.alerts.coverage import detectable, gaps, undetectable
 from gateway.commands import EXIT_OK, EXIT_USAGE, Streams
-from gateway.config import ConfigError, load_config, summarise
+from gateway.config import ConfigError, insecure_warnings, load_config, summarise
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +24,8 @@ def run(args: argparse.Namespace, io: Streams) -> int:
     except ConfigError as exc:
         io.stderr.write(f"bluewatch check-config: {exc}\n")
         return EXIT_USAGE
+    for warning in insecure_warnings(config):
+        io.stderr.write(f"warning: {warning}\n")
     summary = summarise(config)
     refs = config.device_refs()
     for officer in summary["officers"]:

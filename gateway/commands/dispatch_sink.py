@@ -36,11 +36,11 @@ from gateway.dispatch import (
     TIMESTAMP_HEADER,
     Deduplicator,
     VerificationError,
-    is_loopback,
     read_secret_file,
     verify,
 )
 from gateway.secret_file import SecretError
+from gateway.tls import is_loopback
 
 logger = logging.getLogger(__name__)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -11,9 +12,11 @@ from pathlib import Path
 from gateway import logs
 from gateway.app import build, tune_interpreter
 from gateway.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Streams
-from gateway.config import ConfigError, GatewayConfig, load_config
+from gateway.config import ConfigError, GatewayConfig, insecure_warnings, load_config
 from gateway.secret_file import SecretError
 from gateway.sinks.factory import build_sinks
+
+logger = logging.getLogger(__name__)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,6 +56,8 @@ def run(args: argparse.Namespace, io: Streams) -> int:
         return EXIT_USAGE
     # With the live table on stdout, log lines go to stderr (redirect it to keep the table clean).
     logs.configure(args.log_level, args.log_format, sys.stderr)
+    for warning in insecure_warnings(config):
+        logger.warning("%s", warning)
     try:
         asyncio.run(serve(config, args.live, args.seconds, io))
     except (OSError, SecretError) as exc:

@@ -14,8 +14,9 @@ import gzip
 import json
 import ssl
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any, Final, Literal, Protocol
+from typing import Annotated, Any, Final, Literal, Protocol, Self
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -41,7 +42,7 @@ from gateway.sinks.http_outcome import (
     read_bounded,
     transport_error,
 )
-from gateway.tls import client_context
+from gateway.tls import client_context, insecure_error, is_loopback
 
 # A server's Retry-After is honoured up to five minutes: telemetry can wait in the outbox, but
 # a wrong header from a proxy must not stall the uplink for hours.
@@ -68,6 +69,9 @@ class _InfluxSettings(BaseModel):
     gzip: bool = True
     verify_tls: bool = True
     ca_file: FilePath | None = None
+    # Plain http:// with credentials, or verify_tls = false, towards a host that is not
+    # loopback: refused unless this is set (gateway/tls.py).
+    allow_insecure: bool = False
 
     @field_validator("url")
     @classmethod
@@ -89,6 +93,31 @@ class _InfluxSettings(BaseModel):
         """Verification on unless turned off; the CA file, when given, replaces the system's."""
         return client_context(self.ca_file, self.verify_tls)
 
+    @abstractmethod
+    def has_credentials(self) -> bool:
+        """Whether requests carry a password or token (each API says how it authenticates)."""
+
+    @model_validator(mode="after")
+    def _protected_unless_loopback(self) -> Self:
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        if self.allow_insecure or is_loopback(host):
+            return self
+        if parts.scheme == "http" and self.has_credentials():
+            raise insecure_error(
+                host,
+                "url is plain http:// and credentials are set (they would cross the network "
+                "readable)",
+                'url = "https://..."',
+            )
+        if not self.verify_tls:
+            raise insecure_error(
+                host,
+                "verify_tls = false (anyone on the path could pose as the server)",
+                'verify_tls = true, with ca_file = "/etc/bluewatch/influx-ca.pem" for a private CA',
+            )
+        return self
+
 
 class InfluxV1Settings(_InfluxSettings):
     """InfluxDB 1.x `/write`: a database, an optional retention policy, optional credentials."""
@@ -105,6 +134,9 @@ class InfluxV1Settings(_InfluxSettings):
             raise ValueError("username and password must be given together")
         return self
 
+    def has_credentials(self) -> bool:
+        return self.password is not None
+
 
 class InfluxV2Settings(_InfluxSettings):
     """The v2 write API, for InfluxDB 2.x, 3.x, Cloud, 1.8+ and VictoriaMetrics.
@@ -116,6 +148,9 @@ class InfluxV2Settings(_InfluxSettings):
     org: str = Field(min_length=1)
     bucket: str = Field(min_length=1)
     token: SecretStr
+
+    def has_credentials(self) -> bool:
+        return True  # the token is required
 
 
 InfluxSettings = Annotated[InfluxV1Settings | InfluxV2Settings, Field(discriminator="api")]

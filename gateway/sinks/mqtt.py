@@ -27,7 +27,7 @@ from gateway.outbox import Stored
 from gateway.secret_file import read_secret_text
 from gateway.sinks.errors import RetryableDeliveryError
 from gateway.sinks.sink import Sink
-from gateway.tls import client_context
+from gateway.tls import client_context, insecure_error, is_loopback
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +54,25 @@ class MqttSettings(BaseModel):
     topic_prefix: str = Field(default="bluewatch", pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
     client_id: str | None = None
     keepalive_s: int = Field(default=30, ge=5, le=600)
+    # A password over a connection without TLS to a host that is not loopback: refused unless
+    # this is set (gateway/tls.py).
+    allow_insecure: bool = False
 
     @model_validator(mode="after")
     def _one_password_source(self) -> Self:
         if self.password is not None and self.password_file is not None:
             raise ValueError("give password or password_file, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _password_over_tls_unless_loopback(self) -> Self:
+        has_password = self.password is not None or self.password_file is not None
+        if has_password and not self.tls and not (self.allow_insecure or is_loopback(self.host)):
+            raise insecure_error(
+                self.host,
+                "tls = false and a password is set (it would cross the network readable)",
+                "tls = true (port 8883, with ca_file for a private CA)",
+            )
         return self
 
     def secret(self) -> str | None:

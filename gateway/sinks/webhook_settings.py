@@ -18,10 +18,10 @@ from pydantic import (
 )
 
 from gateway.alerts.model import Severity
-from gateway.dispatch import check_secret, is_loopback, read_secret_file
+from gateway.dispatch import check_secret, read_secret_file
 from gateway.domain import ID_PATTERN
 from gateway.sinks.alert_payloads import CapOptions
-from gateway.tls import client_context
+from gateway.tls import client_context, insecure_error, is_loopback
 
 
 class WebhookEndpoint(BaseModel):
@@ -39,6 +39,9 @@ class WebhookEndpoint(BaseModel):
     timeout_s: float = Field(default=5.0, gt=0, le=60)
     verify_tls: bool = True
     ca_file: FilePath | None = None
+    # verify_tls = false towards a host that is not loopback: refused unless this is set
+    # (gateway/tls.py). Plain http:// stays loopback-only whatever this says.
+    allow_insecure: bool = False
     cap_sender: str | None = Field(default=None, pattern=r"^[^\s,<&]{1,200}$")
     cap_restriction: str = Field(default=CapOptions.restriction, min_length=1, max_length=500)
     cap_radius_km: float = Field(default=CapOptions.radius_km, gt=0, le=100)
@@ -66,6 +69,18 @@ class WebhookEndpoint(BaseModel):
         if value is not None:
             check_secret(value.get_secret_value().encode(), "secret")
         return value
+
+    @model_validator(mode="after")
+    def _verified_unless_loopback(self) -> Self:
+        host = urlsplit(self.url).hostname or ""
+        if not (self.verify_tls or self.allow_insecure or is_loopback(host)):
+            raise insecure_error(
+                host,
+                "verify_tls = false (anyone on the path could pose as dispatch and take the "
+                "alerts)",
+                'verify_tls = true, with ca_file = "/etc/bluewatch/cad-ca.pem" for a private CA',
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_secret(self) -> Self:

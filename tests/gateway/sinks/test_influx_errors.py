@@ -92,7 +92,7 @@ def test_username_and_password_go_together() -> None:
     with pytest.raises(ValidationError, match="username and password must be given together"):
         InfluxV1Settings(url="http://h", database="d", username="u")
     with pytest.raises(ValidationError, match="username and password must be given together"):
-        InfluxV1Settings(url="http://h", database="d", password=SECRET)
+        InfluxV1Settings(url="https://h", database="d", password=SECRET)
 
 
 def test_missing_ca_file_is_refused(tmp_path: Path) -> None:
@@ -106,7 +106,7 @@ def test_unknown_settings_are_refused() -> None:
 
 
 def test_secrets_stay_out_of_reprs_and_dumps() -> None:
-    v1 = InfluxV1Settings(url="http://h", database="d", username="u", password=SECRET)
+    v1 = InfluxV1Settings(url="https://h", database="d", username="u", password=SECRET)
     v2 = InfluxV2Settings(url="https://h", org="o", bucket="b", token=SECRET)
     for text in (
         repr(v1), str(v1), repr(v2), str(v2), v1.model_dump_json(), v2.model_dump_json(),
@@ -127,5 +127,7 @@ def test_tls_verification_is_on_unless_turned_off() -> None:
         .ssl_context()
         .check_hostname
     )
-    off = InfluxV2Settings(url="https://h", org="o", bucket="b", token="t", verify_tls=False)
+    off = InfluxV2Settings(
+        url="https://h", org="o", bucket="b", token="t", verify_tls=False, allow_insecure=True
+    )
     assert not off.ssl_context().check_hostname
