@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import sys
 import time
@@ -56,6 +57,16 @@ RESTART = BackoffPolicy(first_s=1.0, cap_s=30.0)
 # that much at each hand-off, twice per alert; 1 ms cut the alert-latency tail at 64 devices
 # by about 40 % at no cost to the median (docs/performance.md, "Alert latency").
 SWITCH_INTERVAL_S: Final = 0.001
+
+
+# The outbox, its journal and the evidence bundles hold officers' locations and biometrics:
+# every file the daemon creates is readable and writable by its own user only.
+DAEMON_UMASK: Final = 0o077
+
+
+def restrict_file_modes() -> None:
+    """Give the process the daemon's umask; called by `bluewatch run`, which owns the process."""
+    os.umask(DAEMON_UMASK)
 
 
 def tune_interpreter() -> None:

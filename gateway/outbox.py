@@ -135,6 +135,17 @@ def _decode_head(head: str) -> tuple[str, dict[str, str]] | None:
     return None
 
 
+def _owner_only(path: Path) -> None:
+    """Make the outbox file mode 0600 whatever the umask, and any journal a crash left behind.
+
+    SQLite creates the -wal and -shm files with the database file's mode.
+    """
+    path.touch(mode=0o600, exist_ok=True)
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            file.chmod(0o600)
+
+
 class Outbox:
     """The SQLite file and the operations on it (synchronous; see AsyncOutbox)."""
 
@@ -151,6 +162,7 @@ class Outbox:
         self.max_age_s = max_age_s
         self._clock_ns = clock_ns
         path.parent.mkdir(parents=True, exist_ok=True)
+        _owner_only(path)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # WAL: readers (sinks) never block the writer (the pipeline), and a commit is one
         # sequential append. NORMAL sync is crash-safe for the process in WAL mode; alerts

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from gateway import logs
-from gateway.app import build, tune_interpreter
+from gateway.app import build, restrict_file_modes, tune_interpreter
 from gateway.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Streams
 from gateway.config import ConfigError, GatewayConfig, insecure_warnings, load_config
 from gateway.secret_file import SecretError
@@ -37,6 +37,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 async def serve(config: GatewayConfig, live: bool, seconds: float, io: Streams) -> None:
+    restrict_file_modes()
     tune_interpreter()
     gateway = await build(config, build_sinks(config), live_out=io.stdout if live else None)
     stop = asyncio.Event()
