@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, TextIO
 
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from gateway.activity import ActivitySummary, ActivityTracker
@@ -35,7 +36,8 @@ from gateway.config import GatewayConfig, config_hash
 from gateway.delivery import Delivery
 from gateway.domain import DeviceRef, Point
 from gateway.evidence_store import EvidenceStore
-from gateway.http import AlertApi, GatewayCollector, HttpServer, Observed, make_app
+from gateway.http import AlertApi, GatewayCollector, Observed, alert_routes, monitoring_routes
+from gateway.http_server import HttpServer
 from gateway.jobs.alert_timers import AlertTimers
 from gateway.jobs.housekeeping import Housekeeping
 from gateway.jobs.live_view import LiveView
@@ -98,11 +100,18 @@ class Gateway:
     deliveries: Sequence[Delivery]
     status_rows: StatusRows
     http: HttpServer
+    # The dispatch API's own listener; None when it shares `http`.
+    dispatch_http: HttpServer | None
     jobs: Sequence[Job]
 
     @property
     def http_port(self) -> int | None:
         return self.http.port
+
+    @property
+    def dispatch_port(self) -> int | None:
+        """Where the dispatch API listens: its own port, or the metrics' when it shares it."""
+        return (self.dispatch_http or self.http).port
 
     async def run(self, stop: asyncio.Event) -> None:
         restored = self.engine.restore(await self.outbox.alert_rows())
@@ -162,6 +171,22 @@ def intake_health(pipeline: Pipeline) -> tuple[bool, str]:
     if pipeline.backlog > 0.9 * pipeline.queue_limit:
         return False, "intake backlog near its limit"
     return True, "ok"
+
+
+def _http_servers(
+    config: GatewayConfig, monitoring: list[web.RouteDef], dispatch: list[web.RouteDef]
+) -> tuple[HttpServer, HttpServer | None]:
+    """The metrics' listener, and the dispatch API's own when it has a port of its own."""
+    limits = config.http.limits()
+    api = config.dispatch_api
+    if api.port is None:
+        return HttpServer(
+            [*monitoring, *dispatch], config.http.host, config.http.port, limits
+        ), None
+    return (
+        HttpServer(monitoring, config.http.host, config.http.port, limits),
+        HttpServer(dispatch, api.host, api.port, limits),
+    )
 
 
 async def build(
@@ -283,11 +308,10 @@ async def build(
             Observed(pipeline, manager, deliveries, lambda: housekeeping.stats, loop.time)
         )
     )
-    api = AlertApi(engine, config.dispatch_api.secret())
-    http = HttpServer(
-        make_app(registry, lambda: intake_health(pipeline), api),
-        config.http.host,
-        config.http.port,
+    http, dispatch_http = _http_servers(
+        config,
+        monitoring_routes(registry, lambda: intake_health(pipeline)),
+        alert_routes(AlertApi(engine, config.dispatch_api.secret())),
     )
 
     jobs = [
@@ -304,6 +328,8 @@ async def build(
         Job("http", http.run),
         Job("watchdog", SystemdWatchdog().run),
     ]
+    if dispatch_http is not None:
+        jobs.append(Job("dispatch-api", dispatch_http.run))
     if live_out is not None:
         view = LiveView(
             live_out, live, unit, manager=manager, pipeline=pipeline, monotonic=loop.time
@@ -319,5 +345,6 @@ async def build(
         deliveries=deliveries,
         status_rows=status_rows,
         http=http,
+        dispatch_http=dispatch_http,
         jobs=jobs,
     )

@@ -34,6 +34,7 @@ from pydantic_settings import (
 from gateway.alerts.rules import AlertSettings
 from gateway.ble.factory import BleSettings
 from gateway.domain import ID_PATTERN, DeviceRef, UnitRef
+from gateway.http_server import HttpLimits
 from gateway.secret_file import read_secret_text, require_length
 from gateway.sinks.influx import InfluxSettings
 from gateway.sinks.mqtt import GATEWAY_LEVEL, MqttSettings
@@ -134,18 +135,36 @@ class OutboxSettings(_Section):
 
 
 class HttpSettings(_Section):
+    """`[http]`: where `/metrics` and `/healthz` (and the dispatch API, unless it has its own
+    port) listen, and the limits of every listener (gateway/http_server.py)."""
+
     host: str = "127.0.0.1"
     port: int = Field(default=9464, ge=0, le=65535)
+    # A client gets this long from connecting (or its last response) to a complete request
+    # head; a scraper that keeps its connection between 15 s scrapes just reconnects.
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    # ...and this long from the head to the response (the body's arrival and the handler).
+    request_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    # Per listener; a scraper, a dispatch console or two need a handful. With both listeners
+    # at the cap the daemon still has most of the unit's LimitNOFILE (deploy/).
+    max_connections: int = Field(default=64, ge=1, le=1024)
+
+    def limits(self) -> HttpLimits:
+        return HttpLimits(self.header_timeout_s, self.request_timeout_s, self.max_connections)
 
 
 class DispatchApiSettings(_Section):
-    """`[dispatch_api]`: the bearer token dispatch uses to acknowledge and resolve alerts."""
+    """`[dispatch_api]`: the bearer token dispatch uses to acknowledge and resolve alerts, and
+    optionally an address of its own, apart from `/metrics` and `/healthz`."""
 
     # hide_input_in_errors: a refused value may be the token itself.
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     token: SecretStr | None = None
     token_file: Path | None = None
+    # Without a port the dispatch API is served on [http] with the metrics.
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=0, le=65535)
 
     @field_validator("token")
     @classmethod
@@ -182,6 +201,16 @@ class GatewayConfig(BaseSettings):
     dispatch_api: DispatchApiSettings = DispatchApiSettings()
     # Dispatch endpoints, each receiving the alerts at or above its min_severity.
     webhooks: tuple[WebhookEndpoint, ...] = ()
+
+    @model_validator(mode="after")
+    def _listeners_apart(self) -> Self:
+        api = self.dispatch_api
+        if api.port and (api.host, api.port) == (self.http.host, self.http.port):
+            raise ValueError(
+                f"dispatch_api.port {api.port} is [http]'s own: write another port, or leave "
+                "dispatch_api.port out to serve the dispatch API on [http]"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_ids_and_devices(self) -> Self:

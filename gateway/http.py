@@ -1,12 +1,12 @@
-"""The local HTTP endpoint: Prometheus metrics and a health check (aiohttp, loopback by default).
+"""The local HTTP endpoint's routes: Prometheus metrics, a health check and the dispatch API.
 
 Metrics are read from the running objects at scrape time by one collector, registered in a
-registry the composition root creates: no global registry, nothing for tests to patch.
+registry the composition root creates: no global registry, nothing for tests to patch. The
+listener and its limits are in gateway/http_server.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -267,11 +267,12 @@ def _alert_json(alert: Alert) -> dict[str, object]:
     }
 
 
-def make_app(
-    registry: CollectorRegistry,
-    healthy: Callable[[], tuple[bool, str]],
-    alerts: AlertApi | None = None,
-) -> web.Application:
+def monitoring_routes(
+    registry: CollectorRegistry, healthy: Callable[[], tuple[bool, str]]
+) -> list[web.RouteDef]:
+    """`/metrics` and `/healthz`. Both name officers and devices (labels, the health detail):
+    bind them where only the monitoring system reaches (docs/security.md)."""
+
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(
             body=generate_latest(registry), content_type="text/plain", charset="utf-8"
@@ -281,34 +282,12 @@ def make_app(
         ok, detail = healthy()
         return web.json_response({"ok": ok, "detail": detail}, status=200 if ok else 503)
 
-    app = web.Application()
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/healthz", healthz)
-    if alerts is not None:
-        app.router.add_get("/alerts", alerts.list_open)
-        app.router.add_post(r"/alerts/{alert_id}/{action:acknowledge|resolve}", alerts.change)
-    return app
+    return [web.get("/metrics", metrics), web.get("/healthz", healthz)]
 
 
-class HttpServer:
-    """Serves the app on the configured address until cancelled; `port` once it is bound."""
-
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
-        self._app = app
-        self._host = host
-        self._requested_port = port
-        self.port: int | None = None
-
-    async def run(self) -> None:
-        runner = web.AppRunner(self._app, access_log=None)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._host, self._requested_port)
-            await site.start()
-            # Port 0 asks the kernel for a free one: read back what was bound (tests, demos).
-            address = runner.addresses[0]
-            self.port = int(address[1])
-            await asyncio.Event().wait()
-        finally:
-            self.port = None
-            await runner.cleanup()
+def alert_routes(alerts: AlertApi) -> list[web.RouteDef]:
+    """The dispatch API: `GET /alerts`, `POST /alerts/{id}/acknowledge|resolve`."""
+    return [
+        web.get("/alerts", alerts.list_open),
+        web.post(r"/alerts/{alert_id}/{action:acknowledge|resolve}", alerts.change),
+    ]

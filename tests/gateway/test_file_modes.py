@@ -36,9 +36,7 @@ def test_the_outbox_and_its_journal_files_are_0600_whatever_the_umask(tmp_path: 
     outbox = Outbox(path)
     try:
         files = [path.with_name(path.name + suffix) for suffix in JOURNALS]
-        assert {file.name: mode(file) for file in files} == {
-            file.name: 0o600 for file in files
-        }
+        assert {file.name: mode(file) for file in files} == {file.name: 0o600 for file in files}
     finally:
         outbox.close()
 

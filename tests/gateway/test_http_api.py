@@ -9,13 +9,12 @@ from dataclasses import dataclass
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
-from prometheus_client import CollectorRegistry
 
 from gateway.alerts.engine import AlertEngine, Rule
 from gateway.alerts.model import Alert, AlertKind, Severity
 from gateway.domain import Point, UnitRef
-from gateway.http import MAX_TEXT_CHARS, AlertApi, make_app
+from gateway.http import MAX_TEXT_CHARS, AlertApi, alert_routes
+from gateway.http_server import HttpLimits, HttpServer
 
 TOKEN = "t" * 32
 
@@ -39,14 +38,18 @@ async def api() -> AsyncIterator[Api]:
     engine = AlertEngine(
         UnitRef("metro-pd", "car-12"), "hash", clock_ns=lambda: 1_000, emit=points.append
     )
-    app = make_app(CollectorRegistry(), lambda: (True, "ok"), AlertApi(engine, TOKEN))
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
+    server = HttpServer(
+        alert_routes(AlertApi(engine, TOKEN)), "127.0.0.1", 0, HttpLimits(10.0, 10.0, 64)
+    )
+    task = asyncio.create_task(server.run())
     try:
-        assert server.port is not None
+        async with asyncio.timeout(5):
+            while server.port is None:
+                await asyncio.sleep(0.01)
         yield Api(engine, points, f"http://127.0.0.1:{server.port}", server.port)
     finally:
-        await server.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def post(api: Api, path: str, body: bytes) -> tuple[int, dict[str, object]]:

@@ -166,3 +166,44 @@ async def test_dispatch_acknowledges_and_resolves_through_the_authenticated_endp
     finally:
         stop.set()
         await asyncio.wait_for(runner, 20)
+
+
+async def test_the_dispatch_api_can_listen_apart_from_metrics_and_health(tmp_path: Path) -> None:
+    token = "d" * 40
+    radio = VirtualRadio()
+    fleet = Fleet(radio, load_scenario("patrol-shift"), officers=1, seed=3, time_scale=1.0)
+    await fleet.start()
+    stack = await BumbleStack.attach(*radio.host_pipe())
+    config = GatewayConfig.model_validate(
+        config_for(fleet, tmp_path).model_dump() | {"dispatch_api": {"token": token, "port": 0}}
+    )
+    gateway = await build(config, [], BleakFactory(stack))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(gateway.run(stop))
+    try:
+        async with asyncio.timeout(10):
+            while gateway.http_port is None or gateway.dispatch_port is None:
+                await asyncio.sleep(0.05)
+        assert gateway.http_port != gateway.dispatch_port
+        metrics = f"http://127.0.0.1:{gateway.http_port}"
+        dispatch = f"http://127.0.0.1:{gateway.dispatch_port}"
+
+        def alerts(base: str) -> int:
+            request = urllib.request.Request(
+                base + "/alerts", headers={"Authorization": f"Bearer {token}"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    return int(response.status)
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        assert (await asyncio.to_thread(fetch, metrics + "/healthz"))[0] == 200
+        assert (await asyncio.to_thread(fetch, metrics + "/metrics"))[0] == 200
+        assert await asyncio.to_thread(alerts, metrics) == 404
+        assert await asyncio.to_thread(alerts, dispatch) == 200
+        assert (await asyncio.to_thread(fetch, dispatch + "/metrics"))[0] == 404
+        assert (await asyncio.to_thread(fetch, dispatch + "/healthz"))[0] == 404
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 20)
