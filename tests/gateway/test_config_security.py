@@ -91,3 +91,10 @@ def test_check_config_prints_webhook_urls_without_their_query(tmp_path: Path) ->
     assert run(["check-config", str(path)], io.StringIO(), out, err) == 0
     assert json.loads(out.getvalue())["webhooks"][0]["url"] == "https://cad.example/hooks/bluewatch"
     assert "k3y-in-the-query" not in out.getvalue() + err.getvalue()
+
+
+def test_the_dispatch_api_cannot_take_the_metrics_port(tmp_path: Path) -> None:
+    message = refusal(tmp_path, "[http]\nport = 9464\n[dispatch_api]\nport = 9464\n")
+    assert "dispatch_api.port 9464 is [http]'s own" in message
+    config = load_config(write(tmp_path, "[dispatch_api]\nport = 9465\n"))
+    assert (config.dispatch_api.host, config.dispatch_api.port) == ("127.0.0.1", 9465)
