@@ -28,7 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".run" / "demo"
 sys.path.insert(0, str(ROOT))  # for tests.support: processes started as the e2e tests do
 
-from gateway.config_file import TomlValue, render_toml, simulated_officers  # noqa: E402
+from gateway.config_file import (  # noqa: E402
+    SimulatedOfficer,
+    TomlValue,
+    render_toml,
+    simulated_officers,
+)
 from tests.support.network import free_port  # noqa: E402
 from tests.support.processes import (  # noqa: E402
     BLUEWATCH,
@@ -47,7 +52,7 @@ def secret_file(name: str) -> Path:
 
 
 def gateway_config(
-    roster: list[dict[str, str]], port: int, http_port: int, dispatch: DispatchSink
+    roster: list[SimulatedOfficer], port: int, http_port: int, dispatch: DispatchSink
 ) -> str:
     """TOML for the demo: the simulated roster, the local services, data under .run/demo."""
     officers = [
