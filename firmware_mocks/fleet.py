@@ -240,8 +240,8 @@ class Fleet:
         self, sim: OfficerSimulation, device: SimulatedDevice, force: bool = False
     ) -> None:
         """Refresh the reading a device broadcasts (a CORE's core temperature) once a second."""
-        broadcast = device.peer.manufacturer_data
-        if broadcast is None:
+        broadcast, spec = device.peer.broadcast, device.peripheral.profile.broadcast
+        if broadcast is None or spec is None:
             return
         if not force and (
             device.advertised_at is not None
@@ -249,8 +249,7 @@ class Fleet:
         ):
             return
         device.advertised_at = sim.t_s
-        company, data = broadcast(sim)
-        await device.peripheral.set_manufacturer_data(company, data)
+        await device.peripheral.set_manufacturer_data(spec.company_id, broadcast(sim).encode())
 
     async def _send_imu(self, sim: OfficerSimulation, device: SimulatedDevice) -> None:
         device.imu_buffer.extend(sim.take_imu_samples(device.kind))

@@ -20,7 +20,6 @@ from firmware_mocks.devices.gatt import DeviceIdentity
 from firmware_mocks.devices.peripheral import Peripheral
 from firmware_mocks.simulation import OfficerSimulation
 from sensors import (
-    CORE_COMPANY_ID,
     PROFILES,
     BatteryLevel,
     Characteristic,
@@ -40,8 +39,8 @@ STRAP_ENERGY_EVERY_N: Final = 10
 
 # The simulated reading a characteristic carries now, for a device of the given model.
 Producer = Callable[[OfficerSimulation, DeviceModel], Characteristic]
-# (company identifier, data after it) for the advertisement's manufacturer-specific data.
-ManufacturerData = Callable[[OfficerSimulation], tuple[int, bytes]]
+# The reading a device broadcasts in its manufacturer data (the profile's `broadcast`).
+Broadcast = Callable[[OfficerSimulation], Characteristic]
 # Builds the peripheral that serves a unit: (radio device, profile, identity) -> peripheral.
 PeripheralBuilder = Callable[[Device, DeviceProfile, DeviceIdentity], Peripheral]
 
@@ -58,10 +57,6 @@ def _status(sim: OfficerSimulation, kind: DeviceModel) -> Characteristic:
     )
 
 
-def _core_advertisement(sim: OfficerSimulation) -> tuple[int, bytes]:
-    return CORE_COMPANY_ID, sim.core_advertisement().encode()
-
-
 @dataclass(frozen=True)
 class PeerSpec:
     """How the fleet simulates every unit of one model."""
@@ -72,7 +67,7 @@ class PeerSpec:
     producers: Mapping[str, Producer]
     # The unit's name is "<prefix>-<serial>"; None: the profile's name prefix.
     name_prefix: str | None = None
-    manufacturer_data: ManufacturerData | None = None
+    broadcast: Broadcast | None = None
     build: PeripheralBuilder = Peripheral
 
     def name(self, model: DeviceModel, serial: str) -> str:
@@ -126,7 +121,7 @@ PEERS: Final[Mapping[DeviceModel, PeerSpec]] = MappingProxyType(
                 TemperatureMeasurement.UUID: lambda sim, kind: sim.core_thermometer(),
                 BatteryLevel.UUID: _battery,
             },
-            manufacturer_data=_core_advertisement,
+            broadcast=lambda sim: sim.core_advertisement(),
         ),
         # polar-h10: the Polar peer (firmware_mocks/devices/polar.py) goes here as its row.
     }

@@ -19,10 +19,12 @@ from gateway.activity import ActivitySummary, ActivityTracker, SampleClock
 from gateway.aio import wait_event
 from gateway.analytics.rr_filter import RrFilter
 from gateway.domain import ACTIVITY, DeviceRef, Lane, Point
-from gateway.normalize import heart_rate_points, points_for
+from gateway.normalize import core_temperature_points, heart_rate_points, points_for
 from gateway.outbox import AsyncOutbox
+from gateway.stand_ins import arrived, broadcast
 from sensors import (
     Characteristic,
+    CoreBodyTemperature,
     DecodeError,
     HeartRateMeasurement,
     ImuBatch,
@@ -53,9 +55,11 @@ DECODE_LOG_INTERVAL_S: Final = 30.0
 @dataclass(frozen=True, slots=True)
 class Notification:
     device: DeviceRef
-    uuid: str
+    uuid: str  # empty for a broadcast
     data: bytes
     received_ns: int
+    # The manufacturer data of an advertisement (the profile's broadcast), not a notification.
+    broadcast: bool = False
 
 
 @dataclass
@@ -154,6 +158,16 @@ class Pipeline:
             self._queue.append(notification)
         self._wakeup.set()
 
+    def submit_broadcast(self, device: DeviceRef, data: bytes, received_ns: int) -> None:
+        """Enqueue the manufacturer data a roster device advertised (its profile's broadcast,
+        e.g. a CORE's core temperature while it is not connected); never blocks or raises."""
+        self.counters.received += 1
+        if len(self._queue) >= self.queue_limit:
+            self.counters.dropped += 1
+            return
+        self._queue.append(Notification(device, "", data, received_ns, broadcast=True))
+        self._wakeup.set()
+
     async def run(self) -> None:
         """Process and commit until cancelled; commits what is pending before it stops."""
         batch: list[Point] = []
@@ -234,20 +248,32 @@ class Pipeline:
     def _process(self, notification: Notification) -> list[Point]:
         device = notification.device
         try:
-            codec = self._codecs.get(notification.uuid)
-            if codec is None:
-                codec = self._codecs[notification.uuid] = codec_for(notification.uuid)
-            reading = codec.decode(notification.data)
+            if notification.broadcast:
+                arrival = broadcast(device.profile, notification.data)
+            else:
+                codec = self._codecs.get(notification.uuid)
+                if codec is None:
+                    codec = self._codecs[notification.uuid] = codec_for(notification.uuid)
+                arrival = arrived(
+                    device.profile, notification.uuid, codec.decode(notification.data)
+                )
         except DecodeError as exc:
             self._decode_error(device, exc)
             return []
         self.counters.decoded += 1
+        if arrival is None:  # it carried no reading (a stand-in's "not available")
+            return []
+        reading = arrival.reading
         for observer in self._observers:
             self._notify(observer, device, reading, notification.received_ns)
         if isinstance(reading, ImuBatch):
             return self._summarise(device, reading, notification.received_ns)
         if isinstance(reading, HeartRateMeasurement):
             return self._heart_rate(device, reading, notification.received_ns)
+        if isinstance(reading, CoreBodyTemperature):
+            return core_temperature_points(
+                reading, device, notification.received_ns, arrival.source
+            )
         return points_for(reading, device, notification.received_ns)
 
     def _heart_rate(

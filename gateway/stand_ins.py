@@ -1,0 +1,120 @@
+"""Readings that reach the gateway another way than through a device's own characteristic.
+
+A CORE repeats its core temperature on the Health Thermometer service (a stand-in, used only
+when its Core Body Temperature characteristic is missing: `ServiceSpec.fallback_for`) and in its
+advertisement (`DeviceProfile.broadcast`, heard while no link is up). Both become the reading of
+the characteristic they stand in for, so the alert rules, the live view and the stored rows treat
+them alike; `source` says which way each came (the `source` field of `core_temperature` rows,
+docs/data-model.md). Pure.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from sensors import (
+    Characteristic,
+    CoreAdvertisement,
+    CoreBodyTemperature,
+    DeviceProfile,
+    TemperatureMeasurement,
+)
+
+# What a reading that arrived in an advertisement says it came through.
+ADVERTISEMENT_SOURCE: Final = "advertisement"
+
+Convert = Callable[[Characteristic], Characteristic | None]
+
+
+def _core_from_thermometer(reading: Characteristic) -> Characteristic | None:
+    assert isinstance(reading, TemperatureMeasurement)
+    if reading.temperature_c is None:  # NaN off the body (notes §2.3): no reading
+        return None
+    return CoreBodyTemperature(core_temperature_c=round(reading.temperature_c, 2))
+
+
+def _core_from_advertisement(reading: Characteristic) -> Characteristic | None:
+    assert isinstance(reading, CoreAdvertisement)
+    # The notes define no "no reading" value: only a measuring sensor's temperature is one.
+    if not reading.measuring:
+        return None
+    return CoreBodyTemperature(core_temperature_c=round(reading.core_temperature_c, 2))
+
+
+# (type of the reading that arrived, type it stands in for) -> the conversion.
+CONVERSIONS: Final[Mapping[tuple[type[Characteristic], type[Characteristic]], Convert]] = (
+    MappingProxyType(
+        {
+            (TemperatureMeasurement, CoreBodyTemperature): _core_from_thermometer,
+            (CoreAdvertisement, CoreBodyTemperature): _core_from_advertisement,
+        }
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A reading as the rest of the gateway should see it, and the way it came."""
+
+    reading: Characteristic
+    source: str
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+@functools.cache
+def _route(profile: DeviceProfile, uuid: str, arrived_as: type[Characteristic]) -> _Route:
+    # Cached: the pipeline asks for every notification, and the answer depends on these alone.
+    service = profile.service_of(uuid)
+    if service is None:
+        return _Route(uuid, None)
+    source = _slug(service.name)
+    if service.fallback_for is None:
+        return _Route(source, None)
+    primary = next(
+        (c.codec for c in profile.characteristics() if c.uuid == service.fallback_for), None
+    )
+    return _Route(source, None if primary is None else CONVERSIONS.get((arrived_as, primary)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    source: str
+    convert: Convert | None
+
+
+def source_of(profile: DeviceProfile, uuid: str, arrived_as: type[Characteristic]) -> str:
+    """The `source` of a reading of characteristic `uuid`: its service's name, snake-cased."""
+    return _route(profile, uuid, arrived_as).source
+
+
+def arrived(profile: DeviceProfile, uuid: str, reading: Characteristic) -> Arrival | None:
+    """A notified or read `reading` of characteristic `uuid`, as the reading it stands in for
+    when its service is a stand-in; None when it carries no reading (a NaN temperature)."""
+    route = _route(profile, uuid, type(reading))
+    if route.convert is None:
+        return Arrival(reading, route.source)
+    converted = route.convert(reading)
+    return None if converted is None else Arrival(converted, route.source)
+
+
+def broadcast(profile: DeviceProfile, data: bytes) -> Arrival | None:
+    """The reading a device's advertisement carries (`data`: its manufacturer data after the
+    company identifier), as the characteristic reading it stands in for; None if it carries
+    none. Raises DecodeError for bytes the broadcast's codec refuses."""
+    spec = profile.broadcast
+    if spec is None:
+        return None
+    reading = spec.codec.decode(data)
+    for (arrived_as, _), convert in CONVERSIONS.items():
+        if arrived_as is spec.codec:
+            converted = convert(reading)
+            return None if converted is None else Arrival(converted, ADVERTISEMENT_SOURCE)
+    return Arrival(reading, ADVERTISEMENT_SOURCE)
