@@ -158,7 +158,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=90.0, help="0: until Ctrl-C")
     parser.add_argument("--officers", type=int, default=4)
-    parser.add_argument("--scenario", default="demo")
+    parser.add_argument("--scenario", default="mixed-fleet")
     options = parser.parse_args()
     DEMO.mkdir(parents=True, exist_ok=True)
     for stale in DEMO.glob("outbox.sqlite3*"):  # each demo starts a fresh shift
