@@ -58,6 +58,11 @@ class SimulatedDevice:
     advertised_at: float | None = None
 
     @property
+    def samples_motion(self) -> bool:
+        """Whether the device has an accelerometer (a strap or a CORE has none)."""
+        return self.peripheral.profile.accelerometer is not None
+
+    @property
     def profile_rate_hz(self) -> int:
         return imu_rate_hz(self.peripheral.profile.model)
 
@@ -192,7 +197,8 @@ class Fleet:
             if peripheral.online:
                 await peripheral.go_offline()
             # A powered-off device loses what it would have measured.
-            sim.take_imu_samples(device.kind)
+            if device.samples_motion:
+                sim.take_imu_samples(device.kind)
             sim.take_events(device.kind)
             device.imu_buffer.clear()
             return
@@ -252,6 +258,8 @@ class Fleet:
         await device.peripheral.set_manufacturer_data(spec.company_id, broadcast(sim).encode())
 
     async def _send_imu(self, sim: OfficerSimulation, device: SimulatedDevice) -> None:
+        if not device.samples_motion:
+            return
         device.imu_buffer.extend(sim.take_imu_samples(device.kind))
         per_batch = imu_samples_per_notification(device.peripheral.att_mtu)
         while len(device.imu_buffer) >= per_batch:

@@ -490,9 +490,7 @@ class OfficerSimulation:
         """What a CORE notifies (Core Body Temperature, 00002101): core temperature from the
         officer's body, its chest skin sensor, data quality, and the heart rate of the strap it
         is paired with, while that strap is on and on the skin (spec §3.1.1.5-6)."""
-        strap = next(
-            (m for m in self.kit if sends_heart_rate(m) and m is not DeviceModel.CORE), None
-        )
+        strap = next((m for m in self.kit if sends_heart_rate(m)), None)
         receiving = False
         if strap is not None:
             link = self._devices[strap].plan.at(self._t)
