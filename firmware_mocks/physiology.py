@@ -312,10 +312,6 @@ class Physiology:
         estimates from heart rate, here taken from the metabolic rate itself."""
         return self._energy_kj
 
-    def take_rr(self, since_s: float) -> list[float]:
-        """RR intervals (s) of beats completed since the previous take and at or after `since_s`."""
-        return [rr for t, rr in self.take_beats() if t >= since_s]
-
     def take_beats(self) -> list[tuple[float, float]]:
         """(time, RR interval) of every beat completed since the previous take, in seconds."""
         beats, self._beats = self._beats, []
