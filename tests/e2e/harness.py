@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.config_file import (
+    SimulatedDevice,
     SimulatedOfficer,
     TomlTable,
     TomlValue,
@@ -30,11 +31,9 @@ class Fleet:
     port: int
     roster: list[SimulatedOfficer]
 
-    def device(self, officer: int, model: str) -> dict[str, str]:
+    def device(self, officer: int, model: str) -> SimulatedDevice:
         """The `model` device of officer `officer` (0-based) as announced: model, address, name."""
-        return next(
-            dict(device) for device in self.roster[officer]["devices"] if device["model"] == model
-        )
+        return next(d for d in self.roster[officer]["devices"] if d["model"] == model)
 
     def stop(self) -> None:
         stop(self.process, timeout_s=15)
