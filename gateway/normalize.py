@@ -25,7 +25,7 @@ from gateway.domain import (
     FieldValue,
     Point,
 )
-from gateway.stand_ins import source_of
+from gateway.stand_ins import route
 from sensors import (
     BatteryLevel,
     BodySensorLocation,
@@ -86,7 +86,7 @@ def _temperature(reading: TemperatureMeasurement, device: DeviceRef, time_ns: in
 
 
 def _core(reading: CoreBodyTemperature, device: DeviceRef, time_ns: int) -> list[Point]:
-    source = source_of(device.profile, CoreBodyTemperature.UUID, CoreBodyTemperature)
+    source = route(device.profile, CoreBodyTemperature.UUID, CoreBodyTemperature).source
     return core_temperature_points(reading, device, time_ns, source)
 
 

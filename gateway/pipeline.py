@@ -21,11 +21,12 @@ from gateway.analytics.rr_filter import RrFilter
 from gateway.domain import ACTIVITY, DeviceRef, Lane, Point
 from gateway.normalize import core_temperature_points, heart_rate_points, points_for
 from gateway.outbox import AsyncOutbox
-from gateway.stand_ins import arrived, broadcast
+from gateway.stand_ins import Route, broadcast, route
 from sensors import (
     Characteristic,
     CoreBodyTemperature,
     DecodeError,
+    DeviceModel,
     HeartRateMeasurement,
     ImuBatch,
     SafetyEvent,
@@ -118,6 +119,8 @@ class Pipeline:
         # Set for safety events and alert rows only: ends a hold on telemetry at once.
         self._urgent_wakeup = asyncio.Event()
         self._codecs: dict[str, type[Characteristic]] = {}
+        # Per model and characteristic: the source a reading names and any stand-in conversion.
+        self._routes: dict[tuple[DeviceModel, str], Route] = {}
         self._trackers: dict[str, ActivityTracker] = {}
         self._clocks: dict[str, SampleClock] = {}
         self._rr_filters: dict[str, RrFilter] = {}
@@ -251,12 +254,14 @@ class Pipeline:
             if notification.broadcast:
                 arrival = broadcast(device.profile, notification.data)
             else:
-                codec = self._codecs.get(notification.uuid)
+                uuid = notification.uuid
+                codec = self._codecs.get(uuid)
                 if codec is None:
-                    codec = self._codecs[notification.uuid] = codec_for(notification.uuid)
-                arrival = arrived(
-                    device.profile, notification.uuid, codec.decode(notification.data)
-                )
+                    codec = self._codecs[uuid] = codec_for(uuid)
+                way = self._routes.get((device.model, uuid))
+                if way is None:
+                    way = self._routes[device.model, uuid] = route(device.profile, uuid, codec)
+                arrival = way.arrive(codec.decode(notification.data))
         except DecodeError as exc:
             self._decode_error(device, exc)
             return []

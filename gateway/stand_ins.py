@@ -10,7 +10,6 @@ docs/data-model.md). Pure.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -69,40 +68,41 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-@functools.cache
-def _route(profile: DeviceProfile, uuid: str, arrived_as: type[Characteristic]) -> _Route:
-    # Cached: the pipeline asks for every notification, and the answer depends on these alone.
-    service = profile.service_of(uuid)
-    if service is None:
-        return _Route(uuid, None)
-    source = _slug(service.name)
-    if service.fallback_for is None:
-        return _Route(source, None)
-    primary = next(
-        (c.codec for c in profile.characteristics() if c.uuid == service.fallback_for), None
-    )
-    return _Route(source, None if primary is None else CONVERSIONS.get((arrived_as, primary)))
-
-
 @dataclass(frozen=True, slots=True)
-class _Route:
+class Route:
+    """How readings of one characteristic of one model arrive: the source they name, and the
+    conversion to the reading they stand in for, if their service is a stand-in."""
+
     source: str
     convert: Convert | None
 
+    def arrive(self, reading: Characteristic) -> Arrival | None:
+        """`reading` as the rest of the gateway sees it; None if it carries no reading."""
+        if self.convert is None:
+            return Arrival(reading, self.source)
+        converted = self.convert(reading)
+        return None if converted is None else Arrival(converted, self.source)
 
-def source_of(profile: DeviceProfile, uuid: str, arrived_as: type[Characteristic]) -> str:
-    """The `source` of a reading of characteristic `uuid`: its service's name, snake-cased."""
-    return _route(profile, uuid, arrived_as).source
+
+def route(profile: DeviceProfile, uuid: str, arrived_as: type[Characteristic]) -> Route:
+    """The route of characteristic `uuid` of `profile`, decoded as `arrived_as`; fixed per
+    model and characteristic, so a caller on the hot path computes it once."""
+    service = profile.service_of(uuid)
+    if service is None:
+        return Route(uuid, None)
+    source = _slug(service.name)
+    if service.fallback_for is None:
+        return Route(source, None)
+    primary = next(
+        (c.codec for c in profile.characteristics() if c.uuid == service.fallback_for), None
+    )
+    return Route(source, None if primary is None else CONVERSIONS.get((arrived_as, primary)))
 
 
 def arrived(profile: DeviceProfile, uuid: str, reading: Characteristic) -> Arrival | None:
     """A notified or read `reading` of characteristic `uuid`, as the reading it stands in for
     when its service is a stand-in; None when it carries no reading (a NaN temperature)."""
-    route = _route(profile, uuid, type(reading))
-    if route.convert is None:
-        return Arrival(reading, route.source)
-    converted = route.convert(reading)
-    return None if converted is None else Arrival(converted, route.source)
+    return route(profile, uuid, type(reading)).arrive(reading)
 
 
 def broadcast(profile: DeviceProfile, data: bytes) -> Arrival | None:
