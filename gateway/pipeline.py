@@ -21,7 +21,7 @@ from gateway.analytics.rr_filter import RrFilter
 from gateway.domain import ACTIVITY, DeviceRef, Lane, Point
 from gateway.normalize import core_temperature_points, heart_rate_points, points_for
 from gateway.outbox import AsyncOutbox
-from gateway.stand_ins import Route, broadcast, route
+from gateway.stand_ins import ADVERTISEMENT_SOURCE, Route, broadcast, route
 from sensors import (
     Characteristic,
     CoreBodyTemperature,
@@ -252,7 +252,8 @@ class Pipeline:
         device = notification.device
         try:
             if notification.broadcast:
-                arrival = broadcast(device.profile, notification.data)
+                reading = broadcast(device.profile, notification.data)
+                source = ADVERTISEMENT_SOURCE
             else:
                 uuid = notification.uuid
                 codec = self._codecs.get(uuid)
@@ -261,14 +262,14 @@ class Pipeline:
                 way = self._routes.get((device.model, uuid))
                 if way is None:
                     way = self._routes[device.model, uuid] = route(device.profile, uuid, codec)
-                arrival = way.arrive(codec.decode(notification.data))
+                reading = way.arrive(codec.decode(notification.data))
+                source = way.source
         except DecodeError as exc:
             self._decode_error(device, exc)
             return []
         self.counters.decoded += 1
-        if arrival is None:  # it carried no reading (a stand-in's "not available")
+        if reading is None:  # it carried no reading (a stand-in's "not available")
             return []
-        reading = arrival.reading
         for observer in self._observers:
             self._notify(observer, device, reading, notification.received_ns)
         if isinstance(reading, ImuBatch):
@@ -276,9 +277,7 @@ class Pipeline:
         if isinstance(reading, HeartRateMeasurement):
             return self._heart_rate(device, reading, notification.received_ns)
         if isinstance(reading, CoreBodyTemperature):
-            return core_temperature_points(
-                reading, device, notification.received_ns, arrival.source
-            )
+            return core_temperature_points(reading, device, notification.received_ns, source)
         return points_for(reading, device, notification.received_ns)
 
     def _heart_rate(

@@ -56,32 +56,22 @@ CONVERSIONS: Final[Mapping[tuple[type[Characteristic], type[Characteristic]], Co
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Arrival:
-    """A reading as the rest of the gateway should see it, and the way it came."""
-
-    reading: Characteristic
-    source: str
-
-
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
+def _keep(reading: Characteristic) -> Characteristic | None:
+    return reading
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
-    """How readings of one characteristic of one model arrive: the source they name, and the
-    conversion to the reading they stand in for, if their service is a stand-in."""
+    """How readings of one characteristic of one model arrive: the source their rows name, and
+    `arrive`, which turns a stand-in's reading into the one it stands in for (None: the
+    reading carries nothing) and leaves any other reading as it is."""
 
     source: str
-    convert: Convert | None
-
-    def arrive(self, reading: Characteristic) -> Arrival | None:
-        """`reading` as the rest of the gateway sees it; None if it carries no reading."""
-        if self.convert is None:
-            return Arrival(reading, self.source)
-        converted = self.convert(reading)
-        return None if converted is None else Arrival(converted, self.source)
+    arrive: Convert = _keep
 
 
 def route(profile: DeviceProfile, uuid: str, arrived_as: type[Characteristic]) -> Route:
@@ -89,32 +79,25 @@ def route(profile: DeviceProfile, uuid: str, arrived_as: type[Characteristic]) -
     model and characteristic, so a caller on the hot path computes it once."""
     service = profile.service_of(uuid)
     if service is None:
-        return Route(uuid, None)
+        return Route(uuid)
     source = _slug(service.name)
-    if service.fallback_for is None:
-        return Route(source, None)
     primary = next(
         (c.codec for c in profile.characteristics() if c.uuid == service.fallback_for), None
     )
-    return Route(source, None if primary is None else CONVERSIONS.get((arrived_as, primary)))
+    convert = None if primary is None else CONVERSIONS.get((arrived_as, primary))
+    return Route(source) if convert is None else Route(source, convert)
 
 
-def arrived(profile: DeviceProfile, uuid: str, reading: Characteristic) -> Arrival | None:
-    """A notified or read `reading` of characteristic `uuid`, as the reading it stands in for
-    when its service is a stand-in; None when it carries no reading (a NaN temperature)."""
-    return route(profile, uuid, type(reading)).arrive(reading)
-
-
-def broadcast(profile: DeviceProfile, data: bytes) -> Arrival | None:
+def broadcast(profile: DeviceProfile, data: bytes) -> Characteristic | None:
     """The reading a device's advertisement carries (`data`: its manufacturer data after the
     company identifier), as the characteristic reading it stands in for; None if it carries
-    none. Raises DecodeError for bytes the broadcast's codec refuses."""
+    none (its source is ADVERTISEMENT_SOURCE). Raises DecodeError for bytes the broadcast's
+    codec refuses."""
     spec = profile.broadcast
     if spec is None:
         return None
     reading = spec.codec.decode(data)
     for (arrived_as, _), convert in CONVERSIONS.items():
         if arrived_as is spec.codec:
-            converted = convert(reading)
-            return None if converted is None else Arrival(converted, ADVERTISEMENT_SOURCE)
-    return Arrival(reading, ADVERTISEMENT_SOURCE)
+            return convert(reading)
+    return reading

@@ -10,7 +10,7 @@ from gateway.domain import DeviceRef, UnitRef
 from gateway.normalize import points_for
 from gateway.outbox import AsyncOutbox, Outbox
 from gateway.pipeline import Pipeline
-from gateway.stand_ins import arrived, broadcast
+from gateway.stand_ins import broadcast, route
 from sensors import (
     BatteryLevel,
     CoreAdvertisement,
@@ -45,27 +45,25 @@ def test_required_services_are_used_whatever_the_unit_says() -> None:
 
 def test_the_thermometer_of_a_core_carries_its_core_temperature() -> None:
     reading = TemperatureMeasurement(temperature_c=37.84, temperature_type=TemperatureType.BODY)
-    arrival = arrived(CORE, THERMOMETER, reading)
-    assert arrival is not None
-    assert arrival.reading == CoreBodyTemperature(core_temperature_c=37.84)
-    assert arrival.source == "health_thermometer"
+    way = route(CORE, THERMOMETER, TemperatureMeasurement)
+    assert way.arrive(reading) == CoreBodyTemperature(core_temperature_c=37.84)
+    assert way.source == "health_thermometer"
     # Off the body CORE sends NaN (notes §2.3): no reading, no row.
-    assert arrived(CORE, THERMOMETER, TemperatureMeasurement(special_value="nan")) is None
+    assert way.arrive(TemperatureMeasurement(special_value="nan")) is None
 
 
 def test_the_thermometer_of_a_vest_stays_its_skin_temperature() -> None:
     reading = TemperatureMeasurement(temperature_c=34.1)
-    arrival = arrived(VEST, THERMOMETER, reading)
-    assert arrival is not None
-    assert arrival.reading is reading
+    assert route(VEST, THERMOMETER, TemperatureMeasurement).arrive(reading) is reading
+    own = CoreBodyTemperature(core_temperature_c=37.0)
+    assert route(CORE, CoreBodyTemperature.UUID, CoreBodyTemperature).arrive(own) is own
 
 
 def test_the_advertisement_carries_the_core_temperature_while_measuring() -> None:
     # notes §2.1 Table 2's example, 0x91B3 = 37.299 °C (docs/core-and-hrs.md).
-    arrival = broadcast(CORE, bytes.fromhex("0004b391"))
-    assert arrival is not None
-    assert arrival.reading == CoreBodyTemperature(core_temperature_c=37.3)
-    assert arrival.source == "advertisement"
+    assert broadcast(CORE, bytes.fromhex("0004b391")) == CoreBodyTemperature(
+        core_temperature_c=37.3
+    )
     not_measuring = CoreAdvertisement(status=2, core_temperature_c=37.0).encode()
     assert broadcast(CORE, not_measuring) is None
     assert broadcast(VEST, bytes.fromhex("0004b391")) is None
