@@ -112,11 +112,13 @@ async def measure(devices: int, panics: int, folder: Path) -> dict[str, Any]:
     (folder / "secret").write_bytes(secret)
     roster = []
     for entry in fleet.roster():
-        kinds = [("vest", entry.vest_address)] + (
-            [("helmet", entry.helmet_address)] if devices > 1 else []
-        )
+        # One device per officer: the vest; two: the vest and the helmet (the kit's order).
+        worn = entry.devices[: 2 if devices > 1 else 1]
         roster.append(
-            {"id": entry.officer_id, "devices": [{"kind": k, "address": a} for k, a in kinds]}
+            {
+                "id": entry.officer_id,
+                "devices": [{"model": d.model, "address": d.address} for d in worn],
+            }
         )
     config = bench_config(roster, folder, url)
     stack = await BumbleStack.attach(*radio.host_pipe())
@@ -228,11 +230,12 @@ async def measure_split(devices: int, panics: int, folder: Path) -> dict[str, An
     url = await receiver.start("127.0.0.1", 0)
     roster = []
     for entry in announced:
-        kinds = [("vest", entry["vest_address"])]
-        if devices > 1:
-            kinds.append(("helmet", entry["helmet_address"]))
+        worn = entry["devices"][: 2 if devices > 1 else 1]
         roster.append(
-            {"id": entry["officer_id"], "devices": [{"kind": k, "address": a} for k, a in kinds]}
+            {
+                "id": entry["officer_id"],
+                "devices": [{"model": d["model"], "address": d["address"]} for d in worn],
+            }
         )
     config = bench_config(
         roster,

@@ -32,10 +32,12 @@ class Streams(Protocol):
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "simulate",
-        help="run simulated vests and helmets on a virtual radio",
-        description="Run a fleet of simulated officers (a vest and a helmet each) on one virtual "
-        "BLE link and serve a controller of that link over an HCI transport, so a gateway in "
-        "another process can scan, connect and read them. Prints one JSON line with the roster.",
+        help="run simulated wearables on a virtual radio",
+        description="Run a fleet of simulated officers (each wearing the kit the scenario gives: "
+        "a vest and a helmet by default) on one virtual BLE link and serve a controller of that "
+        "link over an HCI transport, so a gateway in another process can scan, connect and read "
+        "them. Prints one JSON line with the roster: per officer, its devices (model, address, "
+        "name).",
     )
     parser.add_argument("--officers", type=int, default=4, help="number of officers")
     parser.add_argument(

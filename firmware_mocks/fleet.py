@@ -1,8 +1,9 @@
-"""Many simulated officers, each with a vest and a helmet, on one virtual radio in one process.
+"""Many simulated officers, each wearing a kit of devices, on one virtual radio in one process.
 
 The fleet advances every officer's simulation on a ticker and lets each device send what is due
 at the profile's rates, in simulated time: with a time scale of 10, heart rate is notified ten
-times per wall-clock second. The clock is injected so tests can drive the fleet by hand.
+times per wall-clock second. Each device is built and fed as its model's row in
+firmware_mocks/peers.py says. The clock is injected so tests can drive the fleet by hand.
 """
 
 from __future__ import annotations
@@ -16,27 +17,21 @@ from typing import Final
 
 from firmware_mocks.devices.gatt import DeviceIdentity
 from firmware_mocks.devices.peripheral import Peripheral
+from firmware_mocks.peers import FIRMWARE_VERSION, PEERS, PeerSpec
 from firmware_mocks.radio import VirtualRadio, random_static_address
 from firmware_mocks.scenario import Scenario
 from firmware_mocks.simulation import OfficerSimulation, imu_rate_hz
 from sensors import (
     PROFILES,
     SAMPLE_INDEX_MODULO,
-    BatteryLevel,
-    Characteristic,
     DeviceModel,
-    DeviceStatus,
-    HeartRateMeasurement,
     ImuBatch,
-    LocationAndSpeed,
     SafetyEvent,
-    TemperatureMeasurement,
     imu_samples_per_notification,
 )
 
 logger = logging.getLogger(__name__)
 
-FIRMWARE_VERSION: Final = "1.4.2"
 EVENT_SEQUENCE_MODULO: Final = 2**16
 # 20 Hz keeps IMU batches and events prompt (50 ms) without loading the CPU with empty ticks.
 DEFAULT_TICK_S: Final = 0.05
@@ -44,20 +39,8 @@ DEFAULT_TICK_S: Final = 0.05
 # refuses trailing bytes, so the gateway must count it and carry on.
 CORRUPTION_BYTE: Final = b"\xa5"
 
-Producer = Callable[[OfficerSimulation, DeviceModel], Characteristic]
-
-# Periodic characteristics: how each device gets its next value from the simulation.
-PRODUCERS: Final[dict[str, Producer]] = {
-    HeartRateMeasurement.UUID: lambda sim, kind: sim.heart_rate(),
-    TemperatureMeasurement.UUID: lambda sim, kind: sim.skin_temperature(),
-    LocationAndSpeed.UUID: lambda sim, kind: sim.location(),
-    BatteryLevel.UUID: lambda sim, kind: BatteryLevel(battery_pct=sim.battery_pct(kind)),
-    DeviceStatus.UUID: lambda sim, kind: DeviceStatus(
-        firmware_version=FIRMWARE_VERSION,
-        device_ticks_ms=sim.device_clock_ms(kind),
-        boot_count=sim.boot_count(kind),
-    ),
-}
+# How often a device refreshes the reading in its advertisement (a CORE's core temperature).
+ADVERTISEMENT_INTERVAL_S: Final = 1.0
 
 
 @dataclass
@@ -66,11 +49,18 @@ class SimulatedDevice:
 
     kind: DeviceModel
     peripheral: Peripheral
+    peer: PeerSpec
     next_due: dict[str, float] = field(default_factory=dict)
     imu_buffer: list[tuple[float, float, float]] = field(default_factory=list)
     sample_index: int = 0
     event_sequence: int = 0
     boot_count: int = -1
+    advertised_at: float | None = None
+
+    @property
+    def samples_motion(self) -> bool:
+        """Whether the device has an accelerometer (a strap or a CORE has none)."""
+        return self.peripheral.profile.accelerometer is not None
 
     @property
     def profile_rate_hz(self) -> int:
@@ -84,14 +74,20 @@ class SimulatedOfficer:
 
 
 @dataclass(frozen=True)
+class RosterDevice:
+    """One device of a simulated officer, as a gateway's roster names it."""
+
+    model: str
+    address: str
+    name: str
+
+
+@dataclass(frozen=True)
 class RosterEntry:
     """What the gateway's configuration needs to know about one simulated officer."""
 
     officer_id: str
-    vest_address: str
-    vest_name: str
-    helmet_address: str
-    helmet_name: str
+    devices: tuple[RosterDevice, ...]
 
 
 class Fleet:
@@ -118,36 +114,37 @@ class Fleet:
         for index in range(officers):
             simulation = OfficerSimulation(scenario, index, seed + index)
             devices = {
-                kind: SimulatedDevice(kind, self._peripheral(kind, index, rng))
-                for kind in (DeviceModel.BLUEWATCH_VEST, DeviceModel.BLUEWATCH_HELMET)
+                kind: SimulatedDevice(kind, self._peripheral(kind, index, rng), PEERS[kind])
+                for kind in simulation.kit
             }
             self.officers.append(SimulatedOfficer(simulation, devices))
 
     def _peripheral(self, kind: DeviceModel, index: int, rng: random.Random) -> Peripheral:
-        profile = PROFILES[kind]
+        profile, peer = PROFILES[kind], PEERS[kind]
         serial = f"{kind.value[0].upper()}{index + 1:04d}"
-        name = f"{profile.name_prefix}-{serial}"
+        name = peer.name(kind, serial)
         # RSSI differs per device so link-health views have something to show; -55 to -80 dBm
         # spans a wearable next to the vehicle to one across a car park.
         device = self.radio.device(name, random_static_address(rng), rssi_dbm=rng.randint(-80, -55))
         identity = DeviceIdentity(
-            manufacturer="Bluewatch Simulated Devices",
-            model=f"{profile.name_prefix}-SIM",
+            manufacturer=peer.manufacturer,
+            model=peer.model_number,
             serial=serial,
             hardware_revision="sim-1",
             firmware_revision=FIRMWARE_VERSION,
             software_revision=FIRMWARE_VERSION,
         )
-        return Peripheral(device, profile, identity)
+        return peer.build(device, profile, identity)
 
     def roster(self) -> list[RosterEntry]:
+        """Each officer's devices, in kit order: what `bluewatch simulate` announces."""
         return [
             RosterEntry(
                 officer_id=officer.simulation.officer_id,
-                vest_address=officer.devices[DeviceModel.BLUEWATCH_VEST].peripheral.address,
-                vest_name=officer.devices[DeviceModel.BLUEWATCH_VEST].peripheral.name,
-                helmet_address=officer.devices[DeviceModel.BLUEWATCH_HELMET].peripheral.address,
-                helmet_name=officer.devices[DeviceModel.BLUEWATCH_HELMET].peripheral.name,
+                devices=tuple(
+                    RosterDevice(kind.value, device.peripheral.address, device.peripheral.name)
+                    for kind, device in officer.devices.items()
+                ),
             )
             for officer in self.officers
         ]
@@ -157,6 +154,7 @@ class Fleet:
         for officer in self.officers:
             for device in officer.devices.values():
                 await self._send_periodic(officer.simulation, device, force=True)
+                await self._send_advertisement(officer.simulation, device, force=True)
                 device.boot_count = officer.simulation.boot_count(device.kind)
                 await device.peripheral.power_on()
 
@@ -199,7 +197,8 @@ class Fleet:
             if peripheral.online:
                 await peripheral.go_offline()
             # A powered-off device loses what it would have measured.
-            sim.take_imu_samples(device.kind)
+            if device.samples_motion:
+                sim.take_imu_samples(device.kind)
             sim.take_events(device.kind)
             device.imu_buffer.clear()
             return
@@ -210,6 +209,7 @@ class Fleet:
         if not peripheral.online:
             await peripheral.go_online()
         await self._send_periodic(sim, device)
+        await self._send_advertisement(sim, device)
         await self._send_imu(sim, device)
         await self._send_events(sim, device)
 
@@ -224,9 +224,13 @@ class Fleet:
     async def _send_periodic(
         self, sim: OfficerSimulation, device: SimulatedDevice, force: bool = False
     ) -> None:
-        for spec in device.peripheral.profile.notified():
-            producer = PRODUCERS.get(spec.uuid)
-            if producer is None or spec.interval_s is None:
+        for spec in device.peripheral.profile.characteristics():
+            producer = device.peer.producers.get(spec.uuid)
+            if producer is None:
+                continue
+            if spec.interval_s is None:
+                if force:  # a read-only value (a CORE's battery) is set at power-on
+                    device.peripheral.gatt.set_value(spec.uuid, producer(sim, device.kind).encode())
                 continue
             due = device.next_due.get(spec.uuid, sim.t_s)
             if not force and sim.t_s < due:
@@ -238,7 +242,24 @@ class Fleet:
             else:
                 await self._notify(sim, device, spec.uuid, payload)
 
+    async def _send_advertisement(
+        self, sim: OfficerSimulation, device: SimulatedDevice, force: bool = False
+    ) -> None:
+        """Refresh the reading a device broadcasts (a CORE's core temperature) once a second."""
+        broadcast, spec = device.peer.broadcast, device.peripheral.profile.broadcast
+        if broadcast is None or spec is None:
+            return
+        if not force and (
+            device.advertised_at is not None
+            and sim.t_s < device.advertised_at + ADVERTISEMENT_INTERVAL_S
+        ):
+            return
+        device.advertised_at = sim.t_s
+        await device.peripheral.set_manufacturer_data(spec.company_id, broadcast(sim).encode())
+
     async def _send_imu(self, sim: OfficerSimulation, device: SimulatedDevice) -> None:
+        if not device.samples_motion:
+            return
         device.imu_buffer.extend(sim.take_imu_samples(device.kind))
         per_batch = imu_samples_per_notification(device.peripheral.att_mtu)
         while len(device.imu_buffer) >= per_batch:

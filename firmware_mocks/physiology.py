@@ -280,6 +280,7 @@ class Physiology:
         self._beats: list[tuple[float, float]] = []
         self._skin_bias_c = rng.uniform(-SKIN_SENSOR_BIAS_C, SKIN_SENSOR_BIAS_C)
         self._skin_noise_c = 0.0
+        self._energy_kj = 0.0
 
     @property
     def t_s(self) -> float:
@@ -305,10 +306,16 @@ class Physiology:
         while (self._steps + 1) * STEP_S <= t_s + TIME_TOLERANCE_S:
             self._step()
 
-    def take_rr(self, since_s: float) -> list[float]:
-        """RR intervals (s) of beats completed since the previous take and at or after `since_s`."""
+    @property
+    def energy_kj(self) -> float:
+        """Energy the officer has expended since the shift began (kJ): what a strap's counter
+        estimates from heart rate, here taken from the metabolic rate itself."""
+        return self._energy_kj
+
+    def take_beats(self) -> list[tuple[float, float]]:
+        """(time, RR interval) of every beat completed since the previous take, in seconds."""
         beats, self._beats = self._beats, []
-        return [rr for t, rr in beats if t >= since_s]
+        return beats
 
     def _segment(self, t_s: float) -> Segment:
         segments = self._schedule.segments
@@ -323,6 +330,7 @@ class Physiology:
         segment = self._segment(t)
         self._beats_until(t, t + STEP_S)
         self._heat(STEP_S, segment)
+        self._energy_kj += _met(segment) * MET_W_PER_KG * self.profile.mass_kg * STEP_S / 1000.0
         target = self._target_hr(segment, t + STEP_S)
         p = self.profile
         tau = p.hr_tau_rise_s if target > self.heart_rate_bpm else p.hr_tau_recovery_s

@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from sensors import PROFILES, DeviceModel, SafetyEventKind
+from sensors import PROFILES, DeviceModel, HeartRateMeasurement, SafetyEventKind
 
 
 class Activity(StrEnum):
@@ -116,8 +116,56 @@ class Area(_Model):
     patrol_radius_m: float = Field(default=4000.0, gt=100, le=100_000)
 
 
+# Scenarios name a device by its model's short name ("vest", "helmet", "hrs", "core"): the
+# profiles' own, so a new model in sensors/profiles.py is nameable here without an edit.
+DEVICE_NAMES: Final[Mapping[str, DeviceModel]] = MappingProxyType(
+    {profile.short_name: model for model, profile in PROFILES.items()}
+)
+# What every officer wears unless the roster says otherwise: the documented Bluewatch pair.
+DEFAULT_KIT: Final = (DeviceModel.BLUEWATCH_VEST, DeviceModel.BLUEWATCH_HELMET)
+# A fault addressed to "all" (or "both", its older spelling) concerns every device worn.
+EVERY_DEVICE: Final = frozenset({"all", "both"})
+
+
+def _distinct(kit: tuple[DeviceModel, ...]) -> tuple[DeviceModel, ...]:
+    twice = sorted({m.value for m in kit if kit.count(m) > 1})
+    if twice:
+        raise ValueError(f"{', '.join(twice)} named twice; an officer wears one of each model")
+    return kit
+
+
+# The device models one officer wears: at least one, each model once.
+Kit = Annotated[tuple[DeviceModel, ...], Field(min_length=1), AfterValidator(_distinct)]
+
+
+def _device_name(value: str) -> str:
+    if value not in DEVICE_NAMES:
+        raise ValueError(f"expected a device of a kit: {', '.join(sorted(DEVICE_NAMES))}")
+    return value
+
+
+# A device named by its model's short name.
+DeviceName = Annotated[str, AfterValidator(_device_name)]
+
+
+def _heart_rate_device(value: str) -> str:
+    value = _device_name(value)
+    if not any(s.codec is HeartRateMeasurement for s in PROFILES[DEVICE_NAMES[value]].notified()):
+        raise ValueError(f"a {value} sends no heart rate")
+    return value
+
+
+# A device that notifies Heart Rate Measurements (the vest, a strap).
+HeartRateDeviceName = Annotated[str, AfterValidator(_heart_rate_device)]
+
+
+def _fault_device(value: str) -> str:
+    return value if value in EVERY_DEVICE else _device_name(value)
+
+
 class OfficerOverride(_Model):
-    """Measured facts about one officer; anything left out is drawn from the seed."""
+    """Measured facts about one officer, and what they wear; anything left out is drawn from
+    the seed (or, for the kit, the roster's)."""
 
     index: int = Field(ge=0)
     age_years: int | None = Field(default=None, ge=18, le=70)
@@ -126,14 +174,26 @@ class OfficerOverride(_Model):
     mass_kg: float | None = Field(default=None, ge=40, le=160)
     height_m: float | None = Field(default=None, ge=1.4, le=2.2)
     vo2max_ml_kg_min: float | None = Field(default=None, ge=20, le=80)
+    kit: Kit | None = None
 
 
 class Roster(_Model):
     size: int = Field(ge=1, le=256)
+    # What every officer wears, unless their override names a kit of their own.
+    kit: Kit = DEFAULT_KIT
     officers: tuple[OfficerOverride, ...] = ()
 
     def override(self, index: int) -> OfficerOverride | None:
         return next((o for o in self.officers if o.index == index), None)
+
+    def kit_of(self, index: int) -> tuple[DeviceModel, ...]:
+        """The models officer `index` wears, in the order the scenario lists them."""
+        override = self.override(index)
+        return override.kit if override is not None and override.kit is not None else self.kit
+
+    def wears(self, index: int, device: str) -> bool:
+        """Whether officer `index` wears the device named `device` (a short name)."""
+        return DEVICE_NAMES[device] in self.kit_of(index)
 
 
 class RoutineStep(_Model):
@@ -182,11 +242,8 @@ class Phase(_Model):
         return self
 
 
-# Scenarios name a simulated officer's devices by their short names (the profiles').
-SimulatedDevice = Literal["vest", "helmet"]
-
 # Which device sends which event (docs/gatt-profile.md): impacts the helmet, the rest the vest.
-EVENT_DEVICE: Final[Mapping[SafetyEventKind, SimulatedDevice]] = MappingProxyType(
+EVENT_DEVICE: Final[Mapping[SafetyEventKind, str]] = MappingProxyType(
     {
         SafetyEventKind.PANIC_PRESS: "vest",
         SafetyEventKind.HOLSTER_DRAW: "vest",
@@ -203,7 +260,7 @@ class ScheduledEvent(_Model):
 
     at_s: float = Field(ge=0)
     kind: SafetyEventKind
-    device: SimulatedDevice
+    device: DeviceName
     officers: Officers
     # Reported as given; when left out, a fall or impact reports the peak of its own samples.
     peak_accel_g: float | None = Field(default=None, ge=0, le=655)
@@ -216,7 +273,8 @@ class ScheduledEvent(_Model):
         return self
 
 
-FaultDevice = Literal["vest", "helmet", "both"]
+# A device's short name, or "all" ("both") for every device the officer wears.
+FaultDevice = Annotated[str, AfterValidator(_fault_device)]
 
 
 class _Fault(_Model):
@@ -225,7 +283,7 @@ class _Fault(_Model):
     officers: Officers
 
     def concerns(self, device: DeviceModel) -> bool:
-        return self.device in ("both", PROFILES[device].short_name)
+        return self.device in EVERY_DEVICE or self.device == PROFILES[device].short_name
 
 
 class DropoutFault(_Fault):
@@ -268,11 +326,23 @@ class LowBatteryFault(_Fault):
 
 
 class ContactLossFault(_Fault):
-    """The vest's strap slips off the skin for `duration_s` (else to the end): its heart-rate
-    notifications say "sensor contact not detected", with no rate and no beats."""
+    """A heart-rate device (the vest, a strap) slips off the skin for `duration_s` (else to the
+    end): its heart-rate notifications say "sensor contact not detected", no rate, no beats."""
 
     kind: Literal["contact_loss"]
-    device: Literal["vest"]
+    device: HeartRateDeviceName
+    duration_s: float | None = Field(default=None, gt=0)
+
+
+class SpuriousRrFault(_Fault):
+    """A heart-rate device adds a short spurious RR interval (`rr_ms`) beside the real ones in
+    every `every_n`-th notification that carries beats, for `duration_s` (else to the end): a
+    Garmin HRM-Dual sends 52 ms beside 1,044 ms (docs/core-and-hrs.md)."""
+
+    kind: Literal["spurious_rr"]
+    device: HeartRateDeviceName
+    rr_ms: float = Field(default=52.0, ge=1, le=250)
+    every_n: int = Field(default=1, ge=1)
     duration_s: float | None = Field(default=None, gt=0)
 
 
@@ -282,7 +352,8 @@ Fault = Annotated[
     | MalformedFault
     | ClockSkewFault
     | LowBatteryFault
-    | ContactLossFault,
+    | ContactLossFault
+    | SpuriousRrFault,
     Field(discriminator="kind"),
 ]
 
@@ -293,9 +364,19 @@ class Devices(_Model):
     helmet_impact_threshold_g: float = Field(default=3.0, gt=0, le=32)
     vest_drain_pct_per_h: float = Field(default=3.0, ge=0, le=100)
     helmet_drain_pct_per_h: float = Field(default=6.0, ge=0, le=100)
+    # Every other model: a strap's coin cell lasts hundreds of hours, a CORE a week per charge.
+    sensor_drain_pct_per_h: float = Field(default=0.5, ge=0, le=100)
     battery_start_pct: tuple[
         Annotated[float, Field(ge=0, le=100)], Annotated[float, Field(ge=0, le=100)]
     ] = (85.0, 100.0)
+
+    def drain_pct_per_h(self, model: DeviceModel) -> float:
+        """How fast a device of `model` drains its battery in normal use."""
+        if model is DeviceModel.BLUEWATCH_VEST:
+            return self.vest_drain_pct_per_h
+        if model is DeviceModel.BLUEWATCH_HELMET:
+            return self.helmet_drain_pct_per_h
+        return self.sensor_drain_pct_per_h
 
 
 class Scenario(_Model):
@@ -347,9 +428,29 @@ class Scenario(_Model):
                     f"roster.officers[{i}].index: officer {officer.index} is given twice"
                 )
             seen.add(officer.index)
+        self._devices_worn()
         if all(step.probability == 0 for step in self.routine):
             raise ValueError("routine: at least one step needs a probability above 0")
         return self
+
+    def _devices_worn(self) -> None:
+        """An event or fault aimed at named officers must name a device each of them wears; one
+        aimed at "all" concerns only the officers who wear it (a fleet-wide drill of the panic
+        button skips the officer who wears a strap alone)."""
+        sections: list[tuple[str, Sequence[ScheduledEvent | _Fault]]] = [
+            ("events", self.events),
+            ("faults", self.faults),
+        ]
+        for section, items in sections:
+            for i, item in enumerate(items):
+                if item.officers == "all" or item.device in EVERY_DEVICE:
+                    continue
+                bare = [o for o in item.officers if not self.roster.wears(o, item.device)]
+                if bare:
+                    raise ValueError(
+                        f"{section}[{i}].device: officer {bare[0]} wears no {item.device} "
+                        f"(kit: {', '.join(m.value for m in self.roster.kit_of(bare[0]))})"
+                    )
 
 
 class ScenarioError(ValueError):

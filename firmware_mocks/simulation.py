@@ -1,4 +1,7 @@
-"""The simulation model of one officer's vest and helmet: what the simulated firmware reports.
+"""The simulation model of one officer's kit: what each worn device's firmware reports.
+
+An officer wears a kit of device models (the scenario's roster: a vest and a helmet unless it
+says otherwise); every device reads the one physiology, motion and track model of its officer.
 
 `OfficerSimulation` is the facade the BLE side drives: it advances simulated time (passed in,
 never read from a clock) and answers with readings built from the `sensors` types. Everything is
@@ -19,6 +22,7 @@ from typing import Final
 from firmware_mocks.motion import HELMET, VEST, MotionModel, Mount, NoiseSource, draw_mount
 from firmware_mocks.physiology import AROUSAL_KICK_BPM, Physiology, draw_profile
 from firmware_mocks.scenario import (
+    EVENT_DEVICE,
     TIME_TOLERANCE_S,
     ClockSkewFault,
     ContactLossFault,
@@ -28,14 +32,19 @@ from firmware_mocks.scenario import (
     MalformedFault,
     PowerCycleFault,
     Scenario,
+    SpuriousRrFault,
     build_schedule,
     targets,
 )
 from firmware_mocks.track import Track, draw_terrain
 from sensors import (
     PROFILES,
+    CoreAdvertisement,
+    CoreBodyTemperature,
+    CoreDataQuality,
     DeviceModel,
     HeartRateMeasurement,
+    HeartRateMonitorState,
     LocationAndSpeed,
     PositionStatus,
     SafetyEventKind,
@@ -43,6 +52,8 @@ from sensors import (
     TemperatureMeasurement,
     TemperatureType,
 )
+from sensors.characteristics.core_body_temperature import CORE_STATE_MEASURING
+from sensors.characteristics.heart_rate import ENERGY_EXPENDED_MAX_KJ
 
 CLOCK_WRAP: Final = 2**32
 BOOT_COUNT_WRAP: Final = 2**16
@@ -68,6 +79,11 @@ def imu_rate_hz(model: DeviceModel) -> int:
 _DEVICE_INDEX: Final = MappingProxyType(
     {DeviceModel.BLUEWATCH_VEST: VEST, DeviceModel.BLUEWATCH_HELMET: HELMET}
 )
+
+
+def sends_heart_rate(model: DeviceModel) -> bool:
+    """Whether a device of `model` notifies Heart Rate Measurements (its profile says so)."""
+    return any(spec.codec is HeartRateMeasurement for spec in PROFILES[model].notified())
 
 
 @dataclass(frozen=True)
@@ -241,9 +257,21 @@ class _Device:
     """A device's state as the facade tracks it: plan, mount, noise, and what was read so far."""
 
     def __init__(
-        self, plan: DevicePlan, mount: Mount, noise: NoiseSource, events: list[_PendingEvent]
+        self,
+        plan: DevicePlan,
+        mount: Mount,
+        noise: NoiseSource,
+        events: list[_PendingEvent],
+        faults: Sequence[Fault],
     ) -> None:
         self.plan = plan
+        self.spurious_rr = [f for f in faults if isinstance(f, SpuriousRrFault)]
+        # Beats the device heard and has not yet sent: (time, RR interval), in seconds.
+        self.beats: list[tuple[float, float]] = []
+        self.beat_notifications = 0  # notifications with beats (the spurious-RR fault counts)
+        self.heart_rate_notifications = 0  # (when energy expended is included)
+        self.energy_boot = -1  # the boot the energy counter started with
+        self.energy_base_kj = 0.0
         self.mount = mount
         self.noise = noise
         self.events = sorted(events, key=lambda e: e.t_s)
@@ -255,7 +283,8 @@ class _Device:
 
 
 class OfficerSimulation:
-    """One officer's simulated vest and helmet over a scenario: readings, events and faults."""
+    """One officer's simulated kit over a scenario: each worn device's readings, events and
+    faults, all from the officer's one body (physiology, motion, track)."""
 
     officer_id: str
 
@@ -281,9 +310,9 @@ class OfficerSimulation:
         self._motion = MotionModel(self._schedule, stream("motion"))
         terrain = draw_terrain(scenario.area, Random(f"bluewatch/{seed}/terrain"))
         self._track = Track(scenario.area, self._schedule, terrain, stream("track"))
+        self.kit = scenario.roster.kit_of(officer_index)
         self._devices = {
-            kind: self._device(kind, stream(f"device/{kind.value}"))
-            for kind in (DeviceModel.BLUEWATCH_VEST, DeviceModel.BLUEWATCH_HELMET)
+            kind: self._device(kind, stream(f"device/{kind.value}")) for kind in self.kit
         }
 
     def _device(self, kind: DeviceModel, rng: Random) -> _Device:
@@ -294,13 +323,11 @@ class OfficerSimulation:
             for f in scenario.faults
             if targets(f.officers, self.officer_index) and f.concerns(kind)
         ]
-        drain = (
-            settings.vest_drain_pct_per_h
-            if kind is DeviceModel.BLUEWATCH_VEST
-            else settings.helmet_drain_pct_per_h
-        )
         plan = DevicePlan(
-            faults, drain, rng.uniform(*settings.battery_start_pct), rng.randint(1, 400)
+            faults,
+            settings.drain_pct_per_h(kind),
+            rng.uniform(*settings.battery_start_pct),
+            rng.randint(1, 400),
         )
         mount = draw_mount(rng)
         noise = NoiseSource(rng.getrandbits(24))
@@ -315,8 +342,9 @@ class OfficerSimulation:
             for e in scenario.events
             if targets(e.officers, self.officer_index) and e.device == PROFILES[kind].short_name
         ]
+        short_name = PROFILES[kind].short_name
         for fall in self._motion.falls:
-            if kind is DeviceModel.BLUEWATCH_HELMET:
+            if short_name == EVENT_DEVICE[SafetyEventKind.IMPACT]:
                 events.append(
                     _PendingEvent(
                         t_s=fall.t_s + HELMET_IMPACT_DELAY_S,
@@ -326,7 +354,7 @@ class OfficerSimulation:
                         threshold_g=settings.helmet_impact_threshold_g,
                     )
                 )
-            elif fall.fall_flag:
+            elif fall.fall_flag and short_name == EVENT_DEVICE[SafetyEventKind.FALL_DETECTED]:
                 events.append(
                     _PendingEvent(
                         t_s=fall.t_s + VEST_FALL_FLAG_DELAY_S,
@@ -336,7 +364,7 @@ class OfficerSimulation:
                         threshold_g=None,
                     )
                 )
-        return _Device(plan, mount, noise, events)
+        return _Device(plan, mount, noise, events, faults)
 
     @property
     def t_s(self) -> float:
@@ -353,6 +381,10 @@ class OfficerSimulation:
         self._t += dt_s
         self._physiology.run_until(self._t)
         self._track.run_until(self._t)
+        beats = self._physiology.take_beats()
+        for kind, state in self._devices.items():
+            if sends_heart_rate(kind):
+                state.beats += beats
 
     def take_imu_samples(self, device: DeviceModel) -> list[tuple[float, float, float]]:
         """Accelerometer samples (g, device frame) taken since the previous call, at the profile's
@@ -399,23 +431,93 @@ class OfficerSimulation:
             return None
         return max(math.sqrt(x * x + y * y + z * z) for x, y, z in samples)
 
-    def heart_rate(self) -> HeartRateMeasurement:
-        """Current heart rate (bpm, an integer) and the RR intervals (s) of the beats completed
-        since the previous call (since boot, if the vest rebooted); sensor contact detected, except
-        within a "contact_loss" fault.
+    def heart_rate(
+        self, device: DeviceModel | None = None, *, energy_every_n: int = 0
+    ) -> HeartRateMeasurement:
+        """The heart-rate device's current rate (bpm, an integer) and the RR intervals (s) of the
+        beats completed since its previous call (since boot, if it rebooted); sensor contact
+        detected, except within a "contact_loss" fault. `device` defaults to the first one of
+        the kit that sends heart rate.
 
-        The RR list is not capped: a caller that reads rarely splits it to fit its ATT_MTU.
+        Within a "spurious_rr" fault a short spurious interval follows the real ones. With
+        `energy_every_n` (a strap's setting; HRS 1.0 §3.1.1.3 has it sent about once in ten
+        measurements) every n-th measurement carries the energy expended since the device
+        booted, in kJ, held at 0xFFFF once it gets there. The RR list is not capped: a caller
+        that reads rarely splits it to fit its ATT_MTU.
         """
-        vest = self._devices[DeviceModel.BLUEWATCH_VEST].plan.at(self._t)
-        # A vest that is off measures no beats; after a reboot it has only those since boot.
-        rr = self._physiology.take_rr(vest.boot_at_s if vest.powered else math.inf)
-        if not vest.skin_contact:
+        model = self._heart_rate_device(device)
+        state = self._devices[model]
+        now = state.plan.at(self._t)
+        beats, state.beats = state.beats, []
+        # A device that is off measures no beats; after a reboot it has only those since boot.
+        since = now.boot_at_s if now.powered else math.inf
+        rr = [interval for t, interval in beats if t >= since]
+        if not now.skin_contact:
             # Off the skin the electrodes see no beats: a zero rate, flagged, as straps send it.
             return HeartRateMeasurement(heart_rate_bpm=0, sensor_contact=SensorContact.NOT_DETECTED)
+        if rr:
+            state.beat_notifications += 1
+            for fault in state.spurious_rr:
+                if fault.at_s <= self._t < _fault_end(fault) and (
+                    state.beat_notifications % fault.every_n == 0
+                ):
+                    rr.append(fault.rr_ms / 1000.0)
+        energy = None
+        if energy_every_n:
+            if state.energy_boot != now.boot_count:
+                state.energy_boot, state.energy_base_kj = now.boot_count, self._physiology.energy_kj
+            state.heart_rate_notifications += 1
+            if state.heart_rate_notifications % energy_every_n == 1 % energy_every_n:
+                spent = math.floor(self._physiology.energy_kj - state.energy_base_kj)
+                energy = min(ENERGY_EXPENDED_MAX_KJ, spent)
         return HeartRateMeasurement(
             heart_rate_bpm=round(self._physiology.heart_rate_bpm),
             sensor_contact=SensorContact.DETECTED,
+            energy_expended_kj=energy,
             rr_intervals_s=tuple(rr),
+        )
+
+    def _heart_rate_device(self, device: DeviceModel | None) -> DeviceModel:
+        if device is None:
+            device = next((m for m in self.kit if sends_heart_rate(m)), None)
+            if device is None:
+                raise ValueError(f"{self.officer_id} wears nothing that sends heart rate")
+        if device not in self._devices or not sends_heart_rate(device):
+            raise ValueError(f"{self.officer_id} wears no {device.value} that sends heart rate")
+        return device
+
+    def core_body_temperature(self) -> CoreBodyTemperature:
+        """What a CORE notifies (Core Body Temperature, 00002101): core temperature from the
+        officer's body, its chest skin sensor, data quality, and the heart rate of the strap it
+        is paired with, while that strap is on and on the skin (spec §3.1.1.5-6)."""
+        strap = next((m for m in self.kit if sends_heart_rate(m)), None)
+        receiving = False
+        if strap is not None:
+            link = self._devices[strap].plan.at(self._t)
+            receiving = link.powered and link.skin_contact
+        return CoreBodyTemperature(
+            core_temperature_c=round(self._physiology.core_c, 2),
+            skin_temperature_c=round(self._physiology.chest_skin_sensor_c, 2),
+            quality=CoreDataQuality.GOOD,
+            heart_rate_monitor=HeartRateMonitorState.RECEIVING
+            if receiving
+            else HeartRateMonitorState.NOT_RECEIVING,
+            heart_rate_bpm=round(self._physiology.heart_rate_bpm) if receiving else None,
+        )
+
+    def core_thermometer(self) -> TemperatureMeasurement:
+        """The core temperature as CORE repeats it on its Health Thermometer service (notes
+        §2.3): °C, temperature type "body"."""
+        return TemperatureMeasurement(
+            temperature_c=round(self._physiology.core_c, 2),
+            temperature_type=TemperatureType.BODY,
+        )
+
+    def core_advertisement(self) -> CoreAdvertisement:
+        """What a CORE broadcasts in its manufacturer data: measuring, core temperature in
+        0.001 °C (notes §2.1 Table 2)."""
+        return CoreAdvertisement(
+            status=CORE_STATE_MEASURING, core_temperature_c=round(self._physiology.core_c, 3)
         )
 
     def skin_temperature(self) -> TemperatureMeasurement:

@@ -225,6 +225,9 @@ async def build(
     def submit(device: DeviceRef, uuid: str, data: bytes, received_ns: int) -> None:
         pipeline.submit(device, uuid, data, received_ns)
 
+    def submit_broadcast(device: DeviceRef, data: bytes, received_ns: int) -> None:
+        pipeline.submit_broadcast(device, data, received_ns)
+
     def tracker_for(device_id: str) -> ActivityTracker | None:
         return pipeline.tracker(device_id)
 
@@ -272,6 +275,7 @@ async def build(
         clock_ns=time.time_ns,
         monotonic=loop.time,
         on_link_change=on_link,
+        on_broadcast=submit_broadcast,
     )
     committed = asyncio.Event()
     pipeline = Pipeline(

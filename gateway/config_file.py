@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeGuard
+from typing import TypedDict, TypeGuard
 
 # What a configuration holds; a Path is written as its text.
 TomlValue = str | bool | int | float | Path | Sequence["TomlValue"] | Mapping[str, "TomlValue"]
@@ -26,17 +26,32 @@ def render_toml(document: TomlTable) -> str:
     return "\n".join(_table((), document)).lstrip("\n") + "\n"
 
 
-def simulated_officers(roster: Iterable[Mapping[str, str]]) -> list[dict[str, TomlValue]]:
+class SimulatedDevice(TypedDict):
+    """One device of an officer in the roster `bluewatch simulate` announces."""
+
+    model: str
+    address: str
+    name: str
+
+
+class SimulatedOfficer(TypedDict):
+    """One officer of that roster: their kit, device by device."""
+
+    officer_id: str
+    devices: list[SimulatedDevice]
+
+
+def simulated_officers(roster: Iterable[SimulatedOfficer]) -> list[dict[str, TomlValue]]:
     """`[[officers]]` tables for the roster `bluewatch simulate` announces on its first line.
 
-    Each officer is assigned its simulated vest and helmet by address.
+    Each officer is assigned each device of their simulated kit by model and address.
     """
     return [
         {
             "id": entry["officer_id"],
             "devices": [
-                {"model": "bluewatch-vest", "address": entry["vest_address"]},
-                {"model": "bluewatch-helmet", "address": entry["helmet_address"]},
+                {"model": device["model"], "address": device["address"]}
+                for device in entry["devices"]
             ],
         }
         for entry in roster

@@ -13,6 +13,7 @@ from gateway.domain import DeviceRef
 from sensors import (
     BatteryLevel,
     Characteristic,
+    CoreBodyTemperature,
     HeartRateMeasurement,
     LocationAndSpeed,
     SafetyEvent,
@@ -25,6 +26,7 @@ class OfficerView:
     officer_id: str
     heart_rate_bpm: int | None = None
     skin_temp_c: float | None = None
+    core_temp_c: float | None = None  # measured (a CORE), never the estimate
     activity: str = "-"
     posture: str = "-"
     latitude_deg: float | None = None
@@ -52,6 +54,10 @@ class LiveState:
             view.heart_rate_bpm = reading.heart_rate_bpm
         elif isinstance(reading, TemperatureMeasurement):
             view.skin_temp_c = reading.temperature_c
+        elif isinstance(reading, CoreBodyTemperature):
+            view.core_temp_c = reading.core_temperature_c
+            if reading.skin_temperature_c is not None:
+                view.skin_temp_c = reading.skin_temperature_c
         elif isinstance(reading, LocationAndSpeed) and reading.latitude_deg is not None:
             view.latitude_deg, view.longitude_deg = reading.latitude_deg, reading.longitude_deg
         elif isinstance(reading, BatteryLevel):
@@ -99,7 +105,7 @@ def render(
         by_officer.setdefault(ref.officer_id, []).append((ref, health))
     lines = [
         header,
-        f"{'officer':<12} {'HR':>4} {'skin°C':>6} {'activity':<9} {'posture':<8} "
+        f"{'officer':<12} {'HR':>4} {'skin°C':>6} {'core°C':>6} {'activity':<9} {'posture':<8} "
         f"{'location':<21} {'devices (link battery)':<34} event/alert",
     ]
     for officer_id, view in sorted(state.officers.items()):
@@ -116,8 +122,9 @@ def render(
             else "-"
         )
         skin = cell(view.skin_temp_c, "{:.1f}")
+        core = cell(view.core_temp_c, "{:.2f}")
         lines.append(
-            f"{officer_id:<12} {cell(view.heart_rate_bpm):>4} {skin:>6} "
+            f"{officer_id:<12} {cell(view.heart_rate_bpm):>4} {skin:>6} {core:>6} "
             f"{view.activity:<9} {view.posture:<8} {location:<21} "
             f"{', '.join(device_cells) or '-':<34} {view.alert or view.last_event}"
         )

@@ -25,6 +25,7 @@ from gateway.domain import (
     FieldValue,
     Point,
 )
+from gateway.stand_ins import route
 from sensors import (
     BatteryLevel,
     BodySensorLocation,
@@ -85,6 +86,15 @@ def _temperature(reading: TemperatureMeasurement, device: DeviceRef, time_ns: in
 
 
 def _core(reading: CoreBodyTemperature, device: DeviceRef, time_ns: int) -> list[Point]:
+    source = route(device.profile, CoreBodyTemperature.UUID, CoreBodyTemperature).source
+    return core_temperature_points(reading, device, time_ns, source)
+
+
+def core_temperature_points(
+    reading: CoreBodyTemperature, device: DeviceRef, time_ns: int, source: str
+) -> list[Point]:
+    """The core-temperature row; `source` says which way it came (gateway/stand_ins.py): the
+    CORE's own service, its Health Thermometer stand-in, or its advertisement."""
     fields = _present(
         measured_c=reading.core_temperature_c,
         skin_c=reading.skin_temperature_c,
@@ -92,7 +102,9 @@ def _core(reading: CoreBodyTemperature, device: DeviceRef, time_ns: int) -> list
         heart_rate_bpm=reading.heart_rate_bpm,
         heat_strain_index=reading.heat_strain_index,
     )
-    return [CORE_TEMPERATURE.point(device.tags, fields, time_ns)] if fields else []
+    if not fields:
+        return []
+    return [CORE_TEMPERATURE.point(device.tags, {**fields, "source": source}, time_ns)]
 
 
 def _location(reading: LocationAndSpeed, device: DeviceRef, time_ns: int) -> list[Point]:

@@ -19,11 +19,14 @@ from gateway.activity import ActivitySummary, ActivityTracker, SampleClock
 from gateway.aio import wait_event
 from gateway.analytics.rr_filter import RrFilter
 from gateway.domain import ACTIVITY, DeviceRef, Lane, Point
-from gateway.normalize import heart_rate_points, points_for
+from gateway.normalize import core_temperature_points, heart_rate_points, points_for
 from gateway.outbox import AsyncOutbox
+from gateway.stand_ins import ADVERTISEMENT_SOURCE, Route, broadcast, route
 from sensors import (
     Characteristic,
+    CoreBodyTemperature,
     DecodeError,
+    DeviceModel,
     HeartRateMeasurement,
     ImuBatch,
     SafetyEvent,
@@ -53,9 +56,11 @@ DECODE_LOG_INTERVAL_S: Final = 30.0
 @dataclass(frozen=True, slots=True)
 class Notification:
     device: DeviceRef
-    uuid: str
+    uuid: str  # empty for a broadcast
     data: bytes
     received_ns: int
+    # The manufacturer data of an advertisement (the profile's broadcast), not a notification.
+    broadcast: bool = False
 
 
 @dataclass
@@ -114,6 +119,8 @@ class Pipeline:
         # Set for safety events and alert rows only: ends a hold on telemetry at once.
         self._urgent_wakeup = asyncio.Event()
         self._codecs: dict[str, type[Characteristic]] = {}
+        # Per model and characteristic: the source a reading names and any stand-in conversion.
+        self._routes: dict[tuple[DeviceModel, str], Route] = {}
         self._trackers: dict[str, ActivityTracker] = {}
         self._clocks: dict[str, SampleClock] = {}
         self._rr_filters: dict[str, RrFilter] = {}
@@ -152,6 +159,16 @@ class Pipeline:
             return
         else:
             self._queue.append(notification)
+        self._wakeup.set()
+
+    def submit_broadcast(self, device: DeviceRef, data: bytes, received_ns: int) -> None:
+        """Enqueue the manufacturer data a roster device advertised (its profile's broadcast,
+        e.g. a CORE's core temperature while it is not connected); never blocks or raises."""
+        self.counters.received += 1
+        if len(self._queue) >= self.queue_limit:
+            self.counters.dropped += 1
+            return
+        self._queue.append(Notification(device, "", data, received_ns, broadcast=True))
         self._wakeup.set()
 
     async def run(self) -> None:
@@ -234,20 +251,33 @@ class Pipeline:
     def _process(self, notification: Notification) -> list[Point]:
         device = notification.device
         try:
-            codec = self._codecs.get(notification.uuid)
-            if codec is None:
-                codec = self._codecs[notification.uuid] = codec_for(notification.uuid)
-            reading = codec.decode(notification.data)
+            if notification.broadcast:
+                reading = broadcast(device.profile, notification.data)
+                source = ADVERTISEMENT_SOURCE
+            else:
+                uuid = notification.uuid
+                codec = self._codecs.get(uuid)
+                if codec is None:
+                    codec = self._codecs[uuid] = codec_for(uuid)
+                way = self._routes.get((device.model, uuid))
+                if way is None:
+                    way = self._routes[device.model, uuid] = route(device.profile, uuid, codec)
+                reading = way.arrive(codec.decode(notification.data))
+                source = way.source
         except DecodeError as exc:
             self._decode_error(device, exc)
             return []
         self.counters.decoded += 1
+        if reading is None:  # it carried no reading (a stand-in's "not available")
+            return []
         for observer in self._observers:
             self._notify(observer, device, reading, notification.received_ns)
         if isinstance(reading, ImuBatch):
             return self._summarise(device, reading, notification.received_ns)
         if isinstance(reading, HeartRateMeasurement):
             return self._heart_rate(device, reading, notification.received_ns)
+        if isinstance(reading, CoreBodyTemperature):
+            return core_temperature_points(reading, device, notification.received_ns, source)
         return points_for(reading, device, notification.received_ns)
 
     def _heart_rate(

@@ -1,13 +1,18 @@
 """The demo behind `./run demo`: a simulated fleet, the gateway, and a dispatch centre.
 
-    .venv/bin/python scripts/demo.py [--seconds N] [--officers N] [--scenario NAME]
+    .venv/bin/python scripts/demo.py [--seconds N] [--officers N] [--scenario NAME] [--state DIR]
 
 Starts `bluewatch simulate` serving its virtual radio over HCI/TCP and `bluewatch dispatch-sink`
 as the dispatch centre's webhook receiver, writes a gateway configuration for both and for the
-local services (.run/demo/gateway.toml), and runs `bluewatch run --live`. A dispatcher (a thread
-here) acknowledges each alarm that reaches the receiver, through the gateway's authenticated
-HTTP endpoint. At the end it shows what dispatch received and what reached InfluxDB. Expects
-the local services to be up (./run starts them) with their addresses in the environment.
+local services (.run/demo/gateway.toml; --state names another folder), and runs `bluewatch run
+--live`. A dispatcher (a thread here) acknowledges each alarm that reaches the receiver, through
+the gateway's authenticated HTTP endpoint. At the end it shows what dispatch received and what
+reached InfluxDB. Expects the local services to be up (./run starts them) with their addresses
+in the environment.
+
+The fleet is the `mixed-fleet` scenario: officers 1 and 2 in a vest and a helmet (officer down,
+heat strain), officer 3 in a heart-rate strap and a CORE, officer 4 in a strap alone; the live
+view lists under its table what each officer's kit cannot detect.
 """
 
 from __future__ import annotations
@@ -28,7 +33,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".run" / "demo"
 sys.path.insert(0, str(ROOT))  # for tests.support: processes started as the e2e tests do
 
-from gateway.config_file import TomlValue, render_toml, simulated_officers  # noqa: E402
+from gateway.config_file import (  # noqa: E402
+    SimulatedOfficer,
+    TomlValue,
+    render_toml,
+    simulated_officers,
+)
 from tests.support.network import free_port  # noqa: E402
 from tests.support.processes import (  # noqa: E402
     BLUEWATCH,
@@ -38,8 +48,8 @@ from tests.support.processes import (  # noqa: E402
 )
 
 
-def secret_file(name: str) -> Path:
-    path = DEMO / name
+def secret_file(state: Path, name: str) -> Path:
+    path = state / name
     if not path.exists():
         path.write_text(secrets.token_urlsafe(32))
         path.chmod(0o600)
@@ -47,9 +57,9 @@ def secret_file(name: str) -> Path:
 
 
 def gateway_config(
-    roster: list[dict[str, str]], port: int, http_port: int, dispatch: DispatchSink
+    state: Path, roster: list[SimulatedOfficer], port: int, http_port: int, dispatch: DispatchSink
 ) -> str:
-    """TOML for the demo: the simulated roster, the local services, data under .run/demo."""
+    """TOML for the demo: the simulated roster, the local services, data under `state`."""
     officers = [
         {**officer, "name": f"Synthetic Officer {number}", "age_years": 28 + 4 * number}
         for number, officer in enumerate(simulated_officers(roster), start=1)
@@ -58,9 +68,9 @@ def gateway_config(
         "agency": "demo-pd",
         "unit": "car-12",
         "ble": {"backend": "bumble", "bumble_transport": f"tcp-client:127.0.0.1:{port}"},
-        "outbox": {"path": DEMO / "outbox.sqlite3"},
+        "outbox": {"path": state / "outbox.sqlite3"},
         "http": {"port": http_port},
-        "dispatch_api": {"token_file": secret_file("dispatch.token")},
+        "dispatch_api": {"token_file": secret_file(state, "dispatch.token")},
         # Demo only: one core-temperature step every 2 s instead of every minute, so heat strain
         # builds within the demo's minutes (the filter's parameters assume one-minute steps).
         "alerts": {"physiology_step_s": 2.0},
@@ -89,6 +99,7 @@ def influx_counts(since_ns: int) -> dict[str, int]:
         "heart_rate",
         "rr_interval",
         "skin_temperature",
+        "core_temperature",
         "activity",
         "location",
         "battery",
@@ -153,10 +164,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=90.0, help="0: until Ctrl-C")
     parser.add_argument("--officers", type=int, default=4)
-    parser.add_argument("--scenario", default="demo")
+    parser.add_argument("--scenario", default="mixed-fleet")
+    parser.add_argument("--state", type=Path, default=DEMO, help="folder for config, data, logs")
     options = parser.parse_args()
-    DEMO.mkdir(parents=True, exist_ok=True)
-    for stale in DEMO.glob("outbox.sqlite3*"):  # each demo starts a fresh shift
+    state: Path = options.state
+    state.mkdir(parents=True, exist_ok=True)
+    for stale in state.glob("outbox.sqlite3*"):  # each demo starts a fresh shift
         stale.unlink()
     port, http_port = free_port(), free_port()
     started_ns = time.time_ns()
@@ -175,26 +188,28 @@ def main() -> int:
         text=True,
     )
     receiver = start_dispatch_sink(
-        secret_file("webhook.secret"), stderr=(DEMO / "dispatch.log").open("w")
+        secret_file(state, "webhook.secret"), stderr=(state / "dispatch.log").open("w")
     )
     # The token the gateway will require, made before anything reads it (a fresh clone has none).
     dispatcher = Dispatcher(
-        receiver, f"http://127.0.0.1:{http_port}", secret_file("dispatch.token")
+        receiver, f"http://127.0.0.1:{http_port}", secret_file(state, "dispatch.token")
     )
     dispatcher.start()
     status = 0
     try:
         assert fleet.stdout is not None
         announcement = json.loads(fleet.stdout.readline())
-        config = DEMO / "gateway.toml"
-        config.write_text(gateway_config(announcement["officers"], port, http_port, receiver))
+        config = state / "gateway.toml"
+        config.write_text(
+            gateway_config(state, announcement["officers"], port, http_port, receiver)
+        )
         scenario = announcement["scenario"]
         print(f"fleet: {options.officers} officers, scenario {scenario}; config {config}")
         time.sleep(1)
         gateway = [BLUEWATCH, "run", "--config", str(config), "--live"]
         if options.seconds:
             gateway += ["--seconds", str(options.seconds)]
-        with (DEMO / "gateway.log").open("w") as log:
+        with (state / "gateway.log").open("w") as log:
             status = subprocess.call(gateway, stderr=log)
     except KeyboardInterrupt:
         status = 0
@@ -213,7 +228,7 @@ def main() -> int:
     print(f"\nData in InfluxDB ({os.environ['BLUEWATCH_INFLUXDB_URL']}, database {database}):")
     for measurement, count in counts.items():
         print(f"  {measurement:<17} {count:>7} points")
-    print(f"Logs: {DEMO / 'gateway.log'}, {DEMO / 'dispatch.log'}")
+    print(f"Logs: {state / 'gateway.log'}, {state / 'dispatch.log'}")
     print_next_steps(database)
     return status
 

@@ -16,7 +16,12 @@ from typing import Final
 
 from sensors.characteristic import Characteristic
 from sensors.characteristics.battery import BatteryLevel
-from sensors.characteristics.core_body_temperature import CORE_SERVICE_UUID, CoreBodyTemperature
+from sensors.characteristics.core_body_temperature import (
+    CORE_COMPANY_ID,
+    CORE_SERVICE_UUID,
+    CoreAdvertisement,
+    CoreBodyTemperature,
+)
 from sensors.characteristics.device_info import DEVICE_INFORMATION_TYPES
 from sensors.characteristics.heart_rate import BodySensorLocation, HeartRateMeasurement
 from sensors.characteristics.location import LocationAndSpeed
@@ -107,6 +112,17 @@ class ServiceSpec:
     characteristics: tuple[CharacteristicSpec, ...]
     # Optional services are used when present: a generic strap may or may not carry a battery.
     required: bool = True
+    # A stand-in: used only on a device that lacks the characteristic with this UUID, whose
+    # readings it then carries (a CORE's Health Thermometer stands in for its own service).
+    fallback_for: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastSpec:
+    """A reading a device puts in its advertisement's manufacturer data: readable unconnected."""
+
+    company_id: int
+    codec: type[Characteristic]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +137,7 @@ class DeviceProfile:
     placement: Placement
     capabilities: frozenset[Capability]
     accelerometer: Accelerometer | None = None
+    broadcast: BroadcastSpec | None = None
 
     def characteristics(self) -> Iterable[CharacteristicSpec]:
         for service in self.services:
@@ -128,6 +145,25 @@ class DeviceProfile:
 
     def notified(self) -> tuple[CharacteristicSpec, ...]:
         return tuple(c for c in self.characteristics() if Property.NOTIFY in c.properties)
+
+    def in_use(self, present: Iterable[str]) -> tuple[CharacteristicSpec, ...]:
+        """What a client reads and subscribes to on a unit serving the characteristics `present`
+        (UUIDs): every one of a required service, those present of an optional one, and a
+        stand-in's only while the characteristic it stands in for is missing."""
+        served = {normalize_uuid(uuid) for uuid in present}
+        return tuple(
+            spec
+            for service in self.services
+            if service.fallback_for is None or service.fallback_for not in served
+            for spec in service.characteristics
+            if service.required or spec.uuid in served
+        )
+
+    def service_of(self, uuid: str) -> ServiceSpec | None:
+        """The service that carries the characteristic `uuid`, if the profile has it."""
+        return next(
+            (s for s in self.services if any(c.uuid == uuid for c in s.characteristics)), None
+        )
 
 
 READ = frozenset({Property.READ})
@@ -257,9 +293,10 @@ GENERIC_HRS: Final = DeviceProfile(
 
 # The CORE's own service carries core and skin temperature at about 1 Hz; it is identified by
 # that service, never by its name (notes §2.1). Its Health Thermometer service repeats the core
-# temperature for clients without the vendor service; with the vendor service present it is left
-# alone, so one temperature is never stored twice under two names. Worn on the chest (a strap
-# clip or a patch), hence torso.
+# temperature (every 10 s, notes §2.3) for clients without the vendor service: it stands in only
+# when the vendor characteristic is missing, so one temperature is never stored twice under two
+# names. The advertisement carries the core temperature too (notes §2.1 Table 2). Worn on the
+# chest (a strap clip or a patch), hence torso.
 CORE: Final = DeviceProfile(
     model=DeviceModel.CORE,
     short_name="core",
@@ -270,6 +307,14 @@ CORE: Final = DeviceProfile(
             CORE_SERVICE_UUID,
             "Core Body Temperature",
             (CharacteristicSpec(CoreBodyTemperature, NOTIFY, 1.0),),
+            required=False,
+        ),
+        ServiceSpec(
+            HEALTH_THERMOMETER_SERVICE,
+            "Health Thermometer",
+            (CharacteristicSpec(TemperatureMeasurement, NOTIFY, 10.0),),
+            required=False,
+            fallback_for=CoreBodyTemperature.UUID,
         ),
         ServiceSpec(
             BATTERY_SERVICE,
@@ -282,6 +327,7 @@ CORE: Final = DeviceProfile(
     capabilities=frozenset(
         {Capability.CORE_TEMPERATURE, Capability.SKIN_TEMPERATURE, Capability.BATTERY}
     ),
+    broadcast=BroadcastSpec(CORE_COMPANY_ID, CoreAdvertisement),
 )
 
 PROFILES: Final[Mapping[DeviceModel, DeviceProfile]] = MappingProxyType(

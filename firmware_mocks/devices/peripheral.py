@@ -34,11 +34,14 @@ def _uuid_bytes(uuid: str) -> tuple[int, bytes]:
     return AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS, bytes(UUID(uuid))
 
 
-def advertising_payloads(profile: DeviceProfile, name: str) -> tuple[bytes, bytes]:
-    """Advertising data (flags and service UUIDs) and scan response (the name).
+def advertising_payloads(
+    profile: DeviceProfile, name: str, manufacturer_data: tuple[int, bytes] | None = None
+) -> tuple[bytes, bytes]:
+    """Advertising data (flags and service UUIDs) and scan response (the name, and the
+    manufacturer-specific data of a device that broadcasts a reading).
 
     A 128-bit UUID (18 bytes with its header) and a 16-bit one (4) fit the 31 bytes of legacy
-    advertising data with the flags (3); the name goes to the scan response.
+    advertising data with the flags (3); the name and manufacturer data go to the scan response.
     """
     grouped: dict[int, bytes] = {}
     for uuid in sorted(profile.advertised_services):
@@ -46,8 +49,13 @@ def advertising_payloads(profile: DeviceProfile, name: str) -> tuple[bytes, byte
         grouped[ad_type] = grouped.get(ad_type, b"") + data
     entries = [(AdvertisingData.FLAGS, _FLAGS_LE_GENERAL_NO_BREDR), *sorted(grouped.items())]
     advertising = bytes(AdvertisingData(entries))
-    scan_response = bytes(AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, name.encode())]))
-    return advertising, scan_response
+    response = [(AdvertisingData.COMPLETE_LOCAL_NAME, name.encode())]
+    if manufacturer_data is not None:
+        company, data = manufacturer_data
+        response.append(
+            (AdvertisingData.MANUFACTURER_SPECIFIC_DATA, company.to_bytes(2, "little") + data)
+        )
+    return advertising, bytes(AdvertisingData(response))
 
 
 class Peripheral:
@@ -106,6 +114,18 @@ class Peripheral:
                 )
             except Exception:  # a link that is already going is gone either way
                 logger.debug("%s: disconnect of %s failed", self.name, connection, exc_info=True)
+
+    async def set_manufacturer_data(self, company: int, data: bytes) -> None:
+        """Broadcast `data` under `company` from now on (a reading readable without a link)."""
+        device = self.device
+        device.advertising_data, device.scan_response_data = advertising_payloads(
+            self.profile, self.name, (company, data)
+        )
+        if device.is_advertising:  # restarting is how legacy advertising takes new data
+            await device.start_advertising(
+                advertising_interval_min=self.advertising_interval_ms,
+                advertising_interval_max=self.advertising_interval_ms,
+            )
 
     async def notify(self, uuid: str, value: bytes) -> None:
         """Store the value for reads and send it to every subscribed client."""

@@ -32,6 +32,7 @@ from sensors import (
     Characteristic,
     DeviceStatus,
     ImuBatch,
+    normalize_uuid,
     profile_for_services,
 )
 from sensors.profiles import Property
@@ -58,8 +59,18 @@ LinkChangeHandler = Callable[[DeviceRef, LinkState], None]
 LINK_GRADE_INTERVAL_S = 1.0
 
 
+# (device, manufacturer data after the company identifier, receive time in ns since the epoch)
+BroadcastHandler = Callable[[DeviceRef, bytes, int], None]
+# A device advertises about ten times a second; its broadcast reading is taken once a second.
+BROADCAST_INTERVAL_S = 1.0
+
+
 def _ignore_link_change(device: DeviceRef, state: LinkState) -> None:
     del device, state
+
+
+def _ignore_broadcast(device: DeviceRef, data: bytes, received_ns: int) -> None:
+    del device, data, received_ns
 
 
 class PrioritySlots:
@@ -106,6 +117,7 @@ class ManagedDevice:
     client: BleakClient | None = None
     ever_connected: bool = False
     boot_count: int | None = None
+    broadcast_at: float | None = None
 
 
 class DeviceManager:
@@ -123,12 +135,14 @@ class DeviceManager:
         clock_ns: Callable[[], int],
         monotonic: Callable[[], float],
         on_link_change: LinkChangeHandler = _ignore_link_change,
+        on_broadcast: BroadcastHandler = _ignore_broadcast,
         backoff: BackoffPolicy = BLE_RECONNECT,
         rng: random.Random | None = None,
     ) -> None:
         self._factory = factory
         self._on_notification = on_notification
         self._on_link_change = on_link_change
+        self._on_broadcast = on_broadcast
         self._link_states: dict[str, LinkState] = {}
         self._clock_ns = clock_ns
         self._monotonic = monotonic
@@ -189,12 +203,31 @@ class DeviceManager:
                 managed.ble_device = device
                 managed.health.rssi_dbm = advertisement.rssi
                 managed.seen.set()
+                self._broadcast(managed, advertisement)
                 return
         if profile_for_services(advertisement.service_uuids) is not None:
             # Somebody else's vest (or a spoofer): never connected, but visible in metrics.
             if device.address not in self.unknown_advertisers:
                 logger.info("ignoring unknown %s advertising as a wearable", device.address)
             self.unknown_advertisers.add(device.address)
+
+    def _broadcast(self, managed: ManagedDevice, advertisement: AdvertisementData) -> None:
+        """Hand on the reading a device broadcasts (a CORE's core temperature) while no link
+        brings it: once a second at most, as a connected device would notify it."""
+        spec = managed.ref.profile.broadcast
+        if spec is None or managed.health.connected:
+            return
+        data = advertisement.manufacturer_data.get(spec.company_id)
+        now = self._monotonic()
+        if data is None or (
+            managed.broadcast_at is not None and now - managed.broadcast_at < BROADCAST_INTERVAL_S
+        ):
+            return
+        managed.broadcast_at = now
+        try:
+            self._on_broadcast(managed.ref, data, self._clock_ns())
+        except Exception:  # the pipeline's failure must not kill the scanner's callback
+            logger.exception("%s: broadcast handler failed", managed.ref.device_id)
 
     # --- connections ------------------------------------------------------------------------
 
@@ -248,9 +281,17 @@ class DeviceManager:
         return client
 
     async def _subscribe(self, managed: ManagedDevice, client: BleakClient) -> None:
-        """Read what is readable once, then subscribe to every notified characteristic."""
+        """Read what is readable once, then subscribe to every notified characteristic, of
+        those the unit serves that its profile uses (optional services and stand-ins:
+        `DeviceProfile.in_use`)."""
         ref = managed.ref
-        for spec in ref.profile.characteristics():
+        served = [
+            normalize_uuid(characteristic.uuid)
+            for service in client.services
+            for characteristic in service.characteristics
+        ]
+        used = ref.profile.in_use(served)
+        for spec in used:
             if Property.READ in spec.properties:
                 data = await client.read_gatt_char(spec.uuid)
                 self._deliver(managed, spec.uuid, bytes(data))
@@ -258,8 +299,9 @@ class DeviceManager:
         def on_notification(characteristic: BleakGATTCharacteristic, data: bytearray) -> None:
             self._deliver(managed, characteristic.uuid, bytes(data))
 
-        for spec in ref.profile.notified():
-            await client.start_notify(spec.uuid, on_notification)
+        for spec in used:
+            if Property.NOTIFY in spec.properties:
+                await client.start_notify(spec.uuid, on_notification)
 
     def _deliver(self, managed: ManagedDevice, uuid: str, data: bytes) -> None:
         managed.health.on_notification(self._monotonic())

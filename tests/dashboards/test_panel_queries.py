@@ -118,7 +118,7 @@ def shift(
     http_port = free_port()
     with (folder / "dispatch.log").open("w") as receiver_log:
         receiver = start_dispatch_sink(secret, stdout=receiver_log, stderr=receiver_log)
-    fleet = start_fleet(officers=2, scenario="demo")
+    fleet = start_fleet(officers=2, scenario="mixed-fleet")
     log = folder / "gateway.log"
     shift = Shift(influxdb.url, database, [o["officer_id"] for o in fleet.roster], log)
     try:

@@ -13,7 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.config_file import TomlTable, TomlValue, render_toml, simulated_officers
+from gateway.config_file import (
+    SimulatedDevice,
+    SimulatedOfficer,
+    TomlTable,
+    TomlValue,
+    render_toml,
+    simulated_officers,
+)
 from tests.support.network import free_port
 from tests.support.processes import BLUEWATCH, stop
 
@@ -22,7 +29,11 @@ from tests.support.processes import BLUEWATCH, stop
 class Fleet:
     process: subprocess.Popen[str]
     port: int
-    roster: list[dict[str, str]]
+    roster: list[SimulatedOfficer]
+
+    def device(self, officer: int, model: str) -> SimulatedDevice:
+        """The `model` device of officer `officer` (0-based) as announced: model, address, name."""
+        return next(d for d in self.roster[officer]["devices"] if d["model"] == model)
 
     def stop(self) -> None:
         stop(self.process, timeout_s=15)

@@ -50,7 +50,7 @@ def test_officer_down_and_heat_strain_reach_dispatch_and_are_acknowledged(tmp_pa
 
     thread = threading.Thread(target=dispatcher, daemon=True)
     thread.start()
-    fleet = start_fleet(officers=2, scenario="demo")
+    fleet = start_fleet(officers=2, scenario="mixed-fleet")
     try:
         config = gateway_config(
             tmp_path,

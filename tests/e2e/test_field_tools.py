@@ -28,11 +28,11 @@ def test_scan_and_read_a_simulated_fleet_over_tcp() -> None:
         assert scan.returncode == 0, scan.stderr
         heard = {row["address"]: row for row in map(json.loads, scan.stdout.splitlines())}
         for entry in fleet.roster:
-            assert heard[entry["vest_address"]]["model"] == "bluewatch-vest"
-            assert heard[entry["vest_address"]]["name"] == entry["vest_name"]
-            assert heard[entry["helmet_address"]]["model"] == "bluewatch-helmet"
+            for device in entry["devices"]:
+                assert heard[device["address"]]["model"] == device["model"]
+                assert heard[device["address"]]["name"] == device["name"]
 
-        vest = fleet.roster[0]["vest_address"]
+        vest = fleet.device(0, "bluewatch-vest")["address"]
         read = bluewatch("read", vest, "--seconds", "3", *transport)
         assert read.returncode == 0, read.stderr
         rows = [json.loads(line) for line in read.stdout.splitlines()]
@@ -49,7 +49,7 @@ def test_scan_and_read_a_simulated_fleet_over_tcp() -> None:
         assert reads["Body Sensor Location (0x2A38)"] == {"body_sensor_location": "chest"}
 
         helmet = bluewatch(
-            "read", fleet.roster[1]["helmet_address"], "--seconds", "2.5", *transport
+            "read", fleet.device(1, "bluewatch-helmet")["address"], "--seconds", "2.5", *transport
         )
         assert helmet.returncode == 0, helmet.stderr
         locations = [

@@ -158,7 +158,7 @@ def test_routine_phase_hands_back_and_duration_ends_a_phase() -> None:
     assert build_schedule(timed, 0, Random(3)).at(90).activity is Activity.STANDING
 
 
-def test_only_the_vest_can_lose_skin_contact(tmp_path: Path) -> None:
+def test_only_a_heart_rate_device_can_lose_skin_contact(tmp_path: Path) -> None:
     path = tmp_path / "bad-contact.toml"
     fault = '[[faults]]\nat_s = 10\ndevice = "helmet"\nofficers = "all"\nkind = "contact_loss"\n'
     path.write_text(f"{GOOD}\n{fault}")

@@ -11,17 +11,29 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.config import load_config
-from gateway.config_file import TomlValue, render_toml, simulated_officers
+from gateway.config_file import SimulatedOfficer, TomlValue, render_toml, simulated_officers
 
-ROSTER = [
+# As `bluewatch simulate` announces it: officer 1 in a vest and a helmet, officer 2 in a strap
+# and a CORE.
+ROSTER: list[SimulatedOfficer] = [
     {
-        "officer_id": f"officer-0{n}",
-        "vest_address": f"C4:00:00:00:00:0{n}",
-        "vest_name": f"BW-Vest-V000{n}",
-        "helmet_address": f"C8:00:00:00:00:0{n}",
-        "helmet_name": f"BW-Helmet-H000{n}",
-    }
-    for n in (1, 2)
+        "officer_id": "officer-01",
+        "devices": [
+            {"model": "bluewatch-vest", "address": "C4:00:00:00:00:01", "name": "BW-Vest-B0001"},
+            {
+                "model": "bluewatch-helmet",
+                "address": "C8:00:00:00:00:01",
+                "name": "BW-Helmet-B0001",
+            },
+        ],
+    },
+    {
+        "officer_id": "officer-02",
+        "devices": [
+            {"model": "generic-hrs", "address": "C4:00:00:00:00:02", "name": "HRM-G0002"},
+            {"model": "core", "address": "C8:00:00:00:00:02", "name": "CORE-C0002"},
+        ],
+    },
 ]
 
 _scalars = (
@@ -86,10 +98,7 @@ def test_a_simulated_roster_configures_each_officers_vest_and_helmet(tmp_path: P
         (
             entry["officer_id"],
             120 if entry is ROSTER[1] else None,
-            [
-                ("bluewatch-vest", entry["vest_address"]),
-                ("bluewatch-helmet", entry["helmet_address"]),
-            ],
+            [(device["model"], device["address"]) for device in entry["devices"]],
         )
         for entry in ROSTER
     ]

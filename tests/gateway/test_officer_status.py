@@ -14,7 +14,7 @@ from gateway.ble.link import LinkHealth, LinkState
 from gateway.domain import DeviceRef, Point, UnitRef
 from gateway.live import LiveState, render
 from gateway.officer_status import STATUS_CODES, OfficerSnapshot, OfficerStatus, officer_status
-from sensors import BatteryLevel, DeviceModel
+from sensors import BatteryLevel, CoreBodyTemperature, DeviceModel
 
 RULE = Rule("test-rule", "1")
 T0 = 1_000 * 10**9
@@ -137,4 +137,17 @@ def test_the_live_view_shows_devices_by_short_name_and_what_a_kit_cannot_detect(
     text = render(state, {strap.device_id: (strap, health)}, 101.0, "header")
     row = next(line for line in text.splitlines() if line.startswith("officer-03 "))
     assert "hrs ok 64%" in row
+    assert row.split()[1:4] == ["-", "-", "-"]  # no heart rate, skin or core temperature yet
     assert "officer-03: no fall or man-down detection: no accelerometer worn on the trunk" in text
+
+
+def test_the_live_view_shows_a_core_s_measured_temperature() -> None:
+    unit = UnitRef("pd", "car-1")
+    core = DeviceRef(unit, "officer-03", "officer-03-core", DeviceModel.CORE)
+    state = LiveState(["officer-03"])
+    reading = CoreBodyTemperature(core_temperature_c=38.12, skin_temperature_c=34.6)
+    state.observe(core, reading, 0)
+    text = render(state, {}, 101.0, "header")
+    assert "core°C" in text.splitlines()[1]
+    row = next(line for line in text.splitlines() if line.startswith("officer-03 "))
+    assert row.split()[2:4] == ["34.6", "38.12"]

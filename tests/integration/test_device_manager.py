@@ -5,15 +5,30 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from dataclasses import replace
 
+from firmware_mocks.devices.peripheral import Peripheral
 from firmware_mocks.radio import VirtualRadio
 from gateway.backoff import BackoffPolicy
 from gateway.ble.bumble_stack import BumbleStack
 from gateway.ble.factory import BleakFactory
 from gateway.ble.manager import DeviceManager
 from gateway.domain import DeviceRef, UnitRef
-from sensors import HELMET, VEST, BatteryLevel, DeviceModel, HeartRateMeasurement, LocationAndSpeed
-from tests.integration.ble_fixtures import add_peripheral
+from sensors import (
+    CORE_COMPANY_ID,
+    CORE_SERVICE_UUID,
+    HELMET,
+    VEST,
+    BatteryLevel,
+    CoreAdvertisement,
+    CoreBodyTemperature,
+    DeviceModel,
+    HeartRateMeasurement,
+    LocationAndSpeed,
+    TemperatureMeasurement,
+)
+from sensors.profiles import CORE
+from tests.integration.ble_fixtures import add_peripheral, identity
 
 TIMEOUT_S = 15
 UNIT = UnitRef("pd", "car-1")
@@ -80,6 +95,59 @@ async def test_manager_connects_roster_devices_only_and_reconnects() -> None:
         )
         assert after == {reading: 1}  # once, not twice
         assert not stranger.connections
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await manager.close()
+        await stack.close()
+
+
+async def test_a_core_is_read_through_its_own_characteristic_or_its_thermometer() -> None:
+    """A CORE with the Core Body Temperature characteristic is read through it, its Health
+    Thermometer left alone; one without it (old firmware) through the thermometer; and what a
+    CORE advertises is handed on before any link is up."""
+    radio = VirtualRadio()
+    current = await add_peripheral(radio, CORE, "CORE-C0001", "C4:00:00:00:00:01")
+    without = replace(CORE, services=tuple(s for s in CORE.services if s.uuid != CORE_SERVICE_UUID))
+    # Manufacturer data set before the old unit powers on, so its first advertisement has it.
+    old = Peripheral(radio.device("CORE-C0002", "C4:00:00:00:00:02"), without, identity("old"))
+    advertised = CoreAdvertisement(status=4, core_temperature_c=37.125).encode()
+    await old.set_manufacturer_data(CORE_COMPANY_ID, advertised)
+    await old.power_on()
+    roster = [
+        DeviceRef(UNIT, "o1", "o1-core", DeviceModel.CORE, address="C4:00:00:00:00:01"),
+        DeviceRef(UNIT, "o2", "o2-core", DeviceModel.CORE, address="C4:00:00:00:00:02"),
+    ]
+    received: list[tuple[str, str]] = []
+    broadcasts: list[tuple[str, bytes]] = []
+    stack = await BumbleStack.attach(*radio.host_pipe())
+    loop = asyncio.get_running_loop()
+    manager = DeviceManager(
+        roster,
+        BleakFactory(stack),
+        lambda ref, uuid, data, t: received.append((ref.device_id, uuid)),
+        stale_after_s=1,
+        lost_after_s=3,
+        clock_ns=lambda: int(loop.time() * 1e9),
+        monotonic=loop.time,
+        on_broadcast=lambda ref, data, t: broadcasts.append((ref.device_id, data)),
+        rng=random.Random(1),
+    )
+    task = asyncio.create_task(manager.run())
+    try:
+        await wait_for(lambda: current.connections and old.connections)
+        await asyncio.sleep(0.3)  # subscriptions complete after the link is up
+        thermometer = TemperatureMeasurement(temperature_c=37.2).encode()
+        for unit in (current, old):
+            await unit.notify(TemperatureMeasurement.UUID, thermometer)
+        await current.notify(
+            CoreBodyTemperature.UUID, CoreBodyTemperature(core_temperature_c=37.3).encode()
+        )
+        wanted = {("o1-core", CoreBodyTemperature.UUID), ("o2-core", TemperatureMeasurement.UUID)}
+        await wait_for(lambda: set(received) >= wanted)
+        await asyncio.sleep(0.2)
+        assert ("o1-core", TemperatureMeasurement.UUID) not in received
+        assert ("o2-core", advertised) in broadcasts
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -26,8 +26,7 @@ def config_for(fleet: Fleet, tmp_path: Path) -> GatewayConfig:
         {
             "id": entry.officer_id,
             "devices": [
-                {"model": "bluewatch-vest", "address": entry.vest_address},
-                {"model": "bluewatch-helmet", "address": entry.helmet_address},
+                {"model": device.model, "address": device.address} for device in entry.devices
             ],
         }
         for entry in fleet.roster()

@@ -73,5 +73,10 @@ def test_a_core_reading_becomes_a_core_temperature_row() -> None:
     )
     (point,) = points_for(reading, CORE, 5)
     assert point.measurement == "core_temperature"
-    assert point.fields == {"measured_c": 37.85, "skin_c": 34.2, "quality": "good"}
+    assert point.fields == {
+        "measured_c": 37.85,
+        "skin_c": 34.2,
+        "quality": "good",
+        "source": "core_body_temperature",
+    }
     assert point.tags["model"] == "core"

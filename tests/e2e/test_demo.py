@@ -1,0 +1,63 @@
+"""`./run demo`'s script from a clean state: no folder, no secrets, no configuration yet.
+
+A short run (the demo's own goals, officer down and heat strain acknowledged, are checked by
+tests/e2e/test_alerts_e2e.py on the same scenario): the state is created, the configuration
+names every officer's kit by model, the live view says what each kit cannot detect, and the
+data of every kit (the CORE's core temperature too) reaches InfluxDB.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from tests.e2e.harness import create_database
+from tests.service_fixtures import InfluxV1, Mqtt
+from tests.test_architecture import ROOT
+
+DEMO = ROOT / "scripts" / "demo.py"
+
+
+def test_the_demo_sets_itself_up_from_nothing(
+    tmp_path: Path, influxdb: InfluxV1, mqtt: Mqtt
+) -> None:
+    state = tmp_path / "demo"
+    database = create_database(influxdb.url)
+    env = {
+        **os.environ,
+        "BLUEWATCH_INFLUXDB_URL": influxdb.url,
+        "BLUEWATCH_INFLUXDB_DATABASE": database,
+        "BLUEWATCH_MQTT_HOST": mqtt.host,
+        "BLUEWATCH_MQTT_PORT": str(mqtt.plain_port),
+    }
+    done = subprocess.run(
+        [sys.executable, str(DEMO), "--seconds", "20", "--state", str(state)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    log = (state / "gateway.log").read_text() if (state / "gateway.log").exists() else ""
+    assert done.returncode == 0, done.stderr[-2000:] + log[-2000:]
+    for secret in ("dispatch.token", "webhook.secret"):
+        assert stat.S_IMODE((state / secret).stat().st_mode) == 0o600
+    config = tomllib.loads((state / "gateway.toml").read_text())
+    kits = [[device["model"] for device in officer["devices"]] for officer in config["officers"]]
+    assert kits == [
+        ["bluewatch-vest", "bluewatch-helmet"],
+        ["bluewatch-vest", "bluewatch-helmet"],
+        ["generic-hrs", "core"],
+        ["generic-hrs"],
+    ]
+    # The live view lists, under its table, what a strap-only kit cannot detect.
+    assert "officer-04: no fall or man-down detection" in done.stdout
+    counts = dict(re.findall(r"^  (\w+) +(\d+) points$", done.stdout, re.MULTILINE))
+    assert int(counts["heart_rate"]) > 0
+    assert int(counts["core_temperature"]) > 0
+    assert int(counts["location"]) > 0
