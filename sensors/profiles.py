@@ -428,9 +428,7 @@ def profile_for_services(service_uuids: Iterable[str]) -> DeviceProfile | None:
     """
     seen = {normalize_uuid(uuid) for uuid in service_uuids}
     matches = [
-        p
-        for p in PROFILES.values()
-        if p.manufacturer_id is None and p.advertised_services <= seen
+        p for p in PROFILES.values() if p.manufacturer_id is None and p.advertised_services <= seen
     ]
     if not matches:
         return None

@@ -58,7 +58,8 @@ def test_the_start_specs_are_the_documented_requests() -> None:
         SettingType.RANGE: 8,
         SettingType.RESOLUTION: 16,
     }
-    assert h10_ecg.measurement is MeasurementType.ECG and not h10_ecg.default_on
+    assert h10_ecg.measurement is MeasurementType.ECG
+    assert not h10_ecg.default_on
     assert h10_ecg.selection(None) == {SettingType.SAMPLE_RATE: 130, SettingType.RESOLUTION: 14}
     verity_acc, verity_ppi = POLAR_VERITY_SENSE.pmd_streams
     assert verity_acc.selection(POLAR_VERITY_SENSE.accelerometer) == {
@@ -118,7 +119,8 @@ def test_roster_entries_with_polar_models_load(tmp_path: Path) -> None:
     assert (h10.device_id, verity.device_id) == ("officer-01-h10", "officer-01-verity")
     assert h10.accelerometer is not None
     assert (h10.accelerometer.rate_hz, h10.accelerometer.range_g, h10.ecg) == (100, 4.0, True)
-    assert verity.accelerometer is not None and verity.accelerometer.rate_hz == 52
+    assert verity.accelerometer is not None
+    assert verity.accelerometer.rate_hz == 52
 
 
 @pytest.mark.parametrize(
