@@ -40,6 +40,7 @@ from sensors.pmd import (
     assemble_response,
     decode_indication,
 )
+from sensors.pmd.opcodes import RESPONSE_CODE
 
 # The smallest ATT MTU the sensors accept a command at (2021 spec p.7, "Exchange ATT MTU with
 # minimum 232"; a real H10 answers `f0 01 00 0a` below it, phdiethelm/h10_ecg).
@@ -47,6 +48,8 @@ MIN_PMD_MTU: Final = 232
 # A stream the sensor stopped by itself is restarted at most this many times per session:
 # a sensor that keeps stopping (in its charger, off the skin) is reported, not hammered.
 MAX_RESTARTS_PER_STREAM: Final = 3
+# Byte 4 of a response is `more` (PmdControlPointResponse.kt).
+_MORE_AT: Final = 4
 
 
 class SessionState(StrEnum):
@@ -155,6 +158,8 @@ class PmdSession:
 
     def on_indication(self, data: bytes) -> list[Action]:
         """One control-point indication: a (part of a) response, or the sensor's stop notice."""
+        if self._parts and data[:1] == bytes([RESPONSE_CODE]):
+            return self._continuation(bytes(data))
         try:
             message = decode_indication(data)
         except DecodeError as exc:
@@ -162,17 +167,24 @@ class PmdSession:
             return []
         if isinstance(message, PmdMeasurementStopped):
             return self._stopped_by_sensor(message)
-        if message.more or self._parts:
+        if message.more:
             self._parts.append(bytes(data))
-            if message.more:
-                return []
-            parts, self._parts = self._parts, []
-            try:
-                message = assemble_response(parts)
-            except (DecodeError, ValueError) as exc:
-                self._problem(message.measurement, "malformed_indication", str(exc))
-                return self._answered(None)
+            return []
         return self._answered(message)
+
+    def _continuation(self, data: bytes) -> list[Action]:
+        """A later part of a response sent with `more`: its parameters are a piece of a list
+        and need not decode alone, so the parts are joined first (`assemble_response`)."""
+        self._parts.append(data)
+        if len(data) > _MORE_AT and data[_MORE_AT]:
+            return []
+        parts, self._parts = self._parts, []
+        try:
+            response = assemble_response(parts)
+        except (DecodeError, ValueError) as exc:
+            self._problem(None, "malformed_indication", str(exc))
+            return self._answered(None)
+        return self._answered(response)
 
     def on_no_answer(self) -> list[Action]:
         """The pending command got no response in time: the session is over (reconnect)."""
