@@ -161,6 +161,9 @@ class DeviceProfile:
     manufacturer_id: int | None = None
     # The PMD streams the gateway starts on connect (empty: the device has no PMD service).
     pmd_streams: tuple[PmdStream, ...] = ()
+    # Accepts one central at a time: while another holds it, connecting fails (Polar H10 and
+    # Verity Sense by default, polar-ble-sdk #164, #284, #364).
+    single_connection: bool = False
 
     @property
     def service_uuids(self) -> tuple[str, ...]:
@@ -368,6 +371,7 @@ POLAR_H10: Final = DeviceProfile(
         rates_hz=(25, 50, 100, 200), ranges_g=(2.0, 4.0, 8.0), rate_hz=50, range_g=8.0
     ),
     manufacturer_id=POLAR_COMPANY_ID,
+    single_connection=True,
     pmd_streams=(
         PmdStream(MeasurementType.ACC, _ACC_16_BIT, uses_accelerometer=True),
         # The H10's only ECG setting (real capture, phdiethelm/h10_ecg: `01 00` answered with
@@ -401,6 +405,7 @@ POLAR_VERITY_SENSE: Final = DeviceProfile(
     ),
     accelerometer=Accelerometer(rates_hz=(52,), ranges_g=(8.0,), rate_hz=52, range_g=8.0),
     manufacturer_id=POLAR_COMPANY_ID,
+    single_connection=True,
     pmd_streams=(
         PmdStream(
             MeasurementType.ACC,

@@ -13,6 +13,7 @@ import heapq
 import itertools
 import logging
 import random
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,16 +25,23 @@ from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
-from gateway.backoff import BLE_RECONNECT, BackoffPolicy
+from gateway.backoff import BLE_HELD_ELSEWHERE, BLE_RECONNECT, BackoffPolicy
 from gateway.ble.factory import BleakFactory
 from gateway.ble.link import LinkHealth, LinkState
+from gateway.ble.pmd_link import PmdLink
+from gateway.ble.pmd_session import PmdSession, Problem, SessionState, StartedStream, WantedStream
 from gateway.domain import DeviceRef
 from sensors import (
     Characteristic,
+    DecodeError,
     DeviceStatus,
+    HeartRateMeasurement,
     ImuBatch,
+    SensorContact,
     profile_for_services,
 )
+from sensors.characteristics.polar_advertisement import PolarHrAdvertisement
+from sensors.pmd import PMD_DATA_UUID, MeasurementType
 from sensors.profiles import Property
 
 logger = logging.getLogger(__name__)
@@ -60,6 +68,10 @@ LINK_GRADE_INTERVAL_S = 1.0
 
 def _ignore_link_change(device: DeviceRef, state: LinkState) -> None:
     del device, state
+
+
+class PmdSessionError(BleakError):
+    """The PMD handshake could not complete on this link (MTU refused, no answer): reconnect."""
 
 
 class PrioritySlots:
@@ -106,6 +118,11 @@ class ManagedDevice:
     client: BleakClient | None = None
     ever_connected: bool = False
     boot_count: int | None = None
+    pmd: PmdLink | None = None
+    # PMD problems by name (`error_invalid_mtu`, `stopped_by_sensor`, ...), for /metrics.
+    pmd_problems: Counter[str] = field(default_factory=Counter)
+    # The frame counter of the last advertised heart rate used (the SDK's isHrDataUpdated).
+    advertised_hr_counter: int | None = None
 
 
 class DeviceManager:
@@ -124,6 +141,7 @@ class DeviceManager:
         monotonic: Callable[[], float],
         on_link_change: LinkChangeHandler = _ignore_link_change,
         backoff: BackoffPolicy = BLE_RECONNECT,
+        held_elsewhere_backoff: BackoffPolicy = BLE_HELD_ELSEWHERE,
         rng: random.Random | None = None,
     ) -> None:
         self._factory = factory
@@ -133,6 +151,8 @@ class DeviceManager:
         self._clock_ns = clock_ns
         self._monotonic = monotonic
         self._backoff = backoff
+        self._held_elsewhere_backoff = held_elsewhere_backoff
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._random = (rng or random.Random()).random  # noqa: S311 - jitter, not secrecy
         self._slots = PrioritySlots(max_concurrent_connects)
         self.devices = {
@@ -146,7 +166,19 @@ class DeviceManager:
             group.create_task(self._scan(), name="ble-scanner")
             group.create_task(self._grade_links(), name="link-grader")
             for device_id, managed in self.devices.items():
-                group.create_task(self._keep_connected(managed), name=f"device-{device_id}")
+                self._tasks[device_id] = group.create_task(
+                    self._keep_connected(managed), name=f"device-{device_id}"
+                )
+
+    async def remove(self, device_id: str) -> None:
+        """Take a device off the roster: stop its streams, disconnect, stop reconnecting."""
+        managed = self.devices.pop(device_id, None)
+        task = self._tasks.pop(device_id, None)
+        if task is not None:
+            task.cancel()
+        if managed is not None:
+            await self._stop_streams(managed)
+            await self._disconnect(managed)
 
     async def _grade_links(self) -> None:
         while True:
@@ -189,6 +221,8 @@ class DeviceManager:
                 managed.ble_device = device
                 managed.health.rssi_dbm = advertisement.rssi
                 managed.seen.set()
+                if managed.health.held_elsewhere:
+                    self._advertised_heart_rate(managed, advertisement)
                 return
         if profile_for_services(advertisement.service_uuids) is not None:
             # Somebody else's vest (or a spoofer): never connected, but visible in metrics.
@@ -208,29 +242,141 @@ class DeviceManager:
                 async with self._slots.acquire(priority=0 if managed.ever_connected else 1):
                     client = await self._connect(managed, lost)
                 await self._subscribe(managed, client)
+                await self._start_streams(managed, client)
             except (BleakError, TimeoutError, OSError) as exc:
                 attempt += 1
-                delay = self._backoff.delay_s(attempt, self._random)
-                logger.warning(
-                    "%s: connect failed (%s); retry %d in %.1f s",
-                    managed.ref.device_id, exc, attempt, delay,
-                )  # fmt: skip
+                delay = self._retry_delay(managed, exc, attempt)
                 await self._disconnect(managed)
                 await asyncio.sleep(delay)
                 if managed.ble_device is not None:
                     managed.seen.set()  # retry the device last heard without waiting to hear it
                 continue
+            if managed.health.held_elsewhere:
+                managed.health.held_elsewhere = False
+                logger.info(
+                    "%s: connected; no longer held by another central", managed.ref.device_id
+                )
             if managed.ever_connected:
                 managed.health.reconnects += 1
             managed.ever_connected = True
             attempt = 0
             logger.info("%s: connected and subscribed", managed.ref.device_id)
-            await lost.wait()
+            await self._while_connected(managed, lost)
             managed.health.connected = False
             managed.client = None
+            if managed.pmd is not None:
+                managed.pmd.link_lost()
+                managed.pmd = None
             logger.warning("%s: disconnected", managed.ref.device_id)
             if managed.ble_device is not None:
                 managed.seen.set()  # try the last known device at once
+
+    def _retry_delay(self, managed: ManagedDevice, exc: Exception, attempt: int) -> float:
+        """How long to wait after a failed connect; says "held elsewhere" once, not per try.
+
+        A single-connection sensor that advertises yet cannot be connected is held by another
+        central: a real Polar sensor keeps broadcasting while connected, but not connectably, so
+        the connect attempt times out (polar-ble-sdk #164, #284). Those are retried slowly.
+        """
+        ref = managed.ref
+        connect_failed = not isinstance(exc, PmdSessionError) and managed.client is None
+        if ref.profile.single_connection and connect_failed and managed.ble_device is not None:
+            delay = self._held_elsewhere_backoff.delay_s(attempt, self._random)
+            if not managed.health.held_elsewhere:
+                managed.health.held_elsewhere = True
+                logger.warning(
+                    "%s: advertising but not connectable: another central holds its one "
+                    "connection; using its advertised heart rate, retrying every %.0f-%.0f s",
+                    ref.device_id, delay, self._held_elsewhere_backoff.cap_s,
+                )  # fmt: skip
+            return delay
+        delay = self._backoff.delay_s(attempt, self._random)
+        logger.warning(
+            "%s: connect failed (%s); retry %d in %.1f s", ref.device_id, exc, attempt, delay
+        )
+        return delay
+
+    async def _while_connected(self, managed: ManagedDevice, lost: asyncio.Event) -> None:
+        """Wait for the link to drop, answering the sensor's unprompted PMD messages."""
+        if managed.pmd is None:
+            await lost.wait()
+            return
+        follow = asyncio.create_task(managed.pmd.follow(), name=f"pmd-{managed.ref.device_id}")
+        try:
+            await lost.wait()
+        finally:
+            follow.cancel()
+            try:
+                await follow
+            except asyncio.CancelledError:
+                pass
+            except (BleakError, TimeoutError, OSError):
+                logger.debug("%s: PMD follow ended", managed.ref.device_id, exc_info=True)
+
+    async def _start_streams(self, managed: ManagedDevice, client: BleakClient) -> None:
+        """The PMD session of a device that has one: MTU, subscriptions, start (docs/pmd.md)."""
+        ref = managed.ref
+        if not ref.pmd_streams:
+            return
+        wanted = [
+            WantedStream(stream.measurement, stream.selection(ref.accelerometer))
+            for stream in ref.pmd_streams
+        ]
+
+        def on_data(data: bytes) -> None:
+            self._deliver(managed, PMD_DATA_UUID, data)
+
+        def on_problem(problem: Problem) -> None:
+            managed.pmd_problems[problem.reason] += 1
+            logger.warning(
+                "%s: PMD %s: %s (%s)",
+                ref.device_id, problem.measurement or "session", problem.reason, problem.detail,
+            )  # fmt: skip
+
+        link = PmdLink(client, PmdSession(wanted), on_data, on_problem)
+        managed.pmd = link
+        await link.start()
+        if link.session.state is SessionState.FAILED:
+            managed.pmd = None
+            raise PmdSessionError(f"PMD session failed: {', '.join(link.session.counts)}")
+
+    async def _stop_streams(self, managed: ManagedDevice) -> None:
+        link, managed.pmd = managed.pmd, None
+        if link is not None and managed.client is not None and managed.client.is_connected:
+            await link.stop()
+
+    def pmd_stream(self, device_id: str, measurement: MeasurementType) -> StartedStream | None:
+        """A device's started PMD stream (its settings and FACTOR), for the pipeline."""
+        managed = self.devices.get(device_id)
+        if managed is None or managed.pmd is None:
+            return None
+        return managed.pmd.session.started.get(measurement)
+
+    def _advertised_heart_rate(
+        self, managed: ManagedDevice, advertisement: AdvertisementData
+    ) -> None:
+        """While held elsewhere: Polar's advertised heart rate as a heart-rate notification.
+
+        The broadcast carries the heart rate and a contact bit, no RR (BlePolarHrAdvertisement);
+        it goes through the pipeline as the Heart Rate Service would, so the heart-rate alerts
+        keep working. Each broadcast counts once (its frame counter changes, as the SDK's
+        `isHrDataUpdated` reads it).
+        """
+        try:
+            broadcast = PolarHrAdvertisement.from_manufacturer_data(advertisement.manufacturer_data)
+        except DecodeError:
+            managed.pmd_problems["malformed_advertisement"] += 1
+            return
+        if broadcast is None or broadcast.frame_counter == managed.advertised_hr_counter:
+            return
+        managed.advertised_hr_counter = broadcast.frame_counter
+        reading = HeartRateMeasurement(
+            heart_rate_bpm=broadcast.heart_rate_bpm,
+            sensor_contact=(
+                SensorContact.DETECTED if broadcast.sensor_contact else SensorContact.NOT_DETECTED
+            ),
+        )
+        self._deliver(managed, HeartRateMeasurement.UUID, reading.encode())
 
     async def _connect(self, managed: ManagedDevice, lost: asyncio.Event) -> BleakClient:
         assert managed.ble_device is not None
@@ -240,7 +386,7 @@ class DeviceManager:
             managed.ref.device_id,
             disconnected_callback=lambda _: lost.set(),
             max_attempts=CONNECT_ATTEMPTS_PER_ROUND,
-            services=[service.uuid for service in managed.ref.profile.services],
+            services=list(managed.ref.profile.service_uuids),
             **self._factory.backend_kwargs(client=True),
         )
         managed.client = client
@@ -299,5 +445,8 @@ class DeviceManager:
             managed.boot_count = reading.boot_count
 
     async def close(self) -> None:
+        """Stop every device's PMD streams (a Polar sensor left streaming drains its battery,
+        polar-ble-sdk KnownIssues.md), then disconnect."""
         for managed in self.devices.values():
+            await self._stop_streams(managed)
             await self._disconnect(managed)
