@@ -197,6 +197,8 @@ class Measurement:
 
 HEART_RATE: Final = Measurement("heart_rate", Scope.DEVICE)
 RR_INTERVAL: Final = Measurement("rr_interval", Scope.DEVICE)
+# A Polar H10's ECG, when the roster asks for it (docs/pmd.md): one row per sample.
+ECG: Final = Measurement("ecg", Scope.DEVICE)
 SKIN_TEMPERATURE: Final = Measurement("skin_temperature", Scope.DEVICE)
 # Measured by a CORE sensor; the estimate from heart rate is `physiology.core_temp_c`.
 CORE_TEMPERATURE: Final = Measurement("core_temperature", Scope.DEVICE)
@@ -222,6 +224,7 @@ MEASUREMENTS: Final[Mapping[str, Measurement]] = {
     for m in (
         HEART_RATE,
         RR_INTERVAL,
+        ECG,
         SKIN_TEMPERATURE,
         CORE_TEMPERATURE,
         LOCATION,
