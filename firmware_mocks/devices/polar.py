@@ -38,6 +38,7 @@ from firmware_mocks.devices.peripheral import ADVERTISING_INTERVAL_MS, Periphera
 from sensors import (
     POLAR_H10,
     POLAR_VERITY_SENSE,
+    BatteryLevel,
     DecodeError,
     DeviceModel,
     DeviceProfile,
@@ -482,6 +483,7 @@ def build_polar_peer(
     *,
     monotonic_ns: Callable[[], int],
     identity: DeviceIdentity | None = None,
+    battery_pct: int = 90,
 ) -> PolarPeer:
     """A Polar sensor on `device` (whose name should be "Polar H10 XXXXXXXX" or "Polar Sense
     XXXXXXXX"), measuring what `source` gives. Call `power_on` to start."""
@@ -490,6 +492,7 @@ def build_polar_peer(
         "Polar Electro Oy", f"Polar {polar.serial_prefix}", device.name, "1", "5.0.0", "5.0.0"
     )
     peripheral = Peripheral(device, polar.profile, identity)
+    peripheral.gatt.set_value(BatteryLevel.UUID, BatteryLevel(battery_pct=battery_pct).encode())
     holder: list[PolarPeer] = []
 
     def read(connection: Connection) -> bytes:

@@ -119,6 +119,8 @@ class ManagedDevice:
     ever_connected: bool = False
     boot_count: int | None = None
     pmd: PmdLink | None = None
+    # Reads the sensor's unprompted control-point messages while connected.
+    follow: asyncio.Task[None] | None = None
     # PMD problems by name (`error_invalid_mtu`, `stopped_by_sensor`, ...), for /metrics.
     pmd_problems: Counter[str] = field(default_factory=Counter)
     # The frame counter of the last advertised heart rate used (the SDK's isHrDataUpdated).
@@ -298,20 +300,23 @@ class DeviceManager:
 
     async def _while_connected(self, managed: ManagedDevice, lost: asyncio.Event) -> None:
         """Wait for the link to drop, answering the sensor's unprompted PMD messages."""
-        if managed.pmd is None:
-            await lost.wait()
-            return
-        follow = asyncio.create_task(managed.pmd.follow(), name=f"pmd-{managed.ref.device_id}")
+        if managed.pmd is not None:
+            managed.follow = asyncio.create_task(
+                managed.pmd.follow(), name=f"pmd-{managed.ref.device_id}"
+            )
         try:
             await lost.wait()
         finally:
-            follow.cancel()
-            try:
-                await follow
-            except asyncio.CancelledError:
-                pass
-            except (BleakError, TimeoutError, OSError):
-                logger.debug("%s: PMD follow ended", managed.ref.device_id, exc_info=True)
+            await self._stop_following(managed)
+
+    @staticmethod
+    async def _stop_following(managed: ManagedDevice) -> None:
+        follow, managed.follow = managed.follow, None
+        if follow is None:
+            return
+        follow.cancel()
+        # The follower's own end (cancelled, or a link error) is not this task's concern.
+        await asyncio.gather(follow, return_exceptions=True)
 
     async def _start_streams(self, managed: ManagedDevice, client: BleakClient) -> None:
         """The PMD session of a device that has one: MTU, subscriptions, start (docs/pmd.md)."""
@@ -341,6 +346,8 @@ class DeviceManager:
             raise PmdSessionError(f"PMD session failed: {', '.join(link.session.counts)}")
 
     async def _stop_streams(self, managed: ManagedDevice) -> None:
+        # The follower would read the stop's answers: it goes first.
+        await self._stop_following(managed)
         link, managed.pmd = managed.pmd, None
         if link is not None and managed.client is not None and managed.client.is_connected:
             await link.stop()
