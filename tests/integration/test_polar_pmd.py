@@ -168,7 +168,7 @@ async def test_h10_handshake_start_and_acc_frames_reach_the_fall_detector(make_r
     assert all(sample == pytest.approx((0.0, 0.0, 1.0)) for sample in batch.samples_g)
     # Anchored on the gateway's clock: 5 ms apart, never after the frame arrived, ordered
     # across frames.
-    assert [b - a for a, b in zip(times, times[1:], strict=False)] == [5_000_000] * (len(times) - 1)
+    assert [b - a for a, b in itertools.pairwise(times)] == [5_000_000] * (len(times) - 1)
     # The last sample sits at the frame's receipt; a frame that arrives early (radio jitter) is
     # kept a period after the previous one, as the vest's batches are (SampleClock).
     assert min(abs(times[-1] - at) for at in rig.received_ns) < 20_000_000
