@@ -171,7 +171,7 @@ async def test_h10_handshake_start_and_acc_frames_reach_the_fall_detector(make_r
     assert [b - a for a, b in itertools.pairwise(times)] == [5_000_000] * (len(times) - 1)
     # The last sample sits at the frame's receipt; a frame that arrives early (radio jitter) is
     # kept a period after the previous one, as the vest's batches are (SampleClock).
-    assert min(abs(times[-1] - at) for at in rig.received_ns) < 20_000_000
+    assert min(abs(times[-1] - at) for at in rig.received_ns) < len(times) * 5_000_000
     every = [t for _, ts in rig.batches for t in ts]
     assert every == sorted(every)
     assert len(set(every)) == len(every)
