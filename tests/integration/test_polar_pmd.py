@@ -328,3 +328,18 @@ async def _wait_heard(stack: BumbleStack, address: str) -> None:
         await asyncio.wait_for(heard.wait(), TIMEOUT_S)
     finally:
         await stack.remove_listener(on_advertisement)
+
+
+async def test_a_held_h10_broadcasts_its_heart_rate_but_refuses_a_second_central(
+    make_rig: object,
+) -> None:
+    rig: Rig = await make_rig(DeviceModel.POLAR_H10, H10_REF, "Polar H10 0A0B0C10", H10_ADDRESS)  # type: ignore[operator]
+    await wait_for(lambda: ACC in rig.peer.running)
+    phone = await BumbleStack.attach(*rig.radio.host_pipe("phone"))
+    try:
+        await _wait_heard(phone, H10_ADDRESS)  # still advertising: the heart-rate broadcast
+        with pytest.raises(TimeoutError):
+            await phone.connect(phone.address_for(H10_ADDRESS), 1.0)
+    finally:
+        await phone.close()
+    assert len(rig.peer.peripheral.connections) == 1
