@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
 import pytest
 
 from gateway.alerts.coverage import detectable, gaps
 from gateway.alerts.model import AlertKind
+from gateway.cli import run
 from gateway.config import ConfigError, load_config
 from gateway.domain import DeviceRef, UnitRef
 from sensors import (
@@ -137,3 +140,23 @@ def test_roster_settings_the_sensor_does_not_offer_are_refused(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         load(tmp_path, h10, verity)
+
+
+def test_check_config_knows_the_polar_models(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        ROSTER.format(h10="", verity="")
+        + '\n[[officers]]\nid = "officer-02"\n[[officers.devices]]\n'
+        'model = "polar-verity-sense"\naddress = "A0:9E:1A:00:00:02"\n'
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["check-config", str(path)], io.StringIO(), out, err) == 0
+    officers = {o["id"]: o for o in json.loads(out.getvalue())["officers"]}
+    # An H10 on the chest gives man-down; a Verity alone on the arm does not.
+    assert "officer_down" in officers["officer-01"]["detects"]
+    assert "officer_down" in officers["officer-02"]["cannot_detect"]
+    assert "tachycardia" in officers["officer-02"]["detects"]
+    assert (
+        "officer-02: no fall or man-down detection: no accelerometer worn on the trunk\n"
+        in err.getvalue()
+    )
