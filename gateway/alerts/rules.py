@@ -104,6 +104,10 @@ class _Sustained:
         return (now_ns - self.since_ns) / NS_PER_S
 
 
+# Link states in which the device is heard: a device-lost warning clears.
+_PRESENT: Final = frozenset({LinkState.OK, LinkState.HELD_ELSEWHERE})
+
+
 @dataclass
 class OfficerMonitor:
     profile: OfficerProfile
@@ -179,7 +183,8 @@ class OfficerMonitor:
                 device_id=device.device_id,
                 location=self.location,
             )
-        elif state is LinkState.OK:
+        elif state in _PRESENT:
+            # Held by another central, the device is there: its broadcast is what is heard.
             self.engine.clear(
                 self.profile.officer_id,
                 AlertKind.DEVICE_LOST,

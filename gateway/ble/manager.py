@@ -342,6 +342,8 @@ class DeviceManager:
         managed.pmd = link
         await link.start()
         if link.session.state is SessionState.FAILED:
+            if link.session.started:
+                await link.stop()  # what did start must not be left draining the battery
             managed.pmd = None
             raise PmdSessionError(f"PMD session failed: {', '.join(link.session.counts)}")
 

@@ -13,6 +13,9 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
 from gateway.acceleration import AccelerationSamples, acc_frame_g
+from gateway.alerts.engine import AlertEngine
+from gateway.alerts.model import AlertKind
+from gateway.alerts.rules import AlertSettings, OfficerMonitor, officer_profile
 from gateway.backoff import BLE_HELD_ELSEWHERE, HELD_ELSEWHERE_CAP_S, HELD_ELSEWHERE_FIRST_S
 from gateway.ble.factory import BleakFactory
 from gateway.ble.link import LinkState
@@ -192,3 +195,16 @@ async def test_a_held_sensor_is_said_once_and_its_advertised_heart_rate_is_used(
     rates = [HeartRateMeasurement.decode(data).heart_rate_bpm for _, data in received]
     assert rates == [72, 75]
     assert managed.health.state(loop.time()) is LinkState.HELD_ELSEWHERE
+
+
+def test_held_elsewhere_clears_a_device_lost_warning() -> None:
+    points: list[object] = []
+    engine = AlertEngine(UNIT, "cfg", clock_ns=lambda: 0, emit=points.append)
+    monitor = OfficerMonitor(
+        officer_profile("o1", 60, None, None), AlertSettings(), engine, lambda p: None, {}
+    )
+    h10 = DeviceRef(UNIT, "o1", "o1-h10", DeviceModel.POLAR_H10)
+    monitor.on_link(h10, LinkState.LOST)
+    assert {a.kind for a in engine.open_alerts()} == {AlertKind.DEVICE_LOST}
+    monitor.on_link(h10, LinkState.HELD_ELSEWHERE)
+    assert engine.open_alert("o1", AlertKind.DEVICE_LOST) is None
