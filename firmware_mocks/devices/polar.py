@@ -104,8 +104,6 @@ class SteadySource:
 
     heart_rate: int = 60
     gravity_g: Vector = (0.0, 0.0, 1.0)
-    beats_due: float = 0.0
-    elapsed_s: Callable[[], float] | None = None
 
     def acceleration_g(self, count: int, rate_hz: int) -> Sequence[Vector]:
         del rate_hz

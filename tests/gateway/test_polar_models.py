@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
 
 from gateway.alerts.coverage import detectable, gaps
 from gateway.alerts.model import AlertKind
 from gateway.cli import run
+from gateway.commands.scan import describe
 from gateway.config import ConfigError, load_config
 from gateway.domain import DeviceRef, UnitRef
 from sensors import (
@@ -160,3 +163,17 @@ def test_check_config_knows_the_polar_models(tmp_path: Path) -> None:
         "officer-02: no fall or man-down detection: no accelerometer worn on the trunk\n"
         in err.getvalue()
     )
+
+
+def test_scan_names_the_polar_model_from_company_and_name() -> None:
+    advertisement = AdvertisementData(
+        local_name="Polar H10 8C4A1B2D",
+        manufacturer_data={POLAR_COMPANY_ID: bytes.fromhex("33003c")},
+        service_data={},
+        service_uuids=[HRS],
+        tx_power=None,
+        rssi=-60,
+        platform_data=(),
+    )
+    device = BLEDevice("A0:9E:1A:00:00:01", "Polar H10 8C4A1B2D", None)
+    assert describe(device, advertisement)["model"] == "polar-h10"
