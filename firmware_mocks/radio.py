@@ -34,6 +34,12 @@ _Report = hci.HCI_LE_Extended_Advertising_Report_Event.Report
 _EventType = hci.HCI_LE_Extended_Advertising_Report_Event.EventType
 
 
+# HCI LE Set Advertising Parameters: ADV_SCAN_IND (2) and ADV_NONCONN_IND (3) accept no connection.
+_NON_CONNECTABLE_LEGACY_TYPES = frozenset({0x02, 0x03})
+_EXTENDED_PROPERTIES = hci.HCI_LE_Set_Extended_Advertising_Parameters_Command.AdvertisingProperties
+_CONNECTABLE_SET = _EXTENDED_PROPERTIES.CONNECTABLE_ADVERTISING
+
+
 class VirtualController(Controller):
     """Bumble's virtual controller with the corrections a faithful radio needs."""
 
@@ -114,6 +120,13 @@ class VirtualController(Controller):
     def on_advertising_pdu(self, pdu: ll.AdvInd | ll.AdvExtInd) -> None:
         if self.le_scan_enable:
             self._report_advertisement(pdu)
+        advertiser = self._advertiser(pdu.advertiser_address)
+        if advertiser is not None and not advertiser.connectable_as(pdu.advertiser_address):
+            # Mend 4. Stock answers a pending connect with any advertisement it hears. A real
+            # controller connects only on a connectable one (Core Vol 6 Part B 4.4.2): a
+            # peripheral advertising non-connectably (a Polar sensor held by another central,
+            # still broadcasting its heart rate) leaves the connect pending until it times out.
+            return
         scanning, self.le_scan_enable = self.le_scan_enable, False
         try:
             # Periodic-advertising sync and pending-connection handling stay Bumble's.
@@ -163,6 +176,19 @@ class VirtualController(Controller):
         for advertising_set in self.advertising_sets.values():
             if advertising_set.address is not None:
                 yield advertising_set.address
+
+    def connectable_as(self, address: hci.Address) -> bool:
+        """Whether this controller's advertising as `address` accepts connections."""
+        for advertising_set in self.advertising_sets.values():
+            if advertising_set.enabled and advertising_set.address == address:
+                parameters = advertising_set.parameters
+                return parameters is None or bool(
+                    parameters.advertising_event_properties & _CONNECTABLE_SET
+                )
+        legacy = self.le_legacy_advertiser
+        if legacy.enabled and legacy.address == address:
+            return legacy.advertising_type not in _NON_CONNECTABLE_LEGACY_TYPES
+        return True
 
     def scan_response_for(self, address: hci.Address) -> bytes:
         for advertising_set in self.advertising_sets.values():

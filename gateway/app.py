@@ -23,6 +23,7 @@ from typing import Final, TextIO
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from gateway.acceleration import AccelerationSamples
 from gateway.activity import ActivitySummary, ActivityTracker
 from gateway.alerts.coverage import gaps
 from gateway.alerts.engine import AlertEngine
@@ -47,7 +48,7 @@ from gateway.live import LiveState
 from gateway.outbox import AsyncOutbox, Outbox
 from gateway.pipeline import Pipeline
 from gateway.sinks.sink import Sink
-from sensors import Characteristic, ImuBatch
+from sensors import Characteristic
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +257,7 @@ async def build(
     def on_reading(device: DeviceRef, reading: Characteristic, received_ns: int) -> None:
         monitors[device.officer_id].on_reading(device, reading, received_ns)
 
-    def on_imu(device: DeviceRef, batch: ImuBatch, times_ns: list[int]) -> None:
+    def on_imu(device: DeviceRef, batch: AccelerationSamples, times_ns: list[int]) -> None:
         monitors[device.officer_id].on_imu(device, batch, times_ns)
 
     def on_activity(device: DeviceRef, summary: ActivitySummary) -> None:
@@ -284,6 +285,7 @@ async def build(
         observers=(manager.observe, live.observe, on_reading, evidence.observe),
         activity_observers=(live.observe_activity, on_activity),
         imu_observers=(on_imu,),
+        pmd_streams=manager.pmd_stream,
         committed=committed,
     )
     deliveries = [Delivery(outbox, sink, wakeup=committed, monotonic=loop.time) for sink in sinks]

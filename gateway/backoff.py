@@ -26,3 +26,11 @@ class BackoffPolicy:
 # retry fast at first. The cap keeps a device that is really gone from hogging the connection
 # slots, yet a vest that comes back is reconnected within half a minute.
 BLE_RECONNECT = BackoffPolicy(first_s=0.5, cap_s=30.0)
+
+# A Polar sensor holds one connection (polar-ble-sdk #164, #284, #364): while an officer's phone
+# has it, every attempt fails the same way. Retrying slowly costs the phone nothing and the radio
+# little; the heart rate it broadcasts meanwhile covers the wait (docs/devices.md). Two minutes
+# at most between attempts: the phone app is usually closed within that of the shift starting.
+HELD_ELSEWHERE_FIRST_S = 15.0
+HELD_ELSEWHERE_CAP_S = 120.0
+BLE_HELD_ELSEWHERE = BackoffPolicy(first_s=HELD_ELSEWHERE_FIRST_S, cap_s=HELD_ELSEWHERE_CAP_S)

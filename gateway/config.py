@@ -40,6 +40,7 @@ from gateway.sinks.influx import InfluxSettings
 from gateway.sinks.mqtt import GATEWAY_LEVEL, MqttSettings
 from gateway.sinks.webhook_settings import WebhookEndpoint
 from sensors import PROFILES, DeviceModel
+from sensors.pmd import MeasurementType
 
 # Ids travel into MQTT topics, InfluxDB tags and file names (gateway/domain.py says why the
 # alphabet is safe for each).
@@ -71,6 +72,12 @@ class DeviceAssignment(_Section):
     model: DeviceModel
     address: Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN, to_upper=True)] | None = None
     name: str | None = None
+    # Accelerometer rate (Hz) and range (+-g) among those the model offers; None: its default.
+    acc_rate_hz: int | None = None
+    acc_range_g: float | None = None
+    # Stream ECG too (models with a PMD ECG stream: the Polar H10). Off by default: 130 rows a
+    # second per officer that no alert reads.
+    ecg: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -90,6 +97,23 @@ class DeviceAssignment(_Section):
     def _address_or_name(self) -> Self:
         if not (self.address or self.name):
             raise ValueError("a device needs an address or a name")
+        return self
+
+    @model_validator(mode="after")
+    def _settings_the_model_offers(self) -> Self:
+        profile = PROFILES[self.model]
+        accelerometer = profile.accelerometer
+        for value, offered, key in (
+            (self.acc_rate_hz, accelerometer.rates_hz if accelerometer else (), "acc_rate_hz"),
+            (self.acc_range_g, accelerometer.ranges_g if accelerometer else (), "acc_range_g"),
+        ):
+            if value is not None and value not in offered:
+                choices = ", ".join(f"{v:g}" for v in offered) or "none"
+                raise ValueError(f"{key} = {value:g}: a {self.model.value} offers {choices}")
+        if self.ecg and not any(
+            stream.measurement is MeasurementType.ECG for stream in profile.pmd_streams
+        ):
+            raise ValueError(f"ecg = true: a {self.model.value} has no ECG stream")
         return self
 
 
@@ -243,7 +267,15 @@ class GatewayConfig(BaseSettings):
                 device_id = f"{officer.id}-{PROFILES[device.model].short_name}{suffix}"
                 refs.append(
                     DeviceRef(
-                        unit, officer.id, device_id, device.model, device.address, device.name
+                        unit,
+                        officer.id,
+                        device_id,
+                        device.model,
+                        device.address,
+                        device.name,
+                        acc_rate_hz=device.acc_rate_hz,
+                        acc_range_g=device.acc_range_g,
+                        ecg=device.ecg,
                     )
                 )
         return refs

@@ -9,13 +9,22 @@ holds the two together.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from functools import cached_property
 from typing import Final
 
-from sensors import PROFILES, Capability, DeviceModel, DeviceProfile, Placement
+from sensors import (
+    PROFILES,
+    Accelerometer,
+    Capability,
+    DeviceModel,
+    DeviceProfile,
+    Placement,
+    PmdStream,
+)
+from sensors.pmd import MeasurementType
 
 NS_PER_S: Final = 1_000_000_000
 
@@ -87,10 +96,36 @@ class DeviceRef:
     model: DeviceModel
     address: str | None = None
     name: str | None = None
+    # The roster's choice of accelerometer rate and range (None: the model's default) and
+    # whether to stream ECG; gateway/config.py checks them against what the model offers.
+    acc_rate_hz: int | None = None
+    acc_range_g: float | None = None
+    ecg: bool = False
 
     @property
     def profile(self) -> DeviceProfile:
         return PROFILES[self.model]
+
+    @cached_property
+    def accelerometer(self) -> Accelerometer | None:
+        """The accelerometer as this device runs it: the model's, at the roster's settings."""
+        base = self.profile.accelerometer
+        if base is None:
+            return None
+        return replace(
+            base,
+            rate_hz=base.rate_hz if self.acc_rate_hz is None else self.acc_rate_hz,
+            range_g=base.range_g if self.acc_range_g is None else self.acc_range_g,
+        )
+
+    @cached_property
+    def pmd_streams(self) -> tuple[PmdStream, ...]:
+        """The PMD streams to start: the model's default ones, and ECG when the roster asks."""
+        return tuple(
+            stream
+            for stream in self.profile.pmd_streams
+            if stream.default_on or (self.ecg and stream.measurement is MeasurementType.ECG)
+        )
 
     @cached_property
     def moves_with_trunk(self) -> bool:
@@ -162,6 +197,8 @@ class Measurement:
 
 HEART_RATE: Final = Measurement("heart_rate", Scope.DEVICE)
 RR_INTERVAL: Final = Measurement("rr_interval", Scope.DEVICE)
+# A Polar H10's ECG, when the roster asks for it (docs/pmd.md): one row per sample.
+ECG: Final = Measurement("ecg", Scope.DEVICE)
 SKIN_TEMPERATURE: Final = Measurement("skin_temperature", Scope.DEVICE)
 # Measured by a CORE sensor; the estimate from heart rate is `physiology.core_temp_c`.
 CORE_TEMPERATURE: Final = Measurement("core_temperature", Scope.DEVICE)
@@ -187,6 +224,7 @@ MEASUREMENTS: Final[Mapping[str, Measurement]] = {
     for m in (
         HEART_RATE,
         RR_INTERVAL,
+        ECG,
         SKIN_TEMPERATURE,
         CORE_TEMPERATURE,
         LOCATION,

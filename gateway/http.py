@@ -64,6 +64,12 @@ class GatewayCollector(Collector):
         for reason, count in sorted(counters.rr_rejected_by_reason.items()):
             rr.add_metric([reason], count)
         yield rr
+        unused = CounterMetricFamily(
+            "bluewatch_pmd_frames_unused", "PMD frames decoded but not used", labels=["reason"]
+        )
+        for reason, count in sorted(counters.pmd_frames_unused.items()):
+            unused.add_metric([reason], count)
+        yield unused
         yield GaugeMetricFamily(
             "bluewatch_intake_backlog", "notifications waiting", value=o.pipeline.backlog
         )
@@ -76,7 +82,9 @@ class GatewayCollector(Collector):
         now = o.monotonic()
         labels = ["device", "officer", "model"]
         state = GaugeMetricFamily(
-            "bluewatch_device_link_state", "0 connecting, 1 ok, 2 stale, 3 lost", labels=labels
+            "bluewatch_device_link_state",
+            "0 connecting, 1 ok, 2 stale, 3 lost, 4 held elsewhere",
+            labels=labels,
         )
         rssi = GaugeMetricFamily("bluewatch_device_rssi_dbm", "last advertised RSSI", labels=labels)
         rate = GaugeMetricFamily(
@@ -91,6 +99,11 @@ class GatewayCollector(Collector):
         lost = CounterMetricFamily(
             "bluewatch_device_samples_lost", "IMU samples missed", labels=labels
         )
+        pmd = CounterMetricFamily(
+            "bluewatch_device_pmd_problems",
+            "PMD error statuses and session problems, by name (docs/pmd.md)",
+            labels=[*labels, "reason"],
+        )
         for device_id, managed in o.manager.devices.items():
             values = [device_id, managed.ref.officer_id, managed.ref.model.value]
             health = managed.health
@@ -102,7 +115,9 @@ class GatewayCollector(Collector):
                 drift.add_metric(values, ppm)
             reconnects.add_metric(values, health.reconnects)
             lost.add_metric(values, health.samples_lost)
-        yield from (state, rssi, rate, drift, reconnects, lost)
+            for reason, count in sorted(managed.pmd_problems.items()):
+                pmd.add_metric([*values, reason], count)
+        yield from (state, rssi, rate, drift, reconnects, lost, pmd)
         yield GaugeMetricFamily(
             "bluewatch_unknown_advertisers", "wearables heard but not on the roster",
             value=len(o.manager.unknown_advertisers),

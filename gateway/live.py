@@ -86,6 +86,7 @@ _STATE_MARK = {
     LinkState.STALE: "STALE",
     LinkState.LOST: "LOST",
     LinkState.CONNECTING: "...",
+    LinkState.HELD_ELSEWHERE: "HELD",
 }
 
 

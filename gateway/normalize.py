@@ -7,7 +7,7 @@ their lanes are the table in gateway/domain.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Final
 
 from gateway.domain import (
@@ -60,11 +60,23 @@ def heart_rate_points(
         rr_count=len(rr) - len(rr_rejected),
         rr_rejected=len(rr_rejected) or None,
     )
-    points = [HEART_RATE.point(device.tags, fields, time_ns)]
-    # Beats end at the notification, one after another: the last RR interval ends "now", each
-    # earlier one ends where the next began. A refused interval still took its time, so it
-    # moves the earlier beats back, though it is not stored. Distinct times keep every beat as
-    # its own row.
+    return [
+        HEART_RATE.point(device.tags, fields, time_ns),
+        *rr_points(rr, device, time_ns, rr_rejected),
+    ]
+
+
+def rr_points(
+    rr: Sequence[float], device: DeviceRef, time_ns: int, rr_rejected: Collection[int] = ()
+) -> list[Point]:
+    """One row per kept RR interval (strap RR or a Verity's PPI), the last ending at `time_ns`.
+
+    Beats end at the notification, one after another: the last RR interval ends "now", each
+    earlier one ends where the next began. A refused interval still took its time, so it moves
+    the earlier beats back, though it is not stored. Distinct times keep every beat as its own
+    row.
+    """
+    points = []
     end_ns = time_ns
     for index in range(len(rr) - 1, -1, -1):
         if index not in rr_rejected:

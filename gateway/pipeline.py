@@ -15,24 +15,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from gateway.acceleration import ACC_SCALES, AccelerationSamples, acc_frame_g
 from gateway.activity import ActivitySummary, ActivityTracker, SampleClock
 from gateway.aio import wait_event
 from gateway.analytics.rr_filter import RrFilter
-from gateway.domain import ACTIVITY, DeviceRef, Lane, Point
-from gateway.normalize import core_temperature_points, heart_rate_points, points_for
+from gateway.ble.pmd_session import StartedStream
+from gateway.domain import ACTIVITY, ECG, DeviceRef, Lane, Point
+from gateway.normalize import core_temperature_points, heart_rate_points, points_for, rr_points
 from gateway.outbox import AsyncOutbox
 from gateway.stand_ins import ADVERTISEMENT_SOURCE, Route, broadcast, route
 from sensors import (
+    SAMPLE_INDEX_MODULO,
     Characteristic,
     CoreBodyTemperature,
     DecodeError,
     DeviceModel,
     HeartRateMeasurement,
     ImuBatch,
+    PmdDataFrame,
     SafetyEvent,
     SensorContact,
     codec_for,
 )
+from sensors.pmd import MeasurementType
 
 logger = logging.getLogger(__name__)
 
@@ -75,13 +80,25 @@ class PipelineCounters:
     # RR intervals the plausibility filter refused (gateway/analytics/rr_filter.py), by reason.
     rr_rejected: int = 0
     rr_rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    # PMD frames that could not be used (no started stream, an unknown ACC frame kind), by why.
+    pmd_frames_unused: dict[str, int] = field(default_factory=dict)
 
 
 # What observers (analytics, live view) receive: the device, the reading, the receive time.
 Observer = Callable[[DeviceRef, Characteristic, int], None]
 ActivityObserver = Callable[[DeviceRef, ActivitySummary], None]
-# IMU batches with each sample's gateway time (from the device's sample counter).
-ImuObserver = Callable[[DeviceRef, ImuBatch, list[int]], None]
+# Accelerometer samples with each sample's gateway time: the vest's IMU batches (from its
+# sample counter) and PMD ACC frames (anchored on their receipt, gateway/acceleration.py).
+ImuObserver = Callable[[DeviceRef, AccelerationSamples, list[int]], None]
+# A device's started PMD stream (settings and FACTOR), from the device manager.
+PmdStreamLookup = Callable[[str, MeasurementType], StartedStream | None]
+# A PPI record with its blocker bit set is no interval (PpiData.kt); counted under this reason.
+PPI_BLOCKED: Final = "ppi_blocked"
+
+
+def _no_pmd_streams(device_id: str, measurement: MeasurementType) -> StartedStream | None:
+    del device_id, measurement
+    return None
 
 
 class Pipeline:
@@ -100,6 +117,7 @@ class Pipeline:
         observers: Sequence[Observer] = (),
         activity_observers: Sequence[ActivityObserver] = (),
         imu_observers: Sequence[ImuObserver] = (),
+        pmd_streams: PmdStreamLookup = _no_pmd_streams,
         committed: asyncio.Event | None = None,
         queue_limit: int = QUEUE_LIMIT,
         batch_max: int = BATCH_MAX,
@@ -130,6 +148,11 @@ class Pipeline:
         self._observers = tuple(observers)
         self._activity_observers = tuple(activity_observers)
         self._imu_observers = tuple(imu_observers)
+        self._pmd_streams = pmd_streams
+        # Per device and PMD stream: samples counted so far (the frames' stand-in for the vest's
+        # sample counter) and the sensor time of the last frame (a jump back is a power cycle).
+        self._pmd_index: dict[tuple[str, MeasurementType], int] = {}
+        self._pmd_sensor_ns: dict[tuple[str, MeasurementType], int] = {}
         self._last_observer_log: float | None = None
 
     @property
@@ -272,13 +295,21 @@ class Pipeline:
             return []
         for observer in self._observers:
             self._notify(observer, device, reading, notification.received_ns)
+        return self._points(device, reading, notification.received_ns, source)
+
+    def _points(
+        self, device: DeviceRef, reading: Characteristic, received_ns: int, source: str
+    ) -> list[Point]:
+        """The rows one decoded reading makes; the streams with state of their own first."""
         if isinstance(reading, ImuBatch):
-            return self._summarise(device, reading, notification.received_ns)
+            return self._summarise(device, reading, reading.first_sample_index, received_ns)
+        if isinstance(reading, PmdDataFrame):
+            return self._pmd_frame(device, reading, received_ns)
         if isinstance(reading, HeartRateMeasurement):
-            return self._heart_rate(device, reading, notification.received_ns)
+            return self._heart_rate(device, reading, received_ns)
         if isinstance(reading, CoreBodyTemperature):
-            return core_temperature_points(reading, device, notification.received_ns, source)
-        return points_for(reading, device, notification.received_ns)
+            return core_temperature_points(reading, device, received_ns, source)
+        return points_for(reading, device, received_ns)
 
     def _heart_rate(
         self, device: DeviceRef, reading: HeartRateMeasurement, received_ns: int
@@ -296,11 +327,81 @@ class Pipeline:
         self.counters.rr_rejected += len(rejected)
         return heart_rate_points(reading, device, received_ns, frozenset(v.index for v in rejected))
 
-    def _summarise(self, device: DeviceRef, batch: ImuBatch, received_ns: int) -> list[Point]:
+    def _pmd_frame(self, device: DeviceRef, frame: PmdDataFrame, received_ns: int) -> list[Point]:
+        """ACC to the activity tracker and fall detector, PPI to RR, ECG to rows (docs/pmd.md).
+
+        Each frame is placed on the gateway's clock with its last sample at its receipt, the
+        samples before it one period apart, through the same `SampleClock` as the vest's
+        counter, counting the frames' samples; the sensor's own time (ns since 2000, reset on
+        power-off) is not used for placement, only to notice a power cycle.
+        """
+        key = (device.device_id, frame.measurement)
+        previous_ns = self._pmd_sensor_ns.get(key)
+        self._pmd_sensor_ns[key] = frame.sensor_time_ns
+        if previous_ns is not None and frame.sensor_time_ns < previous_ns:
+            self._pmd_index.pop(key, None)  # the sensor restarted: a new recording
+            self._clocks.pop(f"{device.device_id}/{frame.measurement}", None)
+        if frame.measurement is MeasurementType.PPI:
+            return self._ppi(device, frame, received_ns)
+        stream = self._pmd_streams(device.device_id, frame.measurement)
+        if stream is None or stream.sample_rate_hz is None:
+            return self._unused("no_started_stream")
+        first = self._pmd_index.get(key, 0)
+        count = len(frame.samples)
+        self._pmd_index[key] = (first + count) % SAMPLE_INDEX_MODULO
+        if frame.measurement is MeasurementType.ACC:
+            if (frame.compressed, frame.frame_type) not in ACC_SCALES:
+                return self._unused("unknown_acc_frame")
+            acceleration = acc_frame_g(frame, stream.factor, stream.sample_rate_hz)
+            return self._summarise(device, acceleration, first, received_ns)
+        if frame.measurement is MeasurementType.ECG and device.ecg:
+            clock = self._clock(f"{device.device_id}/{frame.measurement}", stream.sample_rate_hz)
+            times = clock.place(first, count, received_ns)
+            return [
+                ECG.point(device.tags, {"uv": sample[0]}, time_ns)
+                for sample, time_ns in zip(frame.channel_samples(), times, strict=True)
+            ]
+        return self._unused(f"{frame.measurement}_not_used")
+
+    def _ppi(self, device: DeviceRef, frame: PmdDataFrame, received_ns: int) -> list[Point]:
+        """A Verity's PPI records as RR intervals, through the strap's plausibility filter."""
+        rr_filter = self._rr_filters.setdefault(f"{device.device_id}/ppi", RrFilter())
+        records = frame.ppi_samples()
+        if any(r.skin_contact_supported and not r.skin_contact for r in records):
+            rr_filter.reset()  # off the skin: what follows is a new recording
+        blocked = [index for index, record in enumerate(records) if record.blocker]
+        if blocked:
+            by_reason = self.counters.rr_rejected_by_reason
+            by_reason[PPI_BLOCKED] = by_reason.get(PPI_BLOCKED, 0) + len(blocked)
+            self.counters.rr_rejected += len(blocked)
+        intervals = [record.ppi_ms / 1000 for record in records]
+        usable = [index for index in range(len(records)) if index not in blocked]
+        verdicts = rr_filter.push([intervals[index] for index in usable]).verdicts
+        rejected = {usable[v.index] for v in verdicts if not v.accepted}
+        for verdict in verdicts:
+            if verdict.rejected_because is not None:
+                reason = str(verdict.rejected_because)
+                by_reason = self.counters.rr_rejected_by_reason
+                by_reason[reason] = by_reason.get(reason, 0) + 1
+                self.counters.rr_rejected += 1
+        return rr_points(intervals, device, received_ns, rejected | set(blocked))
+
+    def _unused(self, why: str) -> list[Point]:
+        unused = self.counters.pmd_frames_unused
+        unused[why] = unused.get(why, 0) + 1
+        return []
+
+    def _clock(self, key: str, rate_hz: int) -> SampleClock:
+        clock = self._clocks.setdefault(key, SampleClock(rate_hz))
+        clock.rate_hz = rate_hz
+        return clock
+
+    def _summarise(
+        self, device: DeviceRef, batch: AccelerationSamples, first_index: int, received_ns: int
+    ) -> list[Point]:
         tracker = self._trackers.setdefault(device.device_id, ActivityTracker(batch.sample_rate_hz))
-        clock = self._clocks.setdefault(device.device_id, SampleClock(batch.sample_rate_hz))
-        clock.rate_hz = batch.sample_rate_hz
-        times = clock.place(batch.first_sample_index, len(batch.samples_g), received_ns)
+        clock = self._clock(device.device_id, batch.sample_rate_hz)
+        times = clock.place(first_index, len(batch.samples_g), received_ns)
         for imu_observer in self._imu_observers:
             self._notify(imu_observer, device, batch, times)
         points = []

@@ -52,8 +52,12 @@ from sensors.codecs import CHARACTERISTIC_TYPES, CODECS, codec_for, decode
 from sensors.errors import DecodeError, DecodeErrorKind
 from sensors.pmd import PmdDataFrame
 from sensors.profiles import (
+    CORE,
     GENERIC_HRS,
     HELMET,
+    POLAR_COMPANY_ID,
+    POLAR_H10,
+    POLAR_VERITY_SENSE,
     PROFILES,
     VEST,
     Accelerometer,
@@ -62,7 +66,9 @@ from sensors.profiles import (
     DeviceModel,
     DeviceProfile,
     Placement,
+    PmdStream,
     ServiceSpec,
+    profile_for_advertisement,
     profile_for_services,
 )
 from sensors.uuids import normalize_uuid, sig_uuid, vendor_uuid
@@ -78,6 +84,9 @@ __all__ = [
     "GENERIC_HRS",
     "HELMET",
     "OFFICER_SAFETY_SERVICE_UUID",
+    "POLAR_COMPANY_ID",
+    "POLAR_H10",
+    "POLAR_VERITY_SENSE",
     "PROFILES",
     "SAMPLE_INDEX_MODULO",
     "VEST",
@@ -109,6 +118,7 @@ __all__ = [
     "ModelNumber",
     "Placement",
     "PmdDataFrame",
+    "PmdStream",
     "PositionStatus",
     "SafetyEvent",
     "SafetyEventKind",
@@ -125,6 +135,7 @@ __all__ = [
     "decode",
     "imu_samples_per_notification",
     "normalize_uuid",
+    "profile_for_advertisement",
     "profile_for_services",
     "sig_uuid",
     "vendor_uuid",

@@ -33,6 +33,9 @@ from sensors.characteristics.officer_safety import (
     SafetyEvent,
 )
 from sensors.characteristics.thermometer import TemperatureMeasurement
+from sensors.pmd.gatt import PMD_SERVICE_UUID
+from sensors.pmd.measurement import MeasurementType
+from sensors.pmd.settings import SettingType
 from sensors.uuids import normalize_uuid, sig_uuid
 
 
@@ -46,6 +49,9 @@ class DeviceModel(StrEnum):
     GENERIC_HRS = "generic-hrs"
     # greenTEG CORE body-temperature sensor (docs/core-and-hrs.md).
     CORE = "core"
+    # Polar's chest strap and arm band, streaming over Polar Measurement Data (docs/pmd.md).
+    POLAR_H10 = "polar-h10"
+    POLAR_VERITY_SENSE = "polar-verity-sense"
 
 
 class Capability(StrEnum):
@@ -61,6 +67,7 @@ class Capability(StrEnum):
     PANIC_BUTTON = "panic_button"  # panic and "I'm OK" presses
     HOLSTER = "holster"
     IMPACT = "impact"  # the device reports impacts it measured itself
+    ECG = "ecg"  # a single-lead electrocardiogram (stored when the roster asks for it)
 
 
 class Placement(StrEnum):
@@ -84,6 +91,33 @@ class Accelerometer:
     def __post_init__(self) -> None:
         if self.rate_hz not in self.rates_hz or self.range_g not in self.ranges_g:
             raise ValueError("the rate and range used must be among those offered")
+
+
+@dataclass(frozen=True, slots=True)
+class PmdStream:
+    """One PMD stream a model offers, as data: how the gateway starts it (docs/pmd.md).
+
+    `fixed` are the settings the start request always selects, in wire order; a stream that
+    `uses_accelerometer` selects SAMPLE_RATE and RANGE from the device's accelerometer (the
+    model's defaults, or the roster's choice among those offered) before them. A stream that is
+    not `default_on` is started only when the roster asks for it (ECG).
+    """
+
+    measurement: MeasurementType
+    fixed: tuple[tuple[SettingType, int], ...] = ()
+    uses_accelerometer: bool = False
+    default_on: bool = True
+
+    def selection(self, accelerometer: Accelerometer | None) -> dict[SettingType, int]:
+        """The settings of this stream's start request (empty for PPI, which takes none)."""
+        chosen: dict[SettingType, int] = {}
+        if self.uses_accelerometer:
+            if accelerometer is None:
+                raise ValueError(f"the {self.measurement} stream needs an accelerometer")
+            chosen[SettingType.SAMPLE_RATE] = accelerometer.rate_hz
+            chosen[SettingType.RANGE] = int(accelerometer.range_g)
+        chosen.update(self.fixed)
+        return chosen
 
 
 class Property(StrEnum):
@@ -138,6 +172,21 @@ class DeviceProfile:
     capabilities: frozenset[Capability]
     accelerometer: Accelerometer | None = None
     broadcast: BroadcastSpec | None = None
+    # A Bluetooth SIG company id in the advertisement's manufacturer data. A model that sets it
+    # is recognised by it and by its name prefix, never by its services alone: a Polar H10
+    # advertises only the Heart Rate Service, as any strap does.
+    manufacturer_id: int | None = None
+    # The PMD streams the gateway starts on connect (empty: the device has no PMD service).
+    pmd_streams: tuple[PmdStream, ...] = ()
+    # Accepts one central at a time: while another holds it, connecting fails (Polar H10 and
+    # Verity Sense by default, polar-ble-sdk #164, #284, #364).
+    single_connection: bool = False
+
+    @property
+    def service_uuids(self) -> tuple[str, ...]:
+        """Every service the gateway discovers: the table's, and PMD's when streams are used."""
+        table = tuple(service.uuid for service in self.services)
+        return (*table, PMD_SERVICE_UUID) if self.pmd_streams else table
 
     def characteristics(self) -> Iterable[CharacteristicSpec]:
         for service in self.services:
@@ -330,8 +379,95 @@ CORE: Final = DeviceProfile(
     broadcast=BroadcastSpec(CORE_COMPANY_ID, CoreAdvertisement),
 )
 
+# Polar's Bluetooth SIG company id (0x006B), which starts its advertisements' manufacturer data
+# (polar-ble-sdk `BleAdvertisementContent.kt`; the notes' section 3).
+POLAR_COMPANY_ID: Final = 0x006B
+_POLAR_HEART_RATE = ServiceSpec(
+    HEART_RATE_SERVICE, "Heart Rate", (CharacteristicSpec(HeartRateMeasurement, NOTIFY, 1.0),)
+)
+# PMD ACC: 16-bit samples (the only resolution either sensor offers: 2021 spec p.9-10, the H10
+# and Verity settings responses in its diagrams). The Verity refuses a start without CHANNELS
+# and takes it as one byte (bleakheart #10).
+_ACC_16_BIT = ((SettingType.RESOLUTION, 16),)
+
+# Polar H10 chest strap (polar-ble-sdk documentation/products/PolarH10.md): HR and RR over the
+# Heart Rate Service, ECG (130 Hz, 14-bit, uV; off unless the roster asks) and acceleration
+# (25/50/100/200 Hz at +-2/4/8 g, 16-bit, mG) over PMD. The gateway starts ACC at 50 Hz and
+# +-8 g: the vest's rate, inside the 20-200 Hz the fall detector was evaluated at, a quarter of
+# 200 Hz's radio load, and the widest range, so an impact is not clipped (docs/algorithms.md
+# on clipped impacts). Worn on the chest: a fall moves it.
+POLAR_H10: Final = DeviceProfile(
+    model=DeviceModel.POLAR_H10,
+    short_name="h10",
+    # "Polar H10 8C4A1B2D": model, then the device id (polar-ble-sdk README, "Polar H10 …").
+    name_prefix="Polar H10",
+    advertised_services=frozenset({HEART_RATE_SERVICE}),
+    services=(_POLAR_HEART_RATE, _BATTERY, _DEVICE_INFORMATION),
+    placement=Placement.TORSO,
+    capabilities=frozenset(
+        {
+            Capability.HEART_RATE,
+            Capability.RR_INTERVALS,
+            Capability.ACCELERATION,
+            Capability.ECG,
+            Capability.BATTERY,
+        }
+    ),
+    accelerometer=Accelerometer(
+        rates_hz=(25, 50, 100, 200), ranges_g=(2.0, 4.0, 8.0), rate_hz=50, range_g=8.0
+    ),
+    manufacturer_id=POLAR_COMPANY_ID,
+    single_connection=True,
+    pmd_streams=(
+        PmdStream(MeasurementType.ACC, _ACC_16_BIT, uses_accelerometer=True),
+        # The H10's only ECG setting (real capture, phdiethelm/h10_ecg: `01 00` answered with
+        # SAMPLE_RATE 130, RESOLUTION 14).
+        PmdStream(
+            MeasurementType.ECG,
+            ((SettingType.SAMPLE_RATE, 130), (SettingType.RESOLUTION, 14)),
+            default_on=False,
+        ),
+    ),
+)
+
+# Polar Verity Sense arm band (PolarVeritySense.md): HR over the Heart Rate Service; PPI (the
+# optical peak-to-peak interval, used as RR) and acceleration (normal mode: 52 Hz, +-8 g, 16-bit,
+# delta-compressed) over PMD. Worn on the upper arm: its accelerometer is telemetry, not a
+# man-down source (docs/algorithms.md, "Arm-worn sensors").
+POLAR_VERITY_SENSE: Final = DeviceProfile(
+    model=DeviceModel.POLAR_VERITY_SENSE,
+    short_name="verity",
+    name_prefix="Polar Sense",
+    advertised_services=frozenset({HEART_RATE_SERVICE}),
+    services=(_POLAR_HEART_RATE, _BATTERY, _DEVICE_INFORMATION),
+    placement=Placement.ARM,
+    capabilities=frozenset(
+        {
+            Capability.HEART_RATE,
+            Capability.RR_INTERVALS,
+            Capability.ACCELERATION,
+            Capability.BATTERY,
+        }
+    ),
+    accelerometer=Accelerometer(rates_hz=(52,), ranges_g=(8.0,), rate_hz=52, range_g=8.0),
+    manufacturer_id=POLAR_COMPANY_ID,
+    single_connection=True,
+    pmd_streams=(
+        PmdStream(
+            MeasurementType.ACC,
+            (*_ACC_16_BIT, (SettingType.CHANNELS, 3)),
+            uses_accelerometer=True,
+        ),
+        # PPI starts without settings (BlePMDClient.startMeasurement with an empty setting).
+        PmdStream(MeasurementType.PPI),
+    ),
+)
+
 PROFILES: Final[Mapping[DeviceModel, DeviceProfile]] = MappingProxyType(
-    {profile.model: profile for profile in (VEST, HELMET, GENERIC_HRS, CORE)}
+    {
+        profile.model: profile
+        for profile in (VEST, HELMET, GENERIC_HRS, CORE, POLAR_H10, POLAR_VERITY_SENSE)
+    }
 )
 
 
@@ -342,9 +478,32 @@ def profile_for_services(service_uuids: Iterable[str]) -> DeviceProfile | None:
     services wins, and a tie (two models equally likely) recognises nothing.
     """
     seen = {normalize_uuid(uuid) for uuid in service_uuids}
-    matches = [p for p in PROFILES.values() if p.advertised_services <= seen]
+    matches = [
+        p for p in PROFILES.values() if p.manufacturer_id is None and p.advertised_services <= seen
+    ]
     if not matches:
         return None
     best = max(len(p.advertised_services) for p in matches)
     winners = [p for p in matches if len(p.advertised_services) == best]
     return winners[0] if len(winners) == 1 else None
+
+
+def profile_for_advertisement(
+    service_uuids: Iterable[str], local_name: str | None, manufacturer_ids: Iterable[int]
+) -> DeviceProfile | None:
+    """The model an advertisement shows: by company id and name prefix where the model has a
+    company id (a Polar H10 is "Polar H10 …" with Polar's id), else by services alone."""
+    seen = {normalize_uuid(uuid) for uuid in service_uuids}
+    companies = set(manufacturer_ids)
+    named = [
+        p
+        for p in PROFILES.values()
+        if p.manufacturer_id is not None
+        and p.manufacturer_id in companies
+        and local_name is not None
+        and local_name.startswith(f"{p.name_prefix} ")
+        and p.advertised_services <= seen
+    ]
+    if len(named) == 1:
+        return named[0]
+    return profile_for_services(seen)

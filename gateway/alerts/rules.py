@@ -13,6 +13,7 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.acceleration import AccelerationSamples
 from gateway.activity import ActivitySummary, Intensity, Posture
 from gateway.alerts.engine import AlertEngine, Rule
 from gateway.alerts.model import AlertKind, Severity
@@ -30,7 +31,6 @@ from sensors import (
     CoreBodyTemperature,
     CoreDataQuality,
     HeartRateMeasurement,
-    ImuBatch,
     LocationAndSpeed,
     SafetyEvent,
     SafetyEventKind,
@@ -102,6 +102,10 @@ class _Sustained:
         if self.since_ns is None:
             self.since_ns = now_ns
         return (now_ns - self.since_ns) / NS_PER_S
+
+
+# Link states in which the device is heard: a device-lost warning clears.
+_PRESENT: Final = frozenset({LinkState.OK, LinkState.HELD_ELSEWHERE})
 
 
 @dataclass
@@ -179,7 +183,8 @@ class OfficerMonitor:
                 device_id=device.device_id,
                 location=self.location,
             )
-        elif state is LinkState.OK:
+        elif state in _PRESENT:
+            # Held by another central, the device is there: its broadcast is what is heard.
             self.engine.clear(
                 self.profile.officer_id,
                 AlertKind.DEVICE_LOST,
@@ -189,14 +194,14 @@ class OfficerMonitor:
 
     # --- man down ----------------------------------------------------------------------------
 
-    def on_imu(self, device: DeviceRef, batch: ImuBatch, times_ns: list[int]) -> None:
-        """Trunk samples, stamped from the device's counter, into the fall detector."""
+    def on_imu(self, device: DeviceRef, batch: AccelerationSamples, times_ns: list[int]) -> None:
+        """Trunk samples, stamped on the gateway's clock, into the fall detector."""
         if not device.moves_with_trunk:
             return
         if self._detector is None:
             # The device's own range (device models, sensors/profiles.py): a clipped impact at
             # ±2 g needs a lower threshold than one measured at ±32 g (docs/algorithms.md).
-            accelerometer = device.profile.accelerometer
+            accelerometer = device.accelerometer  # at the roster's range, if it chose one
             assert accelerometer is not None  # moves_with_trunk: it has one
             self._detector = FallDetector(batch.sample_rate_hz, accelerometer.range_g)
         # One call per batch: the detector keeps its per-sample state in locals for the batch.

@@ -18,9 +18,18 @@ class LinkState(StrEnum):
     OK = "ok"
     STALE = "stale"
     LOST = "lost"
+    # Another central holds the device's one connection (a Polar sensor and an officer's phone):
+    # the gateway hears its advertisements but cannot connect (docs/devices.md).
+    HELD_ELSEWHERE = "held_elsewhere"
 
 
-LINK_STATE_CODES = {LinkState.CONNECTING: 0, LinkState.OK: 1, LinkState.STALE: 2, LinkState.LOST: 3}
+LINK_STATE_CODES = {
+    LinkState.CONNECTING: 0,
+    LinkState.OK: 1,
+    LinkState.STALE: 2,
+    LinkState.LOST: 3,
+    LinkState.HELD_ELSEWHERE: 4,
+}
 
 
 @dataclass
@@ -35,6 +44,7 @@ class LinkHealth:
     stale_after_s: float
     lost_after_s: float
     connected: bool = False
+    held_elsewhere: bool = False
     last_notification_s: float | None = None
     rssi_dbm: int | None = None
     notifications: int = 0
@@ -47,10 +57,12 @@ class LinkHealth:
 
     def state(self, now_s: float) -> LinkState:
         if self.last_notification_s is None:
-            return LinkState.CONNECTING
+            return LinkState.HELD_ELSEWHERE if self.held_elsewhere else LinkState.CONNECTING
         silence = now_s - self.last_notification_s
         if silence >= self.lost_after_s:
             return LinkState.LOST
+        if self.held_elsewhere:
+            return LinkState.HELD_ELSEWHERE
         if silence >= self.stale_after_s:
             return LinkState.STALE
         return LinkState.OK

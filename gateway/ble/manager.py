@@ -13,6 +13,7 @@ import heapq
 import itertools
 import logging
 import random
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,17 +25,24 @@ from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
-from gateway.backoff import BLE_RECONNECT, BackoffPolicy
+from gateway.backoff import BLE_HELD_ELSEWHERE, BLE_RECONNECT, BackoffPolicy
 from gateway.ble.factory import BleakFactory
 from gateway.ble.link import LinkHealth, LinkState
+from gateway.ble.pmd_link import PmdLink
+from gateway.ble.pmd_session import PmdSession, Problem, SessionState, StartedStream, WantedStream
 from gateway.domain import DeviceRef
 from sensors import (
     Characteristic,
+    DecodeError,
     DeviceStatus,
+    HeartRateMeasurement,
     ImuBatch,
+    SensorContact,
     normalize_uuid,
     profile_for_services,
 )
+from sensors.characteristics.polar_advertisement import PolarHrAdvertisement
+from sensors.pmd import PMD_DATA_UUID, MeasurementType
 from sensors.profiles import Property
 
 logger = logging.getLogger(__name__)
@@ -71,6 +79,10 @@ def _ignore_link_change(device: DeviceRef, state: LinkState) -> None:
 
 def _ignore_broadcast(device: DeviceRef, data: bytes, received_ns: int) -> None:
     del device, data, received_ns
+
+
+class PmdSessionError(BleakError):
+    """The PMD handshake could not complete on this link (MTU refused, no answer): reconnect."""
 
 
 class PrioritySlots:
@@ -118,6 +130,13 @@ class ManagedDevice:
     ever_connected: bool = False
     boot_count: int | None = None
     broadcast_at: float | None = None
+    pmd: PmdLink | None = None
+    # Reads the sensor's unprompted control-point messages while connected.
+    follow: asyncio.Task[None] | None = None
+    # PMD problems by name (`error_invalid_mtu`, `stopped_by_sensor`, ...), for /metrics.
+    pmd_problems: Counter[str] = field(default_factory=Counter)
+    # The frame counter of the last advertised heart rate used (the SDK's isHrDataUpdated).
+    advertised_hr_counter: int | None = None
 
 
 class DeviceManager:
@@ -137,6 +156,7 @@ class DeviceManager:
         on_link_change: LinkChangeHandler = _ignore_link_change,
         on_broadcast: BroadcastHandler = _ignore_broadcast,
         backoff: BackoffPolicy = BLE_RECONNECT,
+        held_elsewhere_backoff: BackoffPolicy = BLE_HELD_ELSEWHERE,
         rng: random.Random | None = None,
     ) -> None:
         self._factory = factory
@@ -147,6 +167,8 @@ class DeviceManager:
         self._clock_ns = clock_ns
         self._monotonic = monotonic
         self._backoff = backoff
+        self._held_elsewhere_backoff = held_elsewhere_backoff
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._random = (rng or random.Random()).random  # noqa: S311 - jitter, not secrecy
         self._slots = PrioritySlots(max_concurrent_connects)
         self.devices = {
@@ -160,7 +182,19 @@ class DeviceManager:
             group.create_task(self._scan(), name="ble-scanner")
             group.create_task(self._grade_links(), name="link-grader")
             for device_id, managed in self.devices.items():
-                group.create_task(self._keep_connected(managed), name=f"device-{device_id}")
+                self._tasks[device_id] = group.create_task(
+                    self._keep_connected(managed), name=f"device-{device_id}"
+                )
+
+    async def remove(self, device_id: str) -> None:
+        """Take a device off the roster: stop its streams, disconnect, stop reconnecting."""
+        managed = self.devices.pop(device_id, None)
+        task = self._tasks.pop(device_id, None)
+        if task is not None:
+            task.cancel()
+        if managed is not None:
+            await self._stop_streams(managed)
+            await self._disconnect(managed)
 
     async def _grade_links(self) -> None:
         while True:
@@ -204,6 +238,8 @@ class DeviceManager:
                 managed.health.rssi_dbm = advertisement.rssi
                 managed.seen.set()
                 self._broadcast(managed, advertisement)
+                if managed.health.held_elsewhere:
+                    self._advertised_heart_rate(managed, advertisement)
                 return
         if profile_for_services(advertisement.service_uuids) is not None:
             # Somebody else's vest (or a spoofer): never connected, but visible in metrics.
@@ -241,29 +277,148 @@ class DeviceManager:
                 async with self._slots.acquire(priority=0 if managed.ever_connected else 1):
                     client = await self._connect(managed, lost)
                 await self._subscribe(managed, client)
+                await self._start_streams(managed, client)
             except (BleakError, TimeoutError, OSError) as exc:
                 attempt += 1
-                delay = self._backoff.delay_s(attempt, self._random)
-                logger.warning(
-                    "%s: connect failed (%s); retry %d in %.1f s",
-                    managed.ref.device_id, exc, attempt, delay,
-                )  # fmt: skip
+                delay = self._retry_delay(managed, exc, attempt)
                 await self._disconnect(managed)
                 await asyncio.sleep(delay)
                 if managed.ble_device is not None:
                     managed.seen.set()  # retry the device last heard without waiting to hear it
                 continue
+            if managed.health.held_elsewhere:
+                managed.health.held_elsewhere = False
+                logger.info(
+                    "%s: connected; no longer held by another central", managed.ref.device_id
+                )
             if managed.ever_connected:
                 managed.health.reconnects += 1
             managed.ever_connected = True
             attempt = 0
             logger.info("%s: connected and subscribed", managed.ref.device_id)
-            await lost.wait()
+            await self._while_connected(managed, lost)
             managed.health.connected = False
             managed.client = None
+            if managed.pmd is not None:
+                managed.pmd.link_lost()
+                managed.pmd = None
             logger.warning("%s: disconnected", managed.ref.device_id)
             if managed.ble_device is not None:
                 managed.seen.set()  # try the last known device at once
+
+    def _retry_delay(self, managed: ManagedDevice, exc: Exception, attempt: int) -> float:
+        """How long to wait after a failed connect; says "held elsewhere" once, not per try.
+
+        A single-connection sensor that advertises yet cannot be connected is held by another
+        central: a real Polar sensor keeps broadcasting while connected, but not connectably, so
+        the connect attempt times out (polar-ble-sdk #164, #284). Those are retried slowly.
+        """
+        ref = managed.ref
+        connect_failed = not isinstance(exc, PmdSessionError) and managed.client is None
+        if ref.profile.single_connection and connect_failed and managed.ble_device is not None:
+            delay = self._held_elsewhere_backoff.delay_s(attempt, self._random)
+            if not managed.health.held_elsewhere:
+                managed.health.held_elsewhere = True
+                logger.warning(
+                    "%s: advertising but not connectable: another central holds its one "
+                    "connection; using its advertised heart rate, retrying every %.0f-%.0f s",
+                    ref.device_id, delay, self._held_elsewhere_backoff.cap_s,
+                )  # fmt: skip
+            return delay
+        delay = self._backoff.delay_s(attempt, self._random)
+        logger.warning(
+            "%s: connect failed (%s); retry %d in %.1f s", ref.device_id, exc, attempt, delay
+        )
+        return delay
+
+    async def _while_connected(self, managed: ManagedDevice, lost: asyncio.Event) -> None:
+        """Wait for the link to drop, answering the sensor's unprompted PMD messages."""
+        if managed.pmd is not None:
+            managed.follow = asyncio.create_task(
+                managed.pmd.follow(), name=f"pmd-{managed.ref.device_id}"
+            )
+        try:
+            await lost.wait()
+        finally:
+            await self._stop_following(managed)
+
+    @staticmethod
+    async def _stop_following(managed: ManagedDevice) -> None:
+        follow, managed.follow = managed.follow, None
+        if follow is None:
+            return
+        follow.cancel()
+        # The follower's own end (cancelled, or a link error) is not this task's concern.
+        await asyncio.gather(follow, return_exceptions=True)
+
+    async def _start_streams(self, managed: ManagedDevice, client: BleakClient) -> None:
+        """The PMD session of a device that has one: MTU, subscriptions, start (docs/pmd.md)."""
+        ref = managed.ref
+        if not ref.pmd_streams:
+            return
+        wanted = [
+            WantedStream(stream.measurement, stream.selection(ref.accelerometer))
+            for stream in ref.pmd_streams
+        ]
+
+        def on_data(data: bytes) -> None:
+            self._deliver(managed, PMD_DATA_UUID, data)
+
+        def on_problem(problem: Problem) -> None:
+            managed.pmd_problems[problem.reason] += 1
+            logger.warning(
+                "%s: PMD %s: %s (%s)",
+                ref.device_id, problem.measurement or "session", problem.reason, problem.detail,
+            )  # fmt: skip
+
+        link = PmdLink(client, PmdSession(wanted), on_data, on_problem)
+        managed.pmd = link
+        await link.start()
+        if link.session.state is SessionState.FAILED:
+            if link.session.started:
+                await link.stop()  # what did start must not be left draining the battery
+            managed.pmd = None
+            raise PmdSessionError(f"PMD session failed: {', '.join(link.session.counts)}")
+
+    async def _stop_streams(self, managed: ManagedDevice) -> None:
+        # The follower would read the stop's answers: it goes first.
+        await self._stop_following(managed)
+        link, managed.pmd = managed.pmd, None
+        if link is not None and managed.client is not None and managed.client.is_connected:
+            await link.stop()
+
+    def pmd_stream(self, device_id: str, measurement: MeasurementType) -> StartedStream | None:
+        """A device's started PMD stream (its settings and FACTOR), for the pipeline."""
+        managed = self.devices.get(device_id)
+        if managed is None or managed.pmd is None:
+            return None
+        return managed.pmd.session.started.get(measurement)
+
+    def _advertised_heart_rate(
+        self, managed: ManagedDevice, advertisement: AdvertisementData
+    ) -> None:
+        """While held elsewhere: Polar's advertised heart rate as a heart-rate notification.
+
+        The broadcast carries the heart rate and a contact bit, no RR (BlePolarHrAdvertisement);
+        it goes through the pipeline as the Heart Rate Service would, so the heart-rate alerts
+        keep working. Each broadcast counts once (its frame counter changes, as the SDK's
+        `isHrDataUpdated` reads it).
+        """
+        try:
+            broadcast = PolarHrAdvertisement.from_manufacturer_data(advertisement.manufacturer_data)
+        except DecodeError:
+            managed.pmd_problems["malformed_advertisement"] += 1
+            return
+        if broadcast is None or broadcast.frame_counter == managed.advertised_hr_counter:
+            return
+        managed.advertised_hr_counter = broadcast.frame_counter
+        reading = HeartRateMeasurement(
+            heart_rate_bpm=broadcast.heart_rate_bpm,
+            sensor_contact=(
+                SensorContact.DETECTED if broadcast.sensor_contact else SensorContact.NOT_DETECTED
+            ),
+        )
+        self._deliver(managed, HeartRateMeasurement.UUID, reading.encode())
 
     async def _connect(self, managed: ManagedDevice, lost: asyncio.Event) -> BleakClient:
         assert managed.ble_device is not None
@@ -273,7 +428,7 @@ class DeviceManager:
             managed.ref.device_id,
             disconnected_callback=lambda _: lost.set(),
             max_attempts=CONNECT_ATTEMPTS_PER_ROUND,
-            services=[service.uuid for service in managed.ref.profile.services],
+            services=list(managed.ref.profile.service_uuids),
             **self._factory.backend_kwargs(client=True),
         )
         managed.client = client
@@ -341,5 +496,8 @@ class DeviceManager:
             managed.boot_count = reading.boot_count
 
     async def close(self) -> None:
+        """Stop every device's PMD streams (a Polar sensor left streaming drains its battery,
+        polar-ble-sdk KnownIssues.md), then disconnect."""
         for managed in self.devices.values():
+            await self._stop_streams(managed)
             await self._disconnect(managed)

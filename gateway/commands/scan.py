@@ -13,7 +13,7 @@ from bleak.exc import BleakError
 from gateway.ble.factory import BleakFactory
 from gateway.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Streams
 from gateway.commands.ble_options import add_ble_options, ble_settings
-from sensors import profile_for_services
+from sensors import profile_for_advertisement
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,7 +29,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def describe(device: BLEDevice, advertisement: AdvertisementData) -> dict[str, object]:
-    profile = profile_for_services(advertisement.service_uuids)
+    profile = profile_for_advertisement(
+        advertisement.service_uuids,
+        advertisement.local_name,
+        advertisement.manufacturer_data.keys(),
+    )
     return {
         "address": device.address,
         "name": advertisement.local_name,

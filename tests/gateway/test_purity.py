@@ -24,6 +24,8 @@ PURE_CORE = (
     "gateway.officer_status",
     "gateway.latency",
     "gateway.ble.link",
+    "gateway.ble.pmd_session",
+    "gateway.acceleration",
 )
 
 

@@ -24,6 +24,7 @@ from sensors import (
     DecodeError,
     decode,
 )
+from sensors.characteristics.polar_advertisement import PolarHrAdvertisement
 from sensors.pmd import decode_control_point, decode_indication
 
 VALID_SEEDS = {
@@ -78,6 +79,11 @@ CONTROL_POINT_SEEDS: dict[str, tuple[Callable[[bytes], Characteristic], list[str
         ],
     ),
     "pmd indication": (decode_indication, ["01 01 02", "f0 02 00 00 00 00"]),
+    # A real Verity Sense (Navideck/universal_ble #69) and OH1 (the SDK's iOS comment).
+    "polar advertisement": (
+        PolarHrAdvertisement.decode,
+        ["72 08 0000000000000000 7a 01 05 37 00 55", "72 06 7f4437000000 33 00 3c"],
+    ),
 }
 MUTATIONS_PER_CODEC = 3000
 
