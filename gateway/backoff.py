@@ -26,3 +26,7 @@ class BackoffPolicy:
 # retry fast at first. The cap keeps a device that is really gone from hogging the connection
 # slots, yet a vest that comes back is reconnected within half a minute.
 BLE_RECONNECT = BackoffPolicy(first_s=0.5, cap_s=30.0)
+
+# gpsd restarts in about a second (a receiver replugged, a package upgrade); a gateway in a
+# vehicle without a receiver retries twice a minute at most, at no cost.
+GPSD_RECONNECT = BackoffPolicy(first_s=1.0, cap_s=30.0)
