@@ -43,10 +43,12 @@ from gateway.jobs.housekeeping import Housekeeping
 from gateway.jobs.live_view import LiveView
 from gateway.jobs.status_rows import StatusRows
 from gateway.jobs.systemd import SystemdWatchdog
+from gateway.jobs.vehicle_position import VehiclePosition
 from gateway.live import LiveState
 from gateway.outbox import AsyncOutbox, Outbox
 from gateway.pipeline import Pipeline
 from gateway.sinks.sink import Sink
+from gateway.vehicle.track import VehicleTrack
 from sensors import Characteristic, ImuBatch
 
 logger = logging.getLogger(__name__)
@@ -283,6 +285,19 @@ async def build(
         committed=committed,
     )
     deliveries = [Delivery(outbox, sink, wakeup=committed, monotonic=loop.time) for sink in sinks]
+    vehicle = (
+        None
+        if config.vehicle is None
+        else VehiclePosition(
+            config.vehicle.gpsd_host,
+            config.vehicle.gpsd_port,
+            {**unit.tags, "vehicle": config.vehicle_id},
+            VehicleTrack(config.vehicle),
+            emit,
+            clock_ns=time.time_ns,
+            random=random.random,
+        )
+    )
     housekeeping = Housekeeping(outbox, monotonic=loop.time)
     status_rows = StatusRows(
         unit,
@@ -295,6 +310,7 @@ async def build(
         outbox_stats=lambda: housekeeping.stats,
         clock_ns=time.time_ns,
         monotonic=loop.time,
+        gpsd=None if vehicle is None else vehicle.health,
     )
     alert_timers = AlertTimers(
         monitors.values(),
@@ -330,6 +346,8 @@ async def build(
     ]
     if dispatch_http is not None:
         jobs.append(Job("dispatch-api", dispatch_http.run))
+    if vehicle is not None:
+        jobs.append(Job("vehicle-position", vehicle.run))
     if live_out is not None:
         view = LiveView(
             live_out, live, unit, manager=manager, pipeline=pipeline, monotonic=loop.time

@@ -65,6 +65,9 @@ class VehicleTrack:
         if isinstance(report, Sky):
             self.sky = report
             return
+        if self.tpv is not None and report.mode is not self.tpv.mode:
+            # SKY follows TPV in a cycle: the last one described the fix that just changed.
+            self.sky = None
         self.tpv = report
         if not report.mode.has_position:
             return  # in a tunnel the vehicle keeps its last known state and position
