@@ -23,6 +23,8 @@ PURE_CORE = (
     "gateway.officer_status",
     "gateway.latency",
     "gateway.ble.link",
+    "gateway.vehicle.protocol",
+    "gateway.vehicle.track",
 )
 
 

@@ -57,7 +57,8 @@ def start_gpsfake(
     gpsfake = require_gpsfake()
     # -p: gpsfake watches its gpsd itself (writing the reports to `output`); it needs to, for
     # -1 to end the run: it removes the fake receiver when its gpsd reports the device closed.
-    args = [gpsfake, "-q", "-n", "-p", "-P", str(port), "-c", str(seconds_per_cycle / SENTENCES_PER_CYCLE)]
+    cycle = str(seconds_per_cycle / SENTENCES_PER_CYCLE)
+    args = [gpsfake, "-q", "-n", "-p", "-P", str(port), "-c", cycle]
     if once:
         args.append("-1")
     env = {**os.environ, "PATH": f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"}

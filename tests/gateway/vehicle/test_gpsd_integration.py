@@ -66,7 +66,7 @@ async def test_a_drive_a_stop_and_a_tunnel(tmp_path: Path) -> None:
         gpsfake.stop()
     fields = [row.fields for row in rows]
     assert all(row.measurement == "vehicle" and row.tags == TAGS for row in rows)
-    moving = [f for f in fields if f["moving"] and f["fix"] == "3d" and f["speed_mps"] > 10]
+    moving = [f for f in fields if f["moving"] and f["fix"] == "3d" and float(f["speed_mps"]) > 10]
     # 8 s of driving at 1 Hz (the first report or two may precede the job's connection).
     assert len(moving) >= 6, fields
     assert all(abs(float(f["speed_mps"]) - 12.0) < 0.1 for f in moving)
@@ -118,7 +118,7 @@ async def test_no_gpsd_then_gpsd_then_a_restart(
                 )
             )
             await until(lambda: vehicle.health.connected, 20, f"connected, run {run}")
-            await until(lambda: len(rows) > before, 10, f"a row, run {run}")
+            await until(lambda: len(rows) > before, 10, f"a row, run {run}")  # noqa: B023
             await asyncio.to_thread(gpsfakes[-1].wait, 30)
             await until(lambda: not vehicle.health.connected, 5, f"gpsd gone, run {run}")
     finally:
