@@ -17,9 +17,9 @@ import pytest
 from gateway.domain import Point
 from gateway.jobs.vehicle_position import VehiclePosition
 from gateway.vehicle.track import TrackSettings, VehicleTrack
-from tests.gateway.vehicle.nmea_logs import DRIVE_STOP_TUNNEL, Leg, write
 from tests.support.gpsd import require_gpsfake, start_gpsfake
 from tests.support.network import free_port
+from tests.support.nmea import DRIVE_STOP_TUNNEL, Leg, write
 
 SPEEDUP = 2.0
 TAGS = {"agency": "metro-pd", "unit": "car-12", "vehicle": "car-12"}

@@ -6,7 +6,7 @@ import pytest
 
 from gateway.vehicle.protocol import FixMode, GpsdProtocolError, Sky, Tpv, parse_report
 
-# Lines as gpsd 3.22 wrote them while gpsfake replayed tests/gateway/vehicle/nmea_logs.py.
+# Lines as gpsd 3.22 wrote them while gpsfake replayed tests.support.nmea.py.
 TPV_3D = (
     b'{"class":"TPV","device":"/dev/pts/1","mode":3,"time":"2026-11-25T14:00:05.000Z",'
     b'"ept":0.005,"lat":40.759276667,"lon":-73.984626667,"altHAE":-22.2000,"altMSL":12.0000,'
