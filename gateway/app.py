@@ -27,6 +27,7 @@ from gateway.activity import ActivitySummary, ActivityTracker
 from gateway.alerts.coverage import gaps
 from gateway.alerts.engine import AlertEngine
 from gateway.alerts.evidence import EvidenceRecorder
+from gateway.alerts.proximity import VehicleView
 from gateway.alerts.rules import OfficerMonitor, officer_profile
 from gateway.backoff import BackoffPolicy
 from gateway.ble.factory import BleakFactory
@@ -230,6 +231,12 @@ async def build(
     def tracker_for(device_id: str) -> ActivityTracker | None:
         return pipeline.tracker(device_id)
 
+    track = None if config.vehicle is None else VehicleTrack(config.vehicle)
+    vehicle_view = (
+        None
+        if track is None or config.vehicle is None
+        else VehicleView(config.vehicle_id, config.vehicle, lambda: track.last_fix)
+    )
     evidence = EvidenceRecorder(unit, tracker_for, emit)
     engine = AlertEngine(
         unit,
@@ -248,6 +255,7 @@ async def build(
             engine,
             emit,
             unit.officer_tags(officer.id),
+            vehicle=vehicle_view,
         )
         for officer in config.officers
     }
@@ -287,12 +295,12 @@ async def build(
     deliveries = [Delivery(outbox, sink, wakeup=committed, monotonic=loop.time) for sink in sinks]
     vehicle = (
         None
-        if config.vehicle is None
+        if config.vehicle is None or track is None
         else VehiclePosition(
             config.vehicle.gpsd_host,
             config.vehicle.gpsd_port,
             {**unit.tags, "vehicle": config.vehicle_id},
-            VehicleTrack(config.vehicle),
+            track,
             emit,
             clock_ns=time.time_ns,
             random=random.random,

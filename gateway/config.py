@@ -31,6 +31,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gateway.alerts.proximity import ProximitySettings
 from gateway.alerts.rules import AlertSettings
 from gateway.ble.factory import BleSettings
 from gateway.domain import ID_PATTERN, DeviceRef, UnitRef
@@ -181,14 +182,21 @@ class DispatchApiSettings(_Section):
         return self.token.get_secret_value() if self.token else None
 
 
-class VehicleSettings(TrackSettings):
-    """`[vehicle]`: the vehicle's id, where its gpsd listens, and its track's cadence
-    (docs/vehicle.md). Without this section the gateway does not look for gpsd."""
+class VehicleSettings(TrackSettings, ProximitySettings):
+    """`[vehicle]`: the vehicle's id, where its gpsd listens, its track's cadence and the
+    distances the alert rules use (docs/vehicle.md). Without it the gateway does not look for
+    gpsd."""
 
     # The vehicle's id on its rows and in alert messages; the unit's id when not given.
     id: SafeId | None = None
     gpsd_host: str = "127.0.0.1"
     gpsd_port: int = Field(default=2947, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> Self:
+        if self.back_at_vehicle_m >= self.left_vehicle_m:
+            raise ValueError("back_at_vehicle_m must be shorter than left_vehicle_m")
+        return self
 
 
 class GatewayConfig(BaseSettings):
