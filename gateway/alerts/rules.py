@@ -120,7 +120,9 @@ class OfficerMonitor:
     # When any of the officer's devices last sent anything, and each device's link state.
     last_heard_ns: int | None = None
     links: dict[str, LinkState] = field(default_factory=dict)
-    left_vehicle: bool = False
+    # Whether the officer has left the vehicle on foot; None until first seen at it (an officer
+    # first seen far away, after a gateway restart say, did not just leave it).
+    left_vehicle: bool | None = None
     intensity: Intensity | None = None
     posture: Posture = Posture.UNKNOWN
     last_activity_ns: int | None = None
@@ -242,7 +244,7 @@ class OfficerMonitor:
         assert self.vehicle is not None
         settings, vehicle_id = self.vehicle.settings, self.vehicle.vehicle_id
         officer = self.profile.officer_id
-        if not self.left_vehicle and seen.distance_m > settings.left_vehicle_m:
+        if self.left_vehicle is False and seen.distance_m > settings.left_vehicle_m:
             self.left_vehicle = True
             pace = f", {PACE[self.intensity]}" if self.intensity is not None else ""
             self.engine.raise_alert(
@@ -253,9 +255,10 @@ class OfficerMonitor:
                 LEFT_VEHICLE,
                 location=self.location,
             )
-        elif self.left_vehicle and seen.distance_m < settings.back_at_vehicle_m:
+        elif self.left_vehicle is not False and seen.distance_m < settings.back_at_vehicle_m:
+            if self.left_vehicle:
+                self.engine.clear(officer, AlertKind.OFFICER_LEFT_VEHICLE, f"back at {vehicle_id}")
             self.left_vehicle = False
-            self.engine.clear(officer, AlertKind.OFFICER_LEFT_VEHICLE, f"back at {vehicle_id}")
 
     def _lost_reason(self, device: DeviceRef) -> str:
         """Why a device went silent, as far as the vehicle can tell: a device lost near the car

@@ -91,7 +91,8 @@ class Shift:
 
 def _acknowledge_first_alarm(shift: Shift, http_port: int) -> bool:
     rows = shift.run(
-        'SELECT "alert_id" FROM "alert" WHERE "state" = \'active\' AND $timeFilter LIMIT 1'
+        'SELECT "alert_id" FROM "alert" WHERE "state" = \'active\' AND "kind" = \'officer_down\' '
+        "AND $timeFilter LIMIT 1"
     )
     if not rows:
         return False

@@ -212,6 +212,16 @@ def test_leaving_the_car_on_foot_and_coming_back() -> None:
     assert back[-1].reason == "back at car-12"
 
 
+def test_an_officer_first_seen_far_away_did_not_just_leave() -> None:
+    scene = Scene()
+    for second in range(10):
+        scene.helmet_at(second, offset(CAR, 200 + second, 0))
+    assert not [a for a in scene.alerts if a.kind is AlertKind.OFFICER_LEFT_VEHICLE]
+    scene.helmet_at(10, offset(CAR, 2, 0))  # at the car now; leaving later counts
+    scene.helmet_at(11, offset(CAR, 40, 0))
+    assert [a.kind for a in scene.alerts] == [AlertKind.OFFICER_LEFT_VEHICLE]
+
+
 # --- a lost device versus an officer out of range -------------------------------------------
 
 
