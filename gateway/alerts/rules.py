@@ -217,12 +217,18 @@ class OfficerMonitor:
         return fix is not None and fix.moving
 
     def _where_words(self, seen: Whereabouts | None) -> str:
-        """ "; 180 m north-east of car-12", or without a position "; in radio range of car-12"
-        (the officer's devices talk to the gateway in the car), or nothing without a vehicle."""
+        """ "; 180 m north-east of car-12"; without an officer position "; in radio range of
+        car-12" (their devices talk to the gateway in it) and whose position the alert carries;
+        nothing without a vehicle, or when only the vehicle's fix is missing."""
         if self.vehicle is None:
             return ""
+        vehicle_id = self.vehicle.vehicle_id
+        if self.location is None:
+            if self.vehicle.latest() is None:
+                return f"; in radio range of {vehicle_id}, no position"
+            return f"; in radio range of {vehicle_id} (no officer GNSS: {vehicle_id}'s position)"
         if seen is None:
-            return f"; in radio range of {self.vehicle.vehicle_id}, position unknown"
+            return ""
         if seen.distance_m <= self.vehicle.settings.in_vehicle_m:
             return f"; at {self.vehicle.vehicle_id}"
         return f"; {seen.words(self.vehicle.vehicle_id)}"

@@ -153,7 +153,7 @@ def test_without_a_helmet_the_message_says_in_radio_range() -> None:
         scene.activity(second, Intensity.STILL, Posture.LYING)
     down = scene.open(AlertKind.OFFICER_DOWN)
     assert down is not None
-    assert down.reason.endswith("; in radio range of car-12, position unknown")
+    assert down.reason.endswith("; in radio range of car-12 (no officer GNSS: car-12's position)")
     # No officer GNSS: the alert carries the car's position (the officer is within radio range).
     assert (down.latitude_deg, down.longitude_deg) == CAR
 
@@ -179,7 +179,18 @@ def test_a_stale_vehicle_fix_does_not_gate() -> None:
     lie_still(scene, CAR)
     down = scene.open(AlertKind.OFFICER_DOWN)
     assert down is not None
-    assert down.reason.endswith("; in radio range of car-12, position unknown")
+    assert down.reason == "lying without motion; no motion for 30 s"
+
+
+def test_without_any_position_the_message_says_so() -> None:
+    scene = Scene()
+    scene.car_fix = None
+    for second in range(36):
+        scene.activity(second, Intensity.STILL, Posture.LYING)
+    down = scene.open(AlertKind.OFFICER_DOWN)
+    assert down is not None
+    assert down.reason.endswith("; in radio range of car-12, no position")
+    assert down.latitude_deg is None
 
 
 def test_without_a_vehicle_messages_are_unchanged() -> None:
