@@ -41,16 +41,31 @@ async def gpsd_reports(
         writer.write(WATCH_COMMAND)
         await writer.drain()
         on_connect()
-        while line := await reader.readline():
-            try:
-                report = parse_report(line)
-            except GpsdProtocolError as exc:
-                logger.debug("gpsd sent %s; skipped", exc)
-                continue
-            if report is not None:
-                yield report
+        async for report in read_reports(reader):
+            yield report
         raise GpsdConnectionLostError(f"gpsd at {host}:{port} closed the connection")
     finally:
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
+
+
+async def read_reports(reader: asyncio.StreamReader) -> AsyncIterator[Tpv | Sky]:
+    """The TPV and SKY reports on `reader` until its end; anything else is skipped."""
+    while True:
+        try:
+            line = await reader.readline()
+        except ValueError:
+            # A line over the reader's limit: readline has dropped it (up to its newline, or
+            # the whole buffer); the stream goes on.
+            logger.debug("gpsd sent a line over %d bytes; skipped", LINE_LIMIT)
+            continue
+        if not line:
+            return
+        try:
+            report = parse_report(line)
+        except GpsdProtocolError as exc:
+            logger.debug("gpsd sent %s; skipped", exc)
+            continue
+        if report is not None:
+            yield report

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from gateway.vehicle.gpsd_client import read_reports
 from gateway.vehicle.protocol import FixMode, GpsdProtocolError, Sky, Tpv, parse_report
 
 # Lines as gpsd 3.22 wrote them while gpsfake replayed tests.support.nmea.py.
@@ -77,3 +80,11 @@ def test_other_classes_are_ignored(line: bytes) -> None:
 def test_malformed_lines_are_protocol_errors(line: bytes) -> None:
     with pytest.raises(GpsdProtocolError):
         parse_report(line)
+
+
+async def test_the_reader_skips_junk_and_overlong_lines_and_ends_at_eof() -> None:
+    reader = asyncio.StreamReader(limit=256)
+    reader.feed_data(b"garbage\n" + b'{"class":"PPS"}\n' + b"x" * 1000 + b"\n" + TPV_NO_FIX + SKY)
+    reader.feed_eof()
+    reports = [report async for report in read_reports(reader)]
+    assert reports == [Tpv(FixMode.NO_FIX), Sky(visible=8, used=7)]
