@@ -18,6 +18,7 @@ from grafana_foundation_sdk.models import geomap as geomap_models
 from dashboards.common import (
     ALERT_TABLE_OVERRIDES,
     CORE_TEMP_THRESHOLDS,
+    GATEWAY_SCOPE,
     GREEN,
     INTENSITIES,
     LINK_STATES,
@@ -193,6 +194,11 @@ OFFICER_COLUMNS: Final[dict[str, list[models.DynamicConfigValue]]] = {
 # Every query returns its own Time column; dropped per frame so the join sees only values.
 DROP_TIME: Final = transformation("organize", {"excludeByName": {"Time": True}})
 JOIN_BY_OFFICER: Final = transformation("joinByField", {"byField": "officer", "mode": "outer"})
+# The map's officer queries; its vehicle query (VEH) has no officer to join on and is drawn by
+# a layer of its own, so the join takes only these (a refId regex)...
+OFFICER_MAP_REFS: Final = "/^(POS|STATUS)$/"
+# ...and the officers' layer everything but VEH: the joined frame may carry no refId at all.
+NOT_VEHICLES: Final = "/^(?!VEH$)/"
 
 
 def officer_table() -> table.Panel:
@@ -293,8 +299,24 @@ def stat_panels() -> list[stat.Panel]:
     return [on_shift, open_alerts, battery]
 
 
+def vehicle_positions_query(ref_id: str = "VEH") -> InfluxQLQuery:
+    """Each vehicle's last position (the `vehicle` rows from its gateway's gpsd)."""
+    return InfluxQLQuery(
+        "vehicle",
+        (
+            fn("last", "latitude_deg", "latitude_deg"),
+            fn("last", "longitude_deg", "longitude_deg"),
+        ),
+        where=GATEWAY_SCOPE,
+        group_by_tags=("vehicle",),
+        result_format="table",
+        ref_id=ref_id,
+    )
+
+
 def officer_map() -> geomap.Panel:
-    """Officers' last positions, coloured (and enlarged) by status: alerts stand out on the map."""
+    """Officers' last positions, coloured (and enlarged) by status: alerts stand out on the map;
+    beside them their vehicles, so a supervisor sees who is away from the car and how far."""
     markers = markers_layer("Officers").config(
         {
             "showLegend": True,
@@ -313,12 +335,40 @@ def officer_map() -> geomap.Panel:
             },
         }
     )
+    markers = markers.filter_data(models.MatcherConfig(id_val="byRefId", options=NOT_VEHICLES))
+    vehicles = (
+        markers_layer("Vehicles")
+        .filter_data(models.MatcherConfig(id_val="byRefId", options="VEH"))
+        .config(
+            {
+                "showLegend": True,
+                "style": {
+                    "color": {"fixed": "blue"},
+                    "size": {"fixed": 9},
+                    "opacity": 0.9,
+                    "symbol": {"fixed": "img/icons/marker/square.svg", "mode": "fixed"},
+                    "text": {"field": "vehicle", "fixed": "", "mode": "field"},
+                    "textConfig": {
+                        "fontSize": 11,
+                        "offsetY": 14,
+                        "textAlign": "center",
+                        "textBaseline": "top",
+                    },
+                },
+            }
+        )
+    )
+    officers_only = models.MatcherConfig(id_val="byRefId", options=OFFICER_MAP_REFS)
+    join = models.DataTransformerConfig(
+        id_val="joinByField", filter_val=officers_only, options=JOIN_BY_OFFICER.options
+    )
     return (
         geomap.Panel()
         .title("Where officers are")
         .description(
             "Last known helmet GNSS position per officer; colour and size by status "
-            "(red: alert, purple: device lost, yellow: warning)."
+            "(red: alert, purple: device lost, yellow: warning). Blue squares: the vehicles, "
+            "from their gateways' GNSS receivers."
         )
         .datasource(datasource_ref())
         .span(12)
@@ -332,12 +382,13 @@ def officer_map() -> geomap.Panel:
                     fn("last", "longitude_deg", "longitude_deg"),
                 ),
                 _per_officer("officer_status", "STATUS", fn("last", "status_code", "status_code")),
+                vehicle_positions_query(),
             ]
         )
         .with_transformation(DROP_TIME)
-        .with_transformation(JOIN_BY_OFFICER)
+        .with_transformation(join)
         .basemap(common_builders.MapLayerOptions().type("default").name("Basemap"))
-        .layers([markers])
+        .layers([markers, vehicles])
         .view(
             geomap.MapViewConfig()
             .id(geomap_models.MapCenterID.FIT.value)

@@ -28,6 +28,7 @@ from gateway.activity import ActivitySummary, ActivityTracker
 from gateway.alerts.coverage import gaps
 from gateway.alerts.engine import AlertEngine
 from gateway.alerts.evidence import EvidenceRecorder
+from gateway.alerts.proximity import VehicleView
 from gateway.alerts.rules import OfficerMonitor, officer_profile
 from gateway.backoff import BackoffPolicy
 from gateway.ble.factory import BleakFactory
@@ -44,10 +45,12 @@ from gateway.jobs.housekeeping import Housekeeping
 from gateway.jobs.live_view import LiveView
 from gateway.jobs.status_rows import StatusRows
 from gateway.jobs.systemd import SystemdWatchdog
+from gateway.jobs.vehicle_position import VehiclePosition
 from gateway.live import LiveState
 from gateway.outbox import AsyncOutbox, Outbox
 from gateway.pipeline import Pipeline
 from gateway.sinks.sink import Sink
+from gateway.vehicle.track import VehicleTrack
 from sensors import Characteristic
 
 logger = logging.getLogger(__name__)
@@ -232,6 +235,12 @@ async def build(
     def tracker_for(device_id: str) -> ActivityTracker | None:
         return pipeline.tracker(device_id)
 
+    track = None if config.vehicle is None else VehicleTrack(config.vehicle)
+    vehicle_view = (
+        None
+        if track is None or config.vehicle is None
+        else VehicleView(config.vehicle_id, config.vehicle, lambda: track.last_fix)
+    )
     evidence = EvidenceRecorder(unit, tracker_for, emit)
     engine = AlertEngine(
         unit,
@@ -250,6 +259,7 @@ async def build(
             engine,
             emit,
             unit.officer_tags(officer.id),
+            vehicle=vehicle_view,
         )
         for officer in config.officers
     }
@@ -289,6 +299,19 @@ async def build(
         committed=committed,
     )
     deliveries = [Delivery(outbox, sink, wakeup=committed, monotonic=loop.time) for sink in sinks]
+    vehicle = (
+        None
+        if config.vehicle is None or track is None
+        else VehiclePosition(
+            config.vehicle.gpsd_host,
+            config.vehicle.gpsd_port,
+            {**unit.tags, "vehicle": config.vehicle_id},
+            track,
+            emit,
+            clock_ns=time.time_ns,
+            random=random.random,
+        )
+    )
     housekeeping = Housekeeping(outbox, monotonic=loop.time)
     status_rows = StatusRows(
         unit,
@@ -301,6 +324,7 @@ async def build(
         outbox_stats=lambda: housekeeping.stats,
         clock_ns=time.time_ns,
         monotonic=loop.time,
+        gpsd=None if vehicle is None else vehicle.health,
     )
     alert_timers = AlertTimers(
         monitors.values(),
@@ -336,6 +360,8 @@ async def build(
     ]
     if dispatch_http is not None:
         jobs.append(Job("dispatch-api", dispatch_http.run))
+    if vehicle is not None:
+        jobs.append(Job("vehicle-position", vehicle.run))
     if live_out is not None:
         view = LiveView(
             live_out, live, unit, manager=manager, pipeline=pipeline, monotonic=loop.time

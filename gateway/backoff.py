@@ -34,3 +34,6 @@ BLE_RECONNECT = BackoffPolicy(first_s=0.5, cap_s=30.0)
 HELD_ELSEWHERE_FIRST_S = 15.0
 HELD_ELSEWHERE_CAP_S = 120.0
 BLE_HELD_ELSEWHERE = BackoffPolicy(first_s=HELD_ELSEWHERE_FIRST_S, cap_s=HELD_ELSEWHERE_CAP_S)
+# gpsd restarts in about a second (a receiver replugged, a package upgrade); a gateway in a
+# vehicle without a receiver retries twice a minute at most, at no cost.
+GPSD_RECONNECT = BackoffPolicy(first_s=1.0, cap_s=30.0)

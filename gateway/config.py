@@ -31,6 +31,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gateway.alerts.proximity import ProximitySettings
 from gateway.alerts.rules import AlertSettings
 from gateway.ble.factory import BleSettings
 from gateway.domain import ID_PATTERN, DeviceRef, UnitRef
@@ -39,6 +40,7 @@ from gateway.secret_file import read_secret_text, require_length
 from gateway.sinks.influx import InfluxSettings
 from gateway.sinks.mqtt import GATEWAY_LEVEL, MqttSettings
 from gateway.sinks.webhook_settings import WebhookEndpoint
+from gateway.vehicle.track import TrackSettings
 from sensors import PROFILES, DeviceModel
 from sensors.pmd import MeasurementType
 
@@ -204,6 +206,23 @@ class DispatchApiSettings(_Section):
         return self.token.get_secret_value() if self.token else None
 
 
+class VehicleSettings(TrackSettings, ProximitySettings):
+    """`[vehicle]`: the vehicle's id, where its gpsd listens, its track's cadence and the
+    distances the alert rules use (docs/vehicle.md). Without it the gateway does not look for
+    gpsd."""
+
+    # The vehicle's id on its rows and in alert messages; the unit's id when not given.
+    id: SafeId | None = None
+    gpsd_host: str = "127.0.0.1"
+    gpsd_port: int = Field(default=2947, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> Self:
+        if self.back_at_vehicle_m >= self.left_vehicle_m:
+            raise ValueError("back_at_vehicle_m must be shorter than left_vehicle_m")
+        return self
+
+
 class GatewayConfig(BaseSettings):
     """Everything `bluewatch run` needs, validated before anything starts."""
 
@@ -225,6 +244,7 @@ class GatewayConfig(BaseSettings):
     dispatch_api: DispatchApiSettings = DispatchApiSettings()
     # Dispatch endpoints, each receiving the alerts at or above its min_severity.
     webhooks: tuple[WebhookEndpoint, ...] = ()
+    vehicle: VehicleSettings | None = None
 
     @model_validator(mode="after")
     def _listeners_apart(self) -> Self:
@@ -255,6 +275,11 @@ class GatewayConfig(BaseSettings):
     @property
     def unit_ref(self) -> UnitRef:
         return UnitRef(self.agency, self.unit)
+
+    @property
+    def vehicle_id(self) -> str:
+        """The vehicle's id: `[vehicle] id`, else the unit's (a unit is usually one car)."""
+        return (self.vehicle.id if self.vehicle else None) or self.unit
 
     def device_refs(self) -> list[DeviceRef]:
         """One reference per assigned device, `<officer>-<short name>` (`-2`… when repeated)."""
@@ -334,7 +359,10 @@ def _secret(key: str) -> bool:
 
 def config_hash(config: GatewayConfig) -> str:
     """A short hash of the configuration in force (secrets excluded), recorded with alerts."""
-    shape = config.model_dump(mode="json", exclude={"dispatch_api", "influx", "mqtt", "webhooks"})
+    excluded = {"dispatch_api", "influx", "mqtt", "webhooks"}
+    if config.vehicle is None:
+        excluded.add("vehicle")  # configurations without one keep the hash they had
+    shape = config.model_dump(mode="json", exclude=excluded)
     text = json.dumps(shape, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -391,4 +419,7 @@ def summarise(config: GatewayConfig) -> dict[str, Any]:
             }
             for w in config.webhooks
         ],
+        "vehicle": None
+        if config.vehicle is None
+        else {**config.vehicle.model_dump(), "id": config.vehicle_id},
     }

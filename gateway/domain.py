@@ -218,6 +218,8 @@ ALERT: Final = Measurement(
 )
 EVIDENCE: Final = Measurement("evidence", Scope.OFFICER)
 GATEWAY: Final = Measurement("gateway", Scope.UNIT)
+# The vehicle's own position from gpsd; the `vehicle` tag is its configured id ([vehicle] id).
+VEHICLE: Final = Measurement("vehicle", Scope.UNIT, extra_tags=("vehicle",))
 
 MEASUREMENTS: Final[Mapping[str, Measurement]] = {
     m.name: m
@@ -239,6 +241,7 @@ MEASUREMENTS: Final[Mapping[str, Measurement]] = {
         ALERT,
         EVIDENCE,
         GATEWAY,
+        VEHICLE,
     )
 }
 

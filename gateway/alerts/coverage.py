@@ -69,6 +69,10 @@ NEEDS: Final[Mapping[AlertKind, Need]] = MappingProxyType(
         ),
         # Device-lost needs only a device: every worn device is watched.
         AlertKind.DEVICE_LOST: Need(frozenset(), False, "device-lost alerts", "no device worn"),
+        # Distance from the vehicle needs the officer's own position (and a [vehicle]).
+        AlertKind.OFFICER_LEFT_VEHICLE: Need(
+            frozenset({Capability.LOCATION}), False, "left-vehicle events", "no GNSS worn"
+        ),
     }
 )
 

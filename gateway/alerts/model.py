@@ -30,6 +30,7 @@ class AlertKind(StrEnum):
     HELMET_IMPACT = "helmet_impact"
     DEVICE_LOST = "device_lost"
     LOW_BATTERY = "low_battery"
+    OFFICER_LEFT_VEHICLE = "officer_left_vehicle"
 
     @classmethod
     def _missing_(cls, value: object) -> AlertKind | None:

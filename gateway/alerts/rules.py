@@ -17,6 +17,7 @@ from gateway.acceleration import AccelerationSamples
 from gateway.activity import ActivitySummary, Intensity, Posture
 from gateway.alerts.engine import AlertEngine, Rule
 from gateway.alerts.model import AlertKind, Severity
+from gateway.alerts.proximity import PACE, VehicleView, Whereabouts, clock_time, whereabouts
 from gateway.analytics import (
     CoreTempEstimator,
     FallDetector,
@@ -46,6 +47,7 @@ HEART = Rule("heart-rate", RULE_VERSION)
 CONTACT = Rule("sensor-contact", RULE_VERSION)
 HEAT = Rule("heat-strain-psi", RULE_VERSION)
 LINK = Rule("device-link", RULE_VERSION)
+LEFT_VEHICLE = Rule("left-vehicle", RULE_VERSION)
 BATTERY = Rule("battery", RULE_VERSION)
 # A CORE notifies about once a second; two minutes of silence means it is off the body, out of
 # range or flat, and the heart-rate estimate takes over again.
@@ -115,7 +117,16 @@ class OfficerMonitor:
     engine: AlertEngine
     emit_points: Callable[[list[Point]], None]
     tags: dict[str, str]
+    # The officer's vehicle, when the gateway has one ([vehicle]): distances, the in-vehicle
+    # gate, the left-vehicle event, and its position when the officer has no GNSS.
+    vehicle: VehicleView | None = None
     location: tuple[float, float] | None = None
+    # When any of the officer's devices last sent anything, and each device's link state.
+    last_heard_ns: int | None = None
+    links: dict[str, LinkState] = field(default_factory=dict)
+    # Whether the officer has left the vehicle on foot; None until first seen at it (an officer
+    # first seen far away, after a gateway restart say, did not just leave it).
+    left_vehicle: bool | None = None
     intensity: Intensity | None = None
     posture: Posture = Posture.UNKNOWN
     last_activity_ns: int | None = None
@@ -138,11 +149,13 @@ class OfficerMonitor:
     # --- inputs ------------------------------------------------------------------------------
 
     def on_reading(self, device: DeviceRef, reading: Characteristic, now_ns: int) -> None:
+        self.last_heard_ns = now_ns
         if isinstance(reading, HeartRateMeasurement):
             self._heart_rate(reading, now_ns)
         elif isinstance(reading, LocationAndSpeed) and reading.latitude_deg is not None:
             assert reading.longitude_deg is not None
             self.location = (reading.latitude_deg, reading.longitude_deg)
+            self._vehicle_distance(now_ns)
         elif isinstance(reading, SafetyEvent):
             self._event(device, reading, now_ns)
         elif isinstance(reading, BatteryLevel):
@@ -158,6 +171,7 @@ class OfficerMonitor:
         self._measured_core = (reading.core_temperature_c, now_ns)
 
     def on_activity(self, device: DeviceRef, summary: ActivitySummary) -> None:
+        self.last_heard_ns = summary.time_ns
         if not device.moves_with_trunk:
             return
         self.intensity, self.posture = summary.intensity, summary.posture
@@ -173,15 +187,16 @@ class OfficerMonitor:
         self.evaluate_man_down(summary.time_ns)
 
     def on_link(self, device: DeviceRef, state: LinkState) -> None:
+        self.links[device.device_id] = state
         if state is LinkState.LOST:
             self.engine.raise_alert(
                 self.profile.officer_id,
                 AlertKind.DEVICE_LOST,
                 Severity.WARNING,
-                f"{device.profile.short_name} {device.device_id} silent: link lost",
+                self._lost_reason(device),
                 LINK,
                 device_id=device.device_id,
-                location=self.location,
+                location=self._alert_location(),
             )
         elif state in _PRESENT:
             # Held by another central, the device is there: its broadcast is what is heard.
@@ -191,6 +206,110 @@ class OfficerMonitor:
                 f"{device.device_id} back",
                 device.device_id,
             )
+
+    # --- the vehicle ---------------------------------------------------------------------------
+
+    def _whereabouts(self, now_ns: int) -> Whereabouts | None:
+        """Where the officer is from the vehicle: known with the helmet's GNSS and a fresh
+        vehicle fix only."""
+        if self.vehicle is None or self.location is None:
+            return None
+        fix = self.vehicle.fix_at(now_ns)
+        return None if fix is None else whereabouts(self.location, fix.position)
+
+    def _vehicle_moving(self, now_ns: int) -> bool:
+        fix = self.vehicle.fix_at(now_ns) if self.vehicle is not None else None
+        return fix is not None and fix.moving
+
+    def _where_words(self, seen: Whereabouts | None) -> str:
+        """ "; 180 m north-east of car-12"; without an officer position "; in radio range of
+        car-12" (their devices talk to the gateway in it) and whose position the alert carries;
+        nothing without a vehicle, or when only the vehicle's fix is missing."""
+        if self.vehicle is None:
+            return ""
+        vehicle_id = self.vehicle.vehicle_id
+        if self.location is None:
+            if self.vehicle.latest() is None:
+                return f"; in radio range of {vehicle_id}, no position"
+            return f"; in radio range of {vehicle_id} (no officer GNSS: {vehicle_id}'s position)"
+        if seen is None:
+            return ""
+        if seen.distance_m <= self.vehicle.settings.in_vehicle_m:
+            return f"; at {self.vehicle.vehicle_id}"
+        return f"; {seen.words(self.vehicle.vehicle_id)}"
+
+    def _alert_location(self) -> tuple[float, float] | None:
+        """The officer's own position, else the vehicle's last fix: the officer's devices are in
+        radio range of it, which beats no position for whoever is sent (docs/alerts.md)."""
+        if self.location is not None or self.vehicle is None:
+            return self.location
+        fix = self.vehicle.latest()
+        return None if fix is None else fix.position
+
+    def _vehicle_distance(self, now_ns: int) -> None:
+        """The left-vehicle event: raised beyond `left_vehicle_m`, cleared back within
+        `back_at_vehicle_m`."""
+        seen = self._whereabouts(now_ns)
+        if seen is None:
+            return
+        assert self.vehicle is not None
+        settings, vehicle_id = self.vehicle.settings, self.vehicle.vehicle_id
+        officer = self.profile.officer_id
+        if self.left_vehicle is False and seen.distance_m > settings.left_vehicle_m:
+            self.left_vehicle = True
+            pace = f", {PACE[self.intensity]}" if self.intensity is not None else ""
+            self.engine.raise_alert(
+                officer,
+                AlertKind.OFFICER_LEFT_VEHICLE,
+                Severity.INFO,
+                f"left {vehicle_id} on foot: {seen.distance_m:.0f} m {seen.direction}{pace}",
+                LEFT_VEHICLE,
+                location=self.location,
+            )
+        elif self.left_vehicle is not False and seen.distance_m < settings.back_at_vehicle_m:
+            if self.left_vehicle:
+                self.engine.clear(officer, AlertKind.OFFICER_LEFT_VEHICLE, f"back at {vehicle_id}")
+            self.left_vehicle = False
+
+    def _lost_reason(self, device: DeviceRef) -> str:
+        """Why a device went silent, as far as the vehicle can tell: a device lost near the car
+        (its other devices still talk, or it was last seen at the car) is not an officer out of
+        range of the car (everything silent, last seen away from it)."""
+        silent = f"{device.profile.short_name} {device.device_id}"
+        if self.vehicle is None:
+            return f"{silent} silent: link lost"
+        vehicle_id = self.vehicle.vehicle_id
+        still_heard = sorted(
+            other
+            for other, state in self.links.items()
+            # OK only: a device going stale is on its way to lost, as when the officer walks off.
+            if other != device.device_id and state is LinkState.OK
+        )
+        if still_heard:
+            return (
+                f"{silent} lost near {vehicle_id} while {', '.join(still_heard)} is still in "
+                "range: the device, not the officer (strap lost, battery flat)"
+            )
+        officer = self.profile.officer_id
+        since = f" since {clock_time(self.last_heard_ns)}" if self.last_heard_ns else ""
+        pace = f", {PACE[self.intensity]}" if self.intensity is not None else ""
+        seen = self._whereabouts(self.last_heard_ns) if self.last_heard_ns else None
+        if seen is None:
+            moving = f", last seen {PACE[self.intensity]}" if self.intensity is not None else ""
+            return (
+                f"{officer} out of range of {vehicle_id}{since}{moving}; no position to tell a "
+                "lost device from an officer away from the car"
+            )
+        if seen.distance_m <= self.vehicle.settings.left_vehicle_m:
+            return (
+                f"{silent} lost near {vehicle_id}{since} (officer last seen "
+                f"{seen.distance_m:.0f} m away): the device, not the officer (strap lost, "
+                "battery flat)"
+            )
+        return (
+            f"{officer} out of range of {vehicle_id}{since}, last seen "
+            f"{seen.distance_m:.0f} m {seen.direction}{pace}"
+        )
 
     # --- man down ----------------------------------------------------------------------------
 
@@ -225,6 +344,15 @@ class OfficerMonitor:
         )
         if not fresh or self.still_since_ns is None:
             return
+        seen = self._whereabouts(now_ns)
+        in_vehicle = (
+            seen is not None
+            and self.vehicle is not None
+            and seen.distance_m <= self.vehicle.settings.in_vehicle_m
+        )
+        if in_vehicle and (self.fall_at_ns is None or self._vehicle_moving(now_ns)):
+            # Reclined in the seat, or jolted in a moving car: in the vehicle is not down.
+            return
         if self.fall_at_ns is not None:
             start, cause = self.fall_at_ns, self.fall_detail
         elif self.posture is Posture.LYING:
@@ -239,10 +367,10 @@ class OfficerMonitor:
             self.profile.officer_id,
             AlertKind.OFFICER_DOWN,
             Severity.CRITICAL,
-            f"{cause}; no motion for {still_s:.0f} s",
+            f"{cause}; no motion for {still_s:.0f} s{self._where_words(seen)}",
             MAN_DOWN,
             pre_alert=not alarm,
-            location=self.location,
+            location=self._alert_location(),
             started_ns=start,
         )
 
@@ -257,10 +385,10 @@ class OfficerMonitor:
                 officer,
                 AlertKind.PANIC,
                 Severity.CRITICAL,
-                "panic button pressed",
+                f"panic button pressed{self._where_words(self._whereabouts(now_ns))}",
                 PANIC,
                 device_id=device.device_id,
-                location=self.location,
+                location=self._alert_location(),
             )
         elif kind is SafetyEventKind.HOLSTER_DRAW:
             self.engine.raise_alert(
@@ -270,7 +398,7 @@ class OfficerMonitor:
                 "weapon drawn from holster",
                 WEAPON,
                 device_id=device.device_id,
-                location=self.location,
+                location=self._alert_location(),
             )
         elif kind is SafetyEventKind.HOLSTER_RETURN:
             self.engine.clear(officer, AlertKind.WEAPON_DRAWN, "weapon holstered")
@@ -294,7 +422,7 @@ class OfficerMonitor:
                 f"helmet impact {event.peak_accel_g:.1f} g",
                 IMPACT,
                 device_id=device.device_id,
-                location=self.location,
+                location=self._alert_location(),
             )
 
     # --- heart -------------------------------------------------------------------------------
@@ -329,7 +457,7 @@ class OfficerMonitor:
                 Severity.HIGH if resting else Severity.WARNING,
                 f"heart rate {bpm} bpm {context} for {high:.0f} s",
                 HEART,
-                location=self.location,
+                location=self._alert_location(),
             )
         elif bpm < limit - 10:
             self.engine.clear(officer, AlertKind.TACHYCARDIA, f"heart rate back to {bpm} bpm")
@@ -341,7 +469,7 @@ class OfficerMonitor:
                 Severity.HIGH,
                 f"heart rate {bpm} bpm for {low:.0f} s",
                 HEART,
-                location=self.location,
+                location=self._alert_location(),
             )
         elif bpm >= settings.bradycardia_bpm + 5:
             self.engine.clear(officer, AlertKind.BRADYCARDIA, f"heart rate back to {bpm} bpm")
@@ -390,7 +518,12 @@ class OfficerMonitor:
         reason = f"PSI {psi:.1f}, {source} core {core_c:.2f} C"
         if psi >= settings.psi_alert:
             self.engine.raise_alert(
-                officer, AlertKind.HEAT_STRAIN, Severity.HIGH, reason, HEAT, location=self.location
+                officer,
+                AlertKind.HEAT_STRAIN,
+                Severity.HIGH,
+                reason,
+                HEAT,
+                location=self._alert_location(),
             )
         elif psi >= settings.psi_warning:
             self.engine.raise_alert(
@@ -399,7 +532,7 @@ class OfficerMonitor:
                 Severity.WARNING,
                 reason,
                 HEAT,
-                location=self.location,
+                location=self._alert_location(),
             )
         elif psi < settings.psi_clear:
             self.engine.clear(officer, AlertKind.HEAT_STRAIN, f"strain eased: {reason}")

@@ -14,6 +14,7 @@ from gateway.ble.link import LINK_STATE_CODES
 from gateway.ble.manager import DeviceManager, ManagedDevice
 from gateway.delivery import Delivery
 from gateway.domain import GATEWAY, LINK, OFFICER_STATUS, DeviceRef, FieldValue, Point, UnitRef
+from gateway.jobs.vehicle_position import GpsdHealth
 from gateway.officer_status import OfficerSnapshot
 from gateway.outbox import AsyncOutbox, OutboxStats
 from gateway.pipeline import Pipeline
@@ -38,6 +39,7 @@ class StatusRows:
         outbox_stats: Callable[[], OutboxStats | None],
         clock_ns: Callable[[], int],
         monotonic: Callable[[], float],
+        gpsd: GpsdHealth | None = None,
     ) -> None:
         self._unit = unit
         self._officers = tuple(officers)
@@ -49,6 +51,7 @@ class StatusRows:
         self._outbox_stats = outbox_stats
         self._clock_ns = clock_ns
         self._monotonic = monotonic
+        self._gpsd = gpsd
         # The roster is fixed for the daemon's life: what each kit cannot detect, once.
         kits: dict[str, list[DeviceRef]] = {officer: [] for officer in self._officers}
         for managed in manager.devices.values():
@@ -133,4 +136,7 @@ class StatusRows:
         for delivery in self._deliveries:
             fields[f"latency_s_{delivery.sink.name}"] = delivery.counters.last_latency_s
             fields[f"retries_{delivery.sink.name}"] = delivery.counters.retries
+        if self._gpsd is not None:  # only with a [vehicle] section
+            fields["gpsd_connected"] = self._gpsd.connected
+            fields["gpsd_failures"] = self._gpsd.failures
         return GATEWAY.point(self._unit.tags, fields, now_ns)

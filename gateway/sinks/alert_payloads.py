@@ -36,6 +36,7 @@ KIND_EVENTS: Final[Mapping[AlertKind, tuple[str, tuple[str, ...]]]] = {
     AlertKind.SENSOR_CONTACT_LOST: ("Sensor contact lost", ("Security",)),
     AlertKind.DEVICE_LOST: ("Wearable lost", ("Security",)),
     AlertKind.LOW_BATTERY: ("Wearable battery low", ("Security",)),
+    AlertKind.OFFICER_LEFT_VEHICLE: ("Officer left vehicle", ("Security",)),
 }
 # Our severity -> CAP 1.2 3.2.2 urgency and severity (documented in docs/alerts.md).
 CAP_URGENCY_SEVERITY: Final[Mapping[Severity, tuple[str, str]]] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -81,13 +82,26 @@ def mapped_columns(panel: dict[str, Any]) -> set[str]:
     return names - {"Time"}
 
 
-def join_fields(panel: dict[str, Any]) -> set[str]:
-    """Fields a panel joins its queries on: every query must return them."""
-    return {
-        step["options"]["byField"]
-        for step in panel.get("transformations", [])
-        if step["id"] == "joinByField"
-    }
+def join_fields(panel: dict[str, Any], ref_id: str) -> set[str]:
+    """Fields a panel joins the query `ref_id` on: the query must return them. A join limited to
+    some queries (a `byRefId` filter, a name or a /regex/, as Grafana matches it) counts for
+    those only."""
+    fields = set()
+    for step in panel.get("transformations", []):
+        if step["id"] != "joinByField":
+            continue
+        only = step.get("filter")
+        if only is not None and only["id"] == "byRefId":
+            pattern = only["options"]
+            matches = (
+                re.search(pattern[1:-1], ref_id) is not None
+                if pattern.startswith("/") and pattern.endswith("/")
+                else pattern == ref_id
+            )
+            if not matches:
+                continue
+        fields.add(step["options"]["byField"])
+    return fields
 
 
 def annotation_columns(annotation: dict[str, Any]) -> set[str]:

@@ -37,7 +37,9 @@ from tests.dashboards.dashboard_json import (
 )
 from tests.e2e.harness import create_database, gateway_config, start_fleet, start_gateway
 from tests.service_fixtures import InfluxV1, Mqtt
+from tests.support.gpsd import start_gpsfake
 from tests.support.network import free_port
+from tests.support.nmea import DRIVE_STOP_TUNNEL, write
 from tests.support.processes import start_dispatch_sink
 
 pytestmark = pytest.mark.services
@@ -45,7 +47,7 @@ pytestmark = pytest.mark.services
 RUN_S = 55  # the fall is 28 s into the shift; alarm 8 s later; ack, then a few status rows
 INTERVAL = "10s"  # gateway rows come every 10 s, as the gateway panels' minimum interval says
 TIME_FROM = "now-15m"
-TOKEN = "panel-test-dispatch-token"
+TOKEN = "panel-test-dispatch-token-0123456789"  # at least 32 bytes (MIN_TOKEN_BYTES)
 DASHBOARDS = build_all()
 PANELS = [
     pytest.param(stem, panel, id=f"{stem}/{panel['title']}")
@@ -89,7 +91,8 @@ class Shift:
 
 def _acknowledge_first_alarm(shift: Shift, http_port: int) -> bool:
     rows = shift.run(
-        'SELECT "alert_id" FROM "alert" WHERE "state" = \'active\' AND $timeFilter LIMIT 1'
+        'SELECT "alert_id" FROM "alert" WHERE "state" = \'active\' AND "kind" = \'officer_down\' '
+        "AND $timeFilter LIMIT 1"
     )
     if not rows:
         return False
@@ -119,6 +122,15 @@ def shift(
     with (folder / "dispatch.log").open("w") as receiver_log:
         receiver = start_dispatch_sink(secret, stdout=receiver_log, stderr=receiver_log)
     fleet = start_fleet(officers=2, scenario="mixed-fleet")
+    # The vehicle: a real gpsd replaying a drive, a stop and a tunnel, over and over.
+    gpsd_port = free_port()
+    gpsfake = start_gpsfake(
+        write(folder / "drive.nmea", DRIVE_STOP_TUNNEL),
+        gpsd_port,
+        seconds_per_cycle=1.0,
+        once=False,
+        output=folder / "gpsfake.log",
+    )
     log = folder / "gateway.log"
     shift = Shift(influxdb.url, database, [o["officer_id"] for o in fleet.roster], log)
     try:
@@ -138,6 +150,7 @@ def shift(
                     "alarm_after_s": 8.0,
                 },
                 "webhooks": [receiver.webhook()],
+                "vehicle": {"id": "car-12", "gpsd_port": gpsd_port},
             },
         )
         gateway = start_gateway(config, log, seconds=RUN_S)
@@ -152,6 +165,7 @@ def shift(
     finally:
         fleet.stop()
         receiver.stop()
+        gpsfake.stop()
     yield shift
     drop = urllib.parse.urlencode({"q": f"DROP DATABASE {database}"}).encode()
     with urllib.request.urlopen(f"{influxdb.url}/query", data=drop, timeout=10):
@@ -177,8 +191,8 @@ def test_panel_queries_return_what_the_panel_maps(
     shift: Shift, stem: str, panel: dict[str, Any]
 ) -> None:
     returned: set[str] = set()
-    joined_on = join_fields(panel)
     for target in panel["targets"]:
+        joined_on = join_fields(panel, target["refId"])
         query = Query(stem, panel["title"], target["refId"], target["query"], "")
         series = shift.run(target["query"])
         assert _has_values(series), f"{query.id} returned no values: {target['query']}"

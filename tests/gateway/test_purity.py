@@ -26,6 +26,8 @@ PURE_CORE = (
     "gateway.ble.link",
     "gateway.ble.pmd_session",
     "gateway.acceleration",
+    "gateway.vehicle.protocol",
+    "gateway.vehicle.track",
 )
 
 

@@ -26,8 +26,12 @@ def test_the_full_bluewatch_kit_detects_everything() -> None:
     assert gaps(full) == []
 
 
-def test_a_vest_alone_misses_only_head_impacts() -> None:
-    assert undetectable(kit(DeviceModel.BLUEWATCH_VEST)) == (AlertKind.HELMET_IMPACT,)
+def test_a_vest_alone_misses_only_what_the_helmet_brings() -> None:
+    # The helmet's impacts, and its GNSS: distance from the vehicle needs a position.
+    assert undetectable(kit(DeviceModel.BLUEWATCH_VEST)) == (
+        AlertKind.HELMET_IMPACT,
+        AlertKind.OFFICER_LEFT_VEHICLE,
+    )
 
 
 def test_a_strap_alone_gets_heart_rate_and_heat_but_no_fall_or_panic() -> None:
@@ -41,6 +45,7 @@ def test_a_strap_alone_gets_heart_rate_and_heat_but_no_fall_or_panic() -> None:
         "no panic alarms: no panic button worn",
         "no weapon-drawn alerts: no holster sensor worn",
         "no head-impact alerts: no helmet worn",
+        "no left-vehicle events: no GNSS worn",
     ]
 
 
