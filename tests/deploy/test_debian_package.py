@@ -31,11 +31,22 @@ BUILD_TOOLS = ("dpkg-buildpackage", "dpkg-deb", "dh", "dh_virtualenv", "openssl"
 DEB_PYTHON = Path("/usr/bin/python3")
 VENV = "opt/bluewatch/.venv"
 STATE = "var/lib/bluewatch"
-# What a build must not copy: the developer's environments, caches and services' data.
-NOT_SOURCE = shutil.ignore_patterns(
+# What a build must not copy: the developer's environments, caches and services' data, and
+# what a build in the tree leaves in debian/ (.gitignore lists the same).
+_NOT_SOURCE = shutil.ignore_patterns(
     ".git", ".venv", ".run", "__pycache__", "*.egg-info", ".*_cache", ".hypothesis", "build",
     "dist",
 )
+_BUILT_IN_DEBIAN = shutil.ignore_patterns(
+    "bluewatch", ".debhelper", "files", "debhelper-build-stamp", "*.substvars", "*.log"
+)
+
+
+def _not_source(folder: str, names: list[str]) -> set[str]:
+    ignored = set(_NOT_SOURCE(folder, names))
+    if Path(folder) == ROOT / "debian":
+        ignored |= _BUILT_IN_DEBIAN(folder, names)
+    return ignored
 
 
 @dataclass(frozen=True)
@@ -55,7 +66,7 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
     _require_tools(*BUILD_TOOLS)
     work = tmp_path_factory.mktemp("deb")
     source = work / "bluewatch"
-    shutil.copytree(ROOT, source, ignore=NOT_SOURCE, symlinks=True)
+    shutil.copytree(ROOT, source, ignore=_not_source, symlinks=True)
     started = time.monotonic()
     build = subprocess.run(
         ["dpkg-buildpackage", "-b", "-us", "-uc"],
