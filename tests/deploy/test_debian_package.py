@@ -3,8 +3,8 @@ with dpkg-deb, its unit checked by systemd-analyze, the packaged gateway run on 
 configuration, and its maintainer scripts run into a temporary root with the commands that
 would change the machine (adduser, systemd) replaced by recorders.
 
-The build fetches the dependencies' wheels (pip's cache makes later builds faster); the time
-it took is printed with the module's output (`pytest -s`, or `--durations`).
+The build installs the dependencies' wheels from the index pip is configured for; the time it
+took is printed with the module's output (`pytest -s`, or `--durations`).
 """
 
 from __future__ import annotations
