@@ -317,6 +317,7 @@ def test_upgrade_and_removal_keep_the_outbox_and_purge_deletes_it(scripts: Scrip
                           ("postrm", "upgrade", "0.1.0"), ("postinst", "configure", "0.1.0"),
                           ("prerm", "remove"), ("postrm", "remove")):
         scripts.run(script, *args)
+        assert state.is_dir(), (script, args)
         assert {p.name: p.read_bytes() for p in state.iterdir()} == kept, (script, args)
         assert stat.S_IMODE(state.stat().st_mode) == 0o700
 
