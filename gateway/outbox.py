@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from gateway.aio import wait_event
 from gateway.domain import NS_PER_S, Lane, Point
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -75,6 +79,10 @@ CREATE TABLE IF NOT EXISTS quarantine (
 """
 # Rows are deleted in slices so one retention pass never holds the write lock for long.
 RETENTION_SLICE: Final = 5000
+# An alert commit of up to this many rows is one INSERT statement (see Outbox.append); a larger
+# one (a shutdown's last commit) is a transaction, within SQLite's limit on parameters.
+ONE_STATEMENT_ROWS: Final = 100
+_INSERT: Final = "INSERT INTO points (lane, time_ns, accepted_ns, body) VALUES "
 
 
 def _encode(point: Point) -> str:
@@ -154,44 +162,68 @@ class Outbox:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # WAL: readers (sinks) never block the writer (the pipeline), and a commit is one
         # sequential append. NORMAL sync is crash-safe for the process in WAL mode; alerts
-        # commit with FULL so they survive a power cut too (see append()).
+        # commit with FULL so they survive a power cut too, through their own connection (see
+        # append()). Both are used on one thread, one after the other.
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._full_db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._full_db.execute("PRAGMA synchronous=FULL")
         self._sinks: set[str] = {
             row[0] for row in self._db.execute("SELECT DISTINCT sink FROM cursors")
         }
+        # The alert lane's last id, kept by the one writer: with it a commit's alert rows say
+        # which alert row they follow (AlertCommit), so delivery loops can take them as they
+        # are committed instead of reading them back (gateway/handoff.py).
+        self.last_alert_id = self._max_id(Lane.ALERT)
 
     def close(self) -> None:
+        self._full_db.close()
         self._db.close()
 
     # --- writing ----------------------------------------------------------------------------
 
     def append(self, points: Sequence[Point]) -> list[int]:
-        """Commit `points` in one transaction and return their ids; only then are they accepted."""
+        """Commit `points` in one transaction and return their ids; only then are they accepted.
+
+        A commit with an alert row goes through the synchronous=FULL connection, and when small
+        as one INSERT statement, its own transaction: the worker thread lets the GIL go for
+        each SQLite call and must wait for it after each, up to a switch interval when the
+        event loop is busy, so one call instead of six (with the sync settings switched there
+        and back) takes the waits out of an alert's commit.
+        """
         if not points:
             return []
         now = self._clock_ns()
+        rows = [(int(p.lane), p.time_ns, now, _encode(p)) for p in points]
         urgent = any(point.lane is Lane.ALERT for point in points)
+        if urgent and len(rows) <= ONE_STATEMENT_ROWS:
+            values = ", ".join(["(?, ?, ?, ?)"] * len(rows))
+            cursor = self._full_db.execute(_INSERT + values, [v for row in rows for v in row])
+            # One statement holds the write lock throughout, so its ids are consecutive.
+            last = cursor.lastrowid
+            assert last is not None  # an INSERT sets it
+            ids = list(range(last - len(rows) + 1, last + 1))
+        else:
+            ids = self._insert(self._full_db if urgent else self._db, rows)
         if urgent:
-            self._db.execute("PRAGMA synchronous=FULL")
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(
-                "INSERT INTO points (lane, time_ns, accepted_ns, body) VALUES (?, ?, ?, ?)",
-                [(int(p.lane), p.time_ns, now, _encode(p)) for p in points],
+            self.last_alert_id = max(
+                row_id for row_id, p in zip(ids, points, strict=True) if p.lane is Lane.ALERT
             )
-            # One writer holds the IMMEDIATE lock, so this transaction's ids are consecutive.
-            last = self._db.execute("SELECT last_insert_rowid()").fetchone()[0]
-            self._db.execute("COMMIT")
-            ids = list(range(last - len(points) + 1, last + 1))
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        finally:
-            if urgent:
-                self._db.execute("PRAGMA synchronous=NORMAL")
         return ids
+
+    def _insert(self, db: sqlite3.Connection, rows: list[tuple[int, int, int, str]]) -> list[int]:
+        """The rows in one transaction on `db`; their ids."""
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(_INSERT + "(?, ?, ?, ?)", rows)
+            # One writer holds the IMMEDIATE lock, so this transaction's ids are consecutive.
+            last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return list(range(last - len(rows) + 1, last + 1))
 
     # --- sinks ------------------------------------------------------------------------------
 
@@ -211,6 +243,13 @@ class Outbox:
             [(sink, int(lane), start) for lane in lanes],
         )
         self._sinks.add(sink)
+
+    def cursor(self, sink: str, lane: Lane) -> int | None:
+        """The last id `sink` has delivered in `lane` (None: it does not read that lane)."""
+        row = self._db.execute(
+            "SELECT last_id FROM cursors WHERE sink = ? AND lane = ?", (sink, int(lane))
+        ).fetchone()
+        return None if row is None else int(row[0])
 
     def pending(
         self,
@@ -313,8 +352,13 @@ class Outbox:
         page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
         return int((page_count - free) * page_size)
 
-    def _max_id(self) -> int:
-        row = self._db.execute("SELECT MAX(id) FROM points").fetchone()
+    def _max_id(self, lane: Lane | None = None) -> int:
+        if lane is None:
+            row = self._db.execute("SELECT MAX(id) FROM points").fetchone()
+        else:
+            row = self._db.execute(
+                "SELECT MAX(id) FROM points WHERE lane = ?", (int(lane),)
+            ).fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
     def stats(self, db: sqlite3.Connection | None = None) -> OutboxStats:
@@ -357,6 +401,14 @@ class Outbox:
             last = rows[-1][0]
 
 
+@dataclass(frozen=True, slots=True)
+class AlertCommit:
+    """The alert rows of one commit, in id order, and the alert lane's last id before them."""
+
+    rows: tuple[Stored, ...]
+    after_id: int
+
+
 class AsyncOutbox:
     """The outbox behind one worker thread: SQLite calls never run on the event loop."""
 
@@ -371,15 +423,81 @@ class AsyncOutbox:
         self._stats_db = sqlite3.connect(
             f"file:{outbox.path}?mode=ro", uri=True, check_same_thread=False
         )
+        # Called on the loop, in commit order, with the alert rows of each commit that has any
+        # (gateway/handoff.py gives them to delivery loops without a read of the outbox).
+        self.alert_listeners: list[Callable[[AlertCommit], None]] = []
+        # Calls queued on or running in the worker thread, for `settled`.
+        self._queued = 0
+        self._settled = asyncio.Event()
+        self._settled.set()
+        # An alert's commit syncs the WAL (synchronous=FULL), and with it every telemetry commit
+        # written since the last sync (NORMAL syncs nothing): 0.8 s of a vehicle's telemetry
+        # doubled an alert's commit. So after each commit without an alert the WAL is synced on
+        # a thread of its own, where nothing waits for it; the alert's sync finds little to do.
+        self._wal_sync_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wal-sync")
+        self._wal = os.open(f"{outbox.path}-wal", os.O_RDONLY)  # SQLite made it (WAL mode)
+        self._wal_syncing = False
 
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        self._queued += 1
+        self._settled.clear()
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, function, *args)
+        finally:
+            self._queued -= 1
+            if not self._queued:
+                self._settled.set()
+
+    async def settled(self, timeout_s: float) -> None:
+        """Wait until nothing is queued on or running in the worker thread, or `timeout_s`.
+
+        While the event loop runs Python code, that thread gets the GIL back only once per
+        switch interval, at every SQLite call; a task that keeps the loop busy waits here so
+        the thread's work runs at full speed (Pipeline.run).
+        """
+        await wait_event(self._settled, timeout_s)
 
     async def append(self, points: Sequence[Point]) -> list[int]:
-        return await self._run(self.outbox.append, points)
+        ids, alerts = await self._run(self._append, points)
+        if alerts is None:
+            self._sync_wal()
+        else:
+            for listener in self.alert_listeners:
+                listener(alerts)
+        return ids
+
+    def _sync_wal(self) -> None:
+        """fdatasync the WAL in the background, unless a sync is already under way."""
+        if self._wal_syncing:
+            return
+        self._wal_syncing = True
+        loop = asyncio.get_running_loop()
+        synced = loop.run_in_executor(self._wal_sync_executor, os.fdatasync, self._wal)
+        synced.add_done_callback(self._wal_synced)
+
+    def _wal_synced(self, synced: asyncio.Future[None]) -> None:
+        self._wal_syncing = False
+        if not synced.cancelled() and (error := synced.exception()) is not None:
+            # SQLite's own sync at the next alert meets the same error and refuses the commit.
+            logger.warning("background sync of the outbox's WAL failed: %s", error)
+
+    def _append(self, points: Sequence[Point]) -> tuple[list[int], AlertCommit | None]:
+        """On the worker thread: the commit, and its alert rows with the alert row before them."""
+        after_id = self.outbox.last_alert_id
+        ids = self.outbox.append(points)
+        if self.outbox.last_alert_id == after_id:
+            return ids, None
+        rows = zip(ids, points, strict=True)
+        return ids, AlertCommit(
+            tuple(Stored(i, point) for i, point in rows if point.lane is Lane.ALERT), after_id
+        )
 
     async def register_sink(self, sink: str, lanes: Iterable[Lane] = tuple(Lane)) -> None:
         await self._run(lambda: self.outbox.register_sink(sink, lanes=tuple(lanes)))
+
+    async def cursor(self, sink: str, lane: Lane) -> int | None:
+        return await self._run(self.outbox.cursor, sink, lane)
 
     async def pending(
         self,
@@ -409,5 +527,7 @@ class AsyncOutbox:
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._stats_executor, self._stats_db.close)
         self._stats_executor.shutdown(wait=True)
+        self._wal_sync_executor.shutdown(wait=True)
+        os.close(self._wal)
         await self._run(self.outbox.close)
         self._executor.shutdown(wait=True)
