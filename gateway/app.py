@@ -34,6 +34,7 @@ from gateway.config import GatewayConfig, config_hash
 from gateway.delivery import Delivery
 from gateway.domain import DeviceRef, Point
 from gateway.evidence_store import EvidenceStore
+from gateway.handoff import AlertHandoff
 from gateway.http import AlertApi, GatewayCollector, HttpServer, Observed, make_app
 from gateway.jobs.alert_timers import AlertTimers
 from gateway.jobs.housekeeping import Housekeeping
@@ -246,7 +247,13 @@ async def build(
         imu_observers=(on_imu,),
         committed=committed,
     )
-    deliveries = [Delivery(outbox, sink, wakeup=committed, monotonic=loop.time) for sink in sinks]
+    deliveries = []
+    for sink in sinks:
+        # Each loop gets the alert rows of every commit in hand: no read of the outbox between
+        # an alert's commit and its delivery (gateway/handoff.py).
+        handoff = AlertHandoff(outbox)
+        outbox.alert_listeners.append(handoff.committed)
+        deliveries.append(Delivery(handoff, sink, wakeup=committed, monotonic=loop.time))
     housekeeping = Housekeeping(outbox, monotonic=loop.time)
     status_rows = StatusRows(
         unit,

@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from gateway.aio import wait_event
 from gateway.backoff import BackoffPolicy
 from gateway.domain import Lane
-from gateway.outbox import AsyncOutbox, Stored
+from gateway.outbox import Stored
 from gateway.sinks.errors import RejectedDeliveryError, RetryableDeliveryError
 from gateway.sinks.sink import Send, Sink
 
@@ -34,6 +35,24 @@ logger = logging.getLogger(__name__)
 # while a down server sees only a few requests a minute from each vehicle.
 SINK_RETRY = BackoffPolicy(first_s=1.0, cap_s=15.0)
 IDLE_POLL_S = 0.25
+
+
+class DeliveryOutbox(Protocol):
+    """What a delivery loop reads and moves: an AsyncOutbox, or an AlertHandoff in front of one."""
+
+    async def register_sink(self, sink: str, lanes: Iterable[Lane] = ...) -> None: ...
+
+    async def pending(
+        self,
+        sink: str,
+        limit: int,
+        lanes: Iterable[Lane] = ...,
+        after: Mapping[Lane, int] | None = ...,
+    ) -> list[Stored]: ...
+
+    async def acknowledge(self, sink: str, delivered: Sequence[Stored]) -> None: ...
+
+    async def quarantine(self, sink: str, rejected: Sequence[Stored], reason: str) -> None: ...
 
 
 @dataclass
@@ -64,7 +83,7 @@ class Delivery:
 
     def __init__(
         self,
-        outbox: AsyncOutbox,
+        outbox: DeliveryOutbox,
         sink: Sink,
         *,
         wakeup: asyncio.Event,
