@@ -44,6 +44,7 @@ from gateway.jobs.systemd import SystemdWatchdog
 from gateway.live import LiveState
 from gateway.outbox import AsyncOutbox, Outbox
 from gateway.pipeline import Pipeline
+from gateway.sinks.influx_sink import LineEncoder
 from gateway.sinks.sink import Sink
 from sensors import Characteristic, ImuBatch
 
@@ -168,6 +169,9 @@ async def build(
             config.outbox.path,
             max_bytes=config.outbox.max_bytes,
             max_age_s=config.outbox.max_age_days * 86400,
+            # InfluxDB's line protocol is stored with each row at commit, when a sink sends it:
+            # encoded once, not again on every read of a backlog.
+            line_of=LineEncoder().stored if any(sink.sends_lines for sink in sinks) else None,
         )
     )
     if factory is None:

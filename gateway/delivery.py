@@ -48,6 +48,7 @@ class DeliveryOutbox(Protocol):
         limit: int,
         lanes: Iterable[Lane] = ...,
         after: Mapping[Lane, int] | None = ...,
+        lines: bool = ...,
     ) -> list[Stored]: ...
 
     async def acknowledge(self, sink: str, delivered: Sequence[Stored]) -> None: ...
@@ -136,7 +137,7 @@ class Delivery:
         """Wait for more telemetry while the batch is small and young; alerts go at once."""
         if self.sink.linger_s <= 0 or len(batch) >= self.sink.batch_max:
             return False
-        if any(item.point.lane is Lane.ALERT for item in batch):
+        if any(item.lane is Lane.ALERT for item in batch):
             return False
         return partial_since is None or self._monotonic() - partial_since < self.sink.linger_s
 
@@ -156,10 +157,12 @@ class Delivery:
 
     async def _read(self, after: Mapping[Lane, int] | None = None) -> _Batch:
         """The next batch past the cursor, or past `after` in the lanes it names."""
-        items = await self._outbox.pending(self.sink.name, self.sink.batch_max, after=after)
+        items = await self._outbox.pending(
+            self.sink.name, self.sink.batch_max, after=after, lines=self.sink.sends_lines
+        )
         read_to = dict(after or {})
         for item in items:  # in id order within each lane
-            read_to[item.point.lane] = item.id
+            read_to[item.lane] = item.id
         return _Batch(items, read_to)
 
     async def _read_ahead(self, after: Mapping[Lane, int]) -> _Batch:
@@ -199,7 +202,7 @@ class Delivery:
 
     async def _overtaken(self, batch: _Batch) -> bool:
         """Whether a lane of higher priority than `batch`'s last point got points since."""
-        last = batch.items[-1].point.lane  # lanes come in priority order
+        last = batch.items[-1].lane  # lanes come in priority order
         higher = [lane for lane in Lane if lane < last]
         if not higher:
             return False

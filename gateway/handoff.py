@@ -68,10 +68,12 @@ class AlertHandoff:
         limit: int,
         lanes: Iterable[Lane] = tuple(Lane),
         after: Mapping[Lane, int] | None = None,
+        lines: bool = False,
     ) -> list[Stored]:
         """The handed-over alert rows that come next for the sink, else the outbox's answer.
 
-        Alerts are the first lane read, so rows handed over are all a read would begin with.
+        Alerts are the first lane read, so rows handed over are all a read would begin with
+        (without stored lines: a sink sending lines encodes those few itself).
         """
         lanes = tuple(lanes)
         position = self._position(after or {})
@@ -79,7 +81,7 @@ class AlertHandoff:
             handed = self._next(position, limit)
             if handed or (self._alerts_only and self._nothing_committed_past(position)):
                 return handed
-        return await self._outbox.pending(sink, limit, lanes, after)
+        return await self._outbox.pending(sink, limit, lanes, after, lines)
 
     async def acknowledge(self, sink: str, delivered: Sequence[Stored]) -> None:
         await self._outbox.acknowledge(sink, delivered)
@@ -120,7 +122,7 @@ class AlertHandoff:
 
     def _moved(self, items: Sequence[Stored]) -> None:
         """The outbox moved the cursor over `items` (it keeps the largest id per lane)."""
-        alerts = [item.id for item in items if item.point.lane is Lane.ALERT]
+        alerts = [item.id for item in items if item.lane is Lane.ALERT]
         if alerts and self._delivered is not None:
             self._delivered = max(self._delivered, *alerts)
             self._forget_delivered()

@@ -30,12 +30,52 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
 class Stored:
-    """A committed point and its outbox id (the order every sink delivers in)."""
+    """A committed point, its outbox id (the order every sink delivers in) and its lane, with
+    the point's line protocol when the outbox stored it at commit (see `Outbox.append`).
 
-    id: int
-    point: Point
+    Read for a sink that sends stored lines (`pending(..., lines=True)`), a row that has its
+    line is not decoded: its point is decoded from the row's JSON only if asked for (the sink
+    encodes it anew, a test looks at it). Decoding thousands of rows on every drain read was a
+    third of the gateway's work per point (docs/performance.md, "Outage drain").
+    """
+
+    __slots__ = ("_body", "_point", "_time_ns", "id", "lane", "line")
+
+    def __init__(self, id: int, point: Point, line: str | None = None) -> None:
+        self.id = id
+        self.lane = point.lane
+        self.line = line
+        self._point: Point | None = point
+        self._body = ""
+        self._time_ns = point.time_ns
+
+    @classmethod
+    def undecoded(cls, row_id: int, lane: Lane, time_ns: int, body: str, line: str) -> Stored:
+        """A row with its stored line, its point left in the row's JSON until asked for."""
+        stored = cls.__new__(cls)
+        stored.id, stored.lane, stored.line = row_id, lane, line
+        stored._point, stored._body, stored._time_ns = None, body, time_ns
+        return stored
+
+    @property
+    def point(self) -> Point:
+        if self._point is None:
+            measurement, tags, fields = json.loads(self._body)
+            self._point = Point(measurement, tags, fields, self._time_ns, self.lane)
+        return self._point
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Stored):
+            return NotImplemented
+        # The line is the point's encoding, loaded or not: it does not make another row.
+        return (self.id, self.point) == (other.id, other.point)
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"Stored({self.id!r}, {self.point!r}, line={self.line!r})"
 
 
 @dataclass(frozen=True)
@@ -59,7 +99,8 @@ CREATE TABLE IF NOT EXISTS points (
     lane INTEGER NOT NULL,
     time_ns INTEGER NOT NULL,
     accepted_ns INTEGER NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    line TEXT
 );
 CREATE INDEX IF NOT EXISTS points_lane_id ON points (lane, id);
 CREATE TABLE IF NOT EXISTS cursors (
@@ -82,7 +123,11 @@ RETENTION_SLICE: Final = 5000
 # An alert commit of up to this many rows is one INSERT statement (see Outbox.append); a larger
 # one (a shutdown's last commit) is a transaction, within SQLite's limit on parameters.
 ONE_STATEMENT_ROWS: Final = 100
-_INSERT: Final = "INSERT INTO points (lane, time_ns, accepted_ns, body) VALUES "
+_INSERT: Final = "INSERT INTO points (lane, time_ns, accepted_ns, body, line) VALUES "
+_ROW: Final = "(?, ?, ?, ?, ?)"
+# What a sink sends for a point, stored with its row at commit (None: the point cannot be
+# encoded so; the sink then refuses it at delivery, and it is quarantined there).
+LineOf = Callable[[Point], str | None]
 
 
 def _encode(point: Point) -> str:
@@ -97,6 +142,7 @@ def _decode(row_id: int, lane: int, time_ns: int, body: str) -> Stored:
 
 
 _Row = tuple[int, int, int, str]  # id, lane, time_ns, body
+_LinedRow = tuple[int, int, int, str, str | None]  # id, lane, time_ns, body, line
 _LANES: Final = {int(lane): lane for lane in Lane}
 
 
@@ -132,6 +178,17 @@ def _decode_rows(rows: Sequence[_Row]) -> list[Stored]:
     ]
 
 
+def _stored_rows(rows: Sequence[_LinedRow]) -> list[Stored]:
+    """Rows as `Stored`, in order: those with a line undecoded, the others decoded together."""
+    if all(line is None for *_, line in rows):
+        return _decode_rows([row[:4] for row in rows])
+    decoded = iter(_decode_rows([row[:4] for row in rows if row[4] is None]))
+    return [
+        next(decoded) if line is None else Stored.undecoded(row_id, _LANES[lane], t, body, line)
+        for row_id, lane, t, body, line in rows
+    ]
+
+
 def _decode_head(head: str) -> tuple[str, dict[str, str]] | None:
     """`["measurement",{tags}` as its two values, or None if it is not exactly that."""
     try:
@@ -153,11 +210,15 @@ class Outbox:
         max_bytes: int = 512 * 1024 * 1024,
         max_age_s: float = 30 * 86400,
         clock_ns: Callable[[], int] = time.time_ns,
+        line_of: LineOf | None = None,
     ) -> None:
+        """`line_of`: the line protocol stored with each row at commit, for a sink that sends
+        it (InfluxDB); a backlog's rows are then not encoded again on every drain read."""
         self.path = path
         self.max_bytes = max_bytes
         self.max_age_s = max_age_s
         self._clock_ns = clock_ns
+        self._line_of = line_of
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # WAL: readers (sinks) never block the writer (the pipeline), and a commit is one
@@ -167,6 +228,11 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(points)")}
+        if "line" not in columns:
+            # An outbox from before lines were stored: its rows keep NULL and are encoded at
+            # delivery, as they were. Adding a nullable column rewrites no row.
+            self._db.execute("ALTER TABLE points ADD COLUMN line TEXT")
         self._full_db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._full_db.execute("PRAGMA synchronous=FULL")
         self._sinks: set[str] = {
@@ -195,10 +261,14 @@ class Outbox:
         if not points:
             return []
         now = self._clock_ns()
-        rows = [(int(p.lane), p.time_ns, now, _encode(p)) for p in points]
+        line_of = self._line_of
+        rows = [
+            (int(p.lane), p.time_ns, now, _encode(p), None if line_of is None else line_of(p))
+            for p in points
+        ]
         urgent = any(point.lane is Lane.ALERT for point in points)
         if urgent and len(rows) <= ONE_STATEMENT_ROWS:
-            values = ", ".join(["(?, ?, ?, ?)"] * len(rows))
+            values = ", ".join([_ROW] * len(rows))
             cursor = self._full_db.execute(_INSERT + values, [v for row in rows for v in row])
             # One statement holds the write lock throughout, so its ids are consecutive.
             last = cursor.lastrowid
@@ -212,11 +282,13 @@ class Outbox:
             )
         return ids
 
-    def _insert(self, db: sqlite3.Connection, rows: list[tuple[int, int, int, str]]) -> list[int]:
+    def _insert(
+        self, db: sqlite3.Connection, rows: list[tuple[int, int, int, str, str | None]]
+    ) -> list[int]:
         """The rows in one transaction on `db`; their ids."""
         try:
             db.execute("BEGIN IMMEDIATE")
-            db.executemany(_INSERT + "(?, ?, ?, ?)", rows)
+            db.executemany(_INSERT + _ROW, rows)
             # One writer holds the IMMEDIATE lock, so this transaction's ids are consecutive.
             last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
             db.execute("COMMIT")
@@ -257,31 +329,35 @@ class Outbox:
         limit: int,
         lanes: Iterable[Lane] = tuple(Lane),
         after: Mapping[Lane, int] | None = None,
+        lines: bool = False,
     ) -> list[Stored]:
         """The next points `sink` has not delivered: higher-priority lanes first, each in order.
 
         `after` reads a lane past that id rather than past the sink's cursor (never before the
         cursor): a sink reading its next batch while the one before is still unacknowledged.
+        `lines`: for a sink that sends stored lines; rows that have one come with it, their
+        points left undecoded until asked for (see `Stored`).
         """
         after = after or {}
+        column = "p.line" if lines else "NULL"
         found: list[Stored] = []
         for lane in sorted(lanes):
             if len(found) >= limit:
                 break
             rows = self._db.execute(
-                "SELECT p.id, p.lane, p.time_ns, p.body FROM points p "
+                f"SELECT p.id, p.lane, p.time_ns, p.body, {column} FROM points p "  # noqa: S608 - fixed text
                 "JOIN cursors c ON c.sink = ? AND c.lane = p.lane "
                 "WHERE p.lane = ? AND p.id > MAX(c.last_id, ?) ORDER BY p.id LIMIT ?",
                 (sink, int(lane), after.get(lane, 0), limit - len(found)),
             ).fetchall()
-            found += _decode_rows(rows)
+            found += _stored_rows(rows)
         return found
 
     def acknowledge(self, sink: str, delivered: Sequence[Stored]) -> None:
         """Record delivery: a sink delivers in order, so each lane cursor moves to its last id."""
         last: dict[Lane, int] = {}
         for item in delivered:
-            last[item.point.lane] = max(last.get(item.point.lane, 0), item.id)
+            last[item.lane] = max(last.get(item.lane, 0), item.id)
         self._db.executemany(
             "UPDATE cursors SET last_id = MAX(last_id, ?) WHERE sink = ? AND lane = ?",
             [(row_id, sink, int(lane)) for lane, row_id in last.items()],
@@ -505,8 +581,9 @@ class AsyncOutbox:
         limit: int,
         lanes: Iterable[Lane] = tuple(Lane),
         after: Mapping[Lane, int] | None = None,
+        lines: bool = False,
     ) -> list[Stored]:
-        return await self._run(self.outbox.pending, sink, limit, tuple(lanes), after)
+        return await self._run(self.outbox.pending, sink, limit, tuple(lanes), after, lines)
 
     async def acknowledge(self, sink: str, delivered: Sequence[Stored]) -> None:
         await self._run(self.outbox.acknowledge, sink, delivered)

@@ -43,9 +43,10 @@ class CountingOutbox(AsyncOutbox):
         limit: int,
         lanes: Iterable[Lane] = tuple(Lane),
         after: Mapping[Lane, int] | None = None,
+        lines: bool = False,
     ) -> list[Stored]:
         self.reads += 1
-        return await super().pending(sink, limit, lanes, after)
+        return await super().pending(sink, limit, lanes, after, lines)
 
     async def acknowledge(self, sink: str, delivered: Sequence[Stored]) -> None:
         self.moves.append(ids(delivered))
