@@ -125,15 +125,17 @@ RETENTION_SLICE: Final = 5000
 ONE_STATEMENT_ROWS: Final = 100
 _INSERT: Final = "INSERT INTO points (lane, time_ns, accepted_ns, body, line) VALUES "
 _ROW: Final = "(?, ?, ?, ?, ?)"
-# What a sink sends for a point, stored with its row at commit (None: the point cannot be
+# What a sink sends for each point, stored with its row at commit (None: the point cannot be
 # encoded so; the sink then refuses it at delivery, and it is quarantined there).
-LineOf = Callable[[Point], str | None]
+LineOf = Callable[[Sequence[Point]], list[str | None]]
+
+
+# One encoder for every row: json.dumps with options builds a new JSONEncoder per call.
+_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def _encode(point: Point) -> str:
-    return json.dumps(
-        [point.measurement, point.tags, point.fields], separators=(",", ":"), ensure_ascii=False
-    )
+    return _JSON.encode([point.measurement, point.tags, point.fields])
 
 
 def _decode(row_id: int, lane: int, time_ns: int, body: str) -> Stored:
@@ -261,10 +263,10 @@ class Outbox:
         if not points:
             return []
         now = self._clock_ns()
-        line_of = self._line_of
+        lines = [None] * len(points) if self._line_of is None else self._line_of(points)
         rows = [
-            (int(p.lane), p.time_ns, now, _encode(p), None if line_of is None else line_of(p))
-            for p in points
+            (int(p.lane), p.time_ns, now, _encode(p), line)
+            for p, line in zip(points, lines, strict=True)
         ]
         urgent = any(point.lane is Lane.ALERT for point in points)
         if urgent and len(rows) <= ONE_STATEMENT_ROWS:

@@ -42,27 +42,33 @@ class LineEncoder:
 
     def lines(self, points: Sequence[Point]) -> list[str]:
         """Each point's line; raises LineProtocolError for the first that has none."""
-        # Points read together share their series' tags dict (Outbox.pending): each dict is
-        # sorted and looked up once per call. Its id is stable while `points` holds it.
         keys: dict[tuple[str, int], SeriesKey] = {}
-        lines = []
+        return [self._shared_key(keys, point).line(point.fields, point.time_ns) for point in points]
+
+    def stored(self, points: Sequence[Point]) -> list[str | None]:
+        """The lines the outbox stores with the points' rows (an `Outbox` `line_of`); None for a
+        point line protocol cannot carry, which the sink refuses when it comes to deliver it."""
+        keys: dict[tuple[str, int], SeriesKey] = {}
+        lines: list[str | None] = []
         for point in points:
-            shared = (point.measurement, id(point.tags))
-            key = keys.get(shared)
-            if key is None:
-                key = keys[shared] = self._key(point.measurement, tuple(sorted(point.tags.items())))
-            lines.append(key.line(point.fields, point.time_ns))
+            try:
+                lines.append(self._shared_key(keys, point).line(point.fields, point.time_ns))
+            except LineProtocolError:
+                lines.append(None)
         return lines
 
-    def stored(self, point: Point) -> str | None:
-        """The line the outbox stores with the point's row (an `Outbox` `line_of`); None for a
-        point line protocol cannot carry, which the sink refuses when it comes to deliver it."""
-        try:
-            return self._key(point.measurement, tuple(sorted(point.tags.items()))).line(
-                point.fields, point.time_ns
-            )
-        except LineProtocolError:
-            return None
+    def _shared_key(self, keys: dict[tuple[str, int], SeriesKey], point: Point) -> SeriesKey:
+        """The point's series key, looked up once per tags dict in `keys`.
+
+        Points of one device share its tags dict (DeviceRef.tags), and points read together
+        share their series' (Outbox.pending): each dict is sorted and looked up once per call.
+        Its id is stable while the caller holds the points.
+        """
+        shared = (point.measurement, id(point.tags))
+        key = keys.get(shared)
+        if key is None:
+            key = keys[shared] = self._key(point.measurement, tuple(sorted(point.tags.items())))
+        return key
 
 
 class InfluxSink(Sink):
