@@ -36,8 +36,9 @@ class Stored:
 
     Read for a sink that sends stored lines (`pending(..., lines=True)`), a row that has its
     line is not decoded: its point is decoded from the row's JSON only if asked for (the sink
-    encodes it anew, a test looks at it). Decoding thousands of rows on every drain read was a
-    third of the gateway's work per point (docs/performance.md, "Outage drain").
+    encodes it anew, the quarantine keeps it). Reading and decoding a backlog's rows was about
+    half of the gateway's CPU per point in a drain, encoding them again about a third
+    (docs/performance.md, "Outage drain").
     """
 
     __slots__ = ("_body", "_point", "_time_ns", "id", "lane", "line")
