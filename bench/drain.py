@@ -1,24 +1,28 @@
 """Outage drain rate: how fast a backlog in the outbox reaches InfluxDB 1.x once it is back.
 
     scripts/services start && source .run/services.env
-    .venv/bin/python bench/drain.py [--points 200000] [--repeat 3]
+    .venv/bin/python bench/drain.py [--points 200000] [--repeat 3] [--profile]
 
 Fills an outbox with a realistic backlog (heart rate, activity and location rows for 8 officers),
 then times the gateway's delivery loop draining it into the local InfluxDB 1.6.7 (a fresh
 database each run), with the interpreter tuned as `bluewatch run` tunes it. The baseline, run
 just before each drain, is the server's raw ingest: the same lines, pre-encoded, POSTed in
-5,000-line batches on one connection. Reports points/s (medians), the ratio of the medians, the
-ratio within each repeat, the gateway's CPU time per 5,000 points, and the load average (the
-machine may be shared).
+5,000-line batches on one connection. The backlog is committed as the daemon commits it with an
+InfluxDB sink, each row with its line protocol (encoded at commit, before the timing). Reports
+points/s (medians), the ratio of the medians, the ratio within each repeat, the gateway's CPU
+time per 5,000 points, and the load average (the machine may be shared).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import gc
+import io
 import json
 import os
+import pstats
 import statistics
 import sys
 import tempfile
@@ -37,7 +41,7 @@ from gateway.delivery import Delivery
 from gateway.domain import Point
 from gateway.outbox import AsyncOutbox, Outbox, Stored
 from gateway.sinks.influx import InfluxV1Settings, make_writer
-from gateway.sinks.influx_sink import InfluxSink
+from gateway.sinks.influx_sink import InfluxSink, LineEncoder
 
 BATCH = 5000
 
@@ -115,10 +119,14 @@ def drop_database(url: str, name: str) -> None:
     )
 
 
-async def drain(url: str, points: list[Point], folder: Path) -> tuple[float, float]:
-    """Points/s, and the gateway process's CPU time (all threads) per 5,000 points, in ms."""
+async def drain(
+    url: str, points: list[Point], folder: Path, profiler: cProfile.Profile | None = None
+) -> tuple[float, float]:
+    """Points/s, and the gateway process's CPU time (all threads) per 5,000 points, in ms;
+    `profiler` runs during the drain alone (the backlog's commits are not in it)."""
     database = create_database(url)
-    outbox = Outbox(folder / f"{database}.sqlite3")
+    # As the daemon with an InfluxDB sink: each row's line protocol stored at its commit.
+    outbox = Outbox(folder / f"{database}.sqlite3", line_of=LineEncoder().stored)
     outbox.register_sink("influx")
     for start in range(0, len(points), 10_000):
         outbox.append(points[start : start + 10_000])
@@ -126,7 +134,11 @@ async def drain(url: str, points: list[Point], folder: Path) -> tuple[float, flo
     loop = asyncio.get_running_loop()
     delivery = Delivery(AsyncOutbox(outbox), sink, wakeup=asyncio.Event(), monotonic=loop.time)
     started, cpu_started = time.perf_counter(), time.process_time()
+    if profiler is not None:
+        profiler.enable()
     await delivery.drain()
+    if profiler is not None:
+        profiler.disable()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     assert delivery.counters.delivered == len(points), delivery.counters
     await sink.close()
@@ -153,6 +165,21 @@ async def raw_ingest(url: str, points: list[Point]) -> float:
         elapsed = time.perf_counter() - started
     drop_database(url, database)
     return len(points) / elapsed
+
+
+async def profile(count: int) -> None:
+    """One drain under cProfile: where the gateway's time per point goes (profiler included)."""
+    url = os.environ.get("BLUEWATCH_INFLUXDB_URL", "http://127.0.0.1:18086")
+    points = backlog(count)
+    gc.collect()
+    gc.freeze()
+    profiler = cProfile.Profile()
+    with tempfile.TemporaryDirectory() as folder:
+        rate, cpu = await drain(url, points, Path(folder), profiler)
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(20)
+    print(json.dumps({"points_per_s": rate, "gateway_cpu_ms_per_5000_points": cpu}))
+    print(out.getvalue())
 
 
 async def main(count: int, repeat: int) -> None:
@@ -198,6 +225,14 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="one drain under cProfile (no baseline): the gateway's functions by own time",
+    )
     options = parser.parse_args()
     tune_interpreter()  # as `bluewatch run` does
-    asyncio.run(main(options.points, options.repeat))
+    if options.profile:
+        asyncio.run(profile(options.points))
+    else:
+        asyncio.run(main(options.points, options.repeat))

@@ -38,6 +38,7 @@ from gateway.config import GatewayConfig, config_hash
 from gateway.delivery import Delivery
 from gateway.domain import DeviceRef, Point
 from gateway.evidence_store import EvidenceStore
+from gateway.handoff import AlertHandoff
 from gateway.http import AlertApi, GatewayCollector, Observed, alert_routes, monitoring_routes
 from gateway.http_server import HttpServer
 from gateway.jobs.alert_timers import AlertTimers
@@ -49,6 +50,7 @@ from gateway.jobs.vehicle_position import VehiclePosition
 from gateway.live import LiveState
 from gateway.outbox import AsyncOutbox, Outbox
 from gateway.pipeline import Pipeline
+from gateway.sinks.influx_sink import LineEncoder
 from gateway.sinks.sink import Sink
 from gateway.vehicle.track import VehicleTrack
 from sensors import Characteristic
@@ -193,6 +195,22 @@ def _http_servers(
     )
 
 
+def _deliveries(
+    outbox: AsyncOutbox,
+    sinks: Sequence[Sink],
+    committed: asyncio.Event,
+    monotonic: Callable[[], float],
+) -> list[Delivery]:
+    """One delivery loop per sink, each with the alert rows of every commit in hand: no read
+    of the outbox between an alert's commit and its delivery (gateway/handoff.py)."""
+    deliveries = []
+    for sink in sinks:
+        handoff = AlertHandoff(outbox)
+        outbox.alert_listeners.append(handoff.committed)
+        deliveries.append(Delivery(handoff, sink, wakeup=committed, monotonic=monotonic))
+    return deliveries
+
+
 async def build(
     config: GatewayConfig,
     sinks: Sequence[Sink],
@@ -207,6 +225,9 @@ async def build(
             config.outbox.path,
             max_bytes=config.outbox.max_bytes,
             max_age_s=config.outbox.max_age_days * 86400,
+            # InfluxDB's line protocol is stored with each row at commit, when a sink sends it:
+            # encoded once, not again on every read of a backlog.
+            line_of=LineEncoder().stored if any(sink.sends_lines for sink in sinks) else None,
         )
     )
     if factory is None:
@@ -298,7 +319,7 @@ async def build(
         pmd_streams=manager.pmd_stream,
         committed=committed,
     )
-    deliveries = [Delivery(outbox, sink, wakeup=committed, monotonic=loop.time) for sink in sinks]
+    deliveries = _deliveries(outbox, sinks, committed, loop.time)
     vehicle = (
         None
         if config.vehicle is None or track is None

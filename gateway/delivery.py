@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from gateway.aio import wait_event
 from gateway.backoff import BackoffPolicy
 from gateway.domain import Lane
-from gateway.outbox import AsyncOutbox, Stored
+from gateway.outbox import Stored
 from gateway.sinks.errors import RejectedDeliveryError, RetryableDeliveryError
 from gateway.sinks.sink import Send, Sink
 
@@ -34,6 +35,25 @@ logger = logging.getLogger(__name__)
 # while a down server sees only a few requests a minute from each vehicle.
 SINK_RETRY = BackoffPolicy(first_s=1.0, cap_s=15.0)
 IDLE_POLL_S = 0.25
+
+
+class DeliveryOutbox(Protocol):
+    """What a delivery loop reads and moves: an AsyncOutbox, or an AlertHandoff in front of one."""
+
+    async def register_sink(self, sink: str, lanes: Iterable[Lane] = ...) -> None: ...
+
+    async def pending(
+        self,
+        sink: str,
+        limit: int,
+        lanes: Iterable[Lane] = ...,
+        after: Mapping[Lane, int] | None = ...,
+        lines: bool = ...,
+    ) -> list[Stored]: ...
+
+    async def acknowledge(self, sink: str, delivered: Sequence[Stored]) -> None: ...
+
+    async def quarantine(self, sink: str, rejected: Sequence[Stored], reason: str) -> None: ...
 
 
 @dataclass
@@ -64,7 +84,7 @@ class Delivery:
 
     def __init__(
         self,
-        outbox: AsyncOutbox,
+        outbox: DeliveryOutbox,
         sink: Sink,
         *,
         wakeup: asyncio.Event,
@@ -117,7 +137,7 @@ class Delivery:
         """Wait for more telemetry while the batch is small and young; alerts go at once."""
         if self.sink.linger_s <= 0 or len(batch) >= self.sink.batch_max:
             return False
-        if any(item.point.lane is Lane.ALERT for item in batch):
+        if any(item.lane is Lane.ALERT for item in batch):
             return False
         return partial_since is None or self._monotonic() - partial_since < self.sink.linger_s
 
@@ -137,10 +157,12 @@ class Delivery:
 
     async def _read(self, after: Mapping[Lane, int] | None = None) -> _Batch:
         """The next batch past the cursor, or past `after` in the lanes it names."""
-        items = await self._outbox.pending(self.sink.name, self.sink.batch_max, after=after)
+        items = await self._outbox.pending(
+            self.sink.name, self.sink.batch_max, after=after, lines=self.sink.sends_lines
+        )
         read_to = dict(after or {})
         for item in items:  # in id order within each lane
-            read_to[item.point.lane] = item.id
+            read_to[item.lane] = item.id
         return _Batch(items, read_to)
 
     async def _read_ahead(self, after: Mapping[Lane, int]) -> _Batch:
@@ -180,7 +202,7 @@ class Delivery:
 
     async def _overtaken(self, batch: _Batch) -> bool:
         """Whether a lane of higher priority than `batch`'s last point got points since."""
-        last = batch.items[-1].point.lane  # lanes come in priority order
+        last = batch.items[-1].lane  # lanes come in priority order
         higher = [lane for lane in Lane if lane < last]
         if not higher:
             return False

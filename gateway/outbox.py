@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,17 +23,60 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from gateway.aio import wait_event
 from gateway.domain import NS_PER_S, Lane, Point
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
 class Stored:
-    """A committed point and its outbox id (the order every sink delivers in)."""
+    """A committed point, its outbox id (the order every sink delivers in) and its lane, with
+    the point's line protocol when the outbox stored it at commit (see `Outbox.append`).
 
-    id: int
-    point: Point
+    Read for a sink that sends stored lines (`pending(..., lines=True)`), a row that has its
+    line is not decoded: its point is decoded from the row's JSON only if asked for (the sink
+    encodes it anew, the quarantine keeps it). Reading and decoding a backlog's rows was about
+    half of the gateway's CPU per point in a drain, encoding them again about a third
+    (docs/performance.md, "Outage drain").
+    """
+
+    __slots__ = ("_body", "_point", "_time_ns", "id", "lane", "line")
+
+    def __init__(self, id: int, point: Point, line: str | None = None) -> None:
+        self.id = id
+        self.lane = point.lane
+        self.line = line
+        self._point: Point | None = point
+        self._body = ""
+        self._time_ns = point.time_ns
+
+    @classmethod
+    def undecoded(cls, row_id: int, lane: Lane, time_ns: int, body: str, line: str) -> Stored:
+        """A row with its stored line, its point left in the row's JSON until asked for."""
+        stored = cls.__new__(cls)
+        stored.id, stored.lane, stored.line = row_id, lane, line
+        stored._point, stored._body, stored._time_ns = None, body, time_ns
+        return stored
+
+    @property
+    def point(self) -> Point:
+        if self._point is None:
+            measurement, tags, fields = json.loads(self._body)
+            self._point = Point(measurement, tags, fields, self._time_ns, self.lane)
+        return self._point
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Stored):
+            return NotImplemented
+        # The line is the point's encoding, loaded or not: it does not make another row.
+        return (self.id, self.point) == (other.id, other.point)
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"Stored({self.id!r}, {self.point!r}, line={self.line!r})"
 
 
 @dataclass(frozen=True)
@@ -55,7 +100,8 @@ CREATE TABLE IF NOT EXISTS points (
     lane INTEGER NOT NULL,
     time_ns INTEGER NOT NULL,
     accepted_ns INTEGER NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    line TEXT
 );
 CREATE INDEX IF NOT EXISTS points_lane_id ON points (lane, id);
 CREATE TABLE IF NOT EXISTS cursors (
@@ -75,12 +121,22 @@ CREATE TABLE IF NOT EXISTS quarantine (
 """
 # Rows are deleted in slices so one retention pass never holds the write lock for long.
 RETENTION_SLICE: Final = 5000
+# An alert commit of up to this many rows is one INSERT statement (see Outbox.append); a larger
+# one (a shutdown's last commit) is a transaction, within SQLite's limit on parameters.
+ONE_STATEMENT_ROWS: Final = 100
+_INSERT: Final = "INSERT INTO points (lane, time_ns, accepted_ns, body, line) VALUES "
+_ROW: Final = "(?, ?, ?, ?, ?)"
+# What a sink sends for each point, stored with its row at commit (None: the point cannot be
+# encoded so; the sink then refuses it at delivery, and it is quarantined there).
+LineOf = Callable[[Sequence[Point]], list[str | None]]
+
+
+# One encoder for every row: json.dumps with options builds a new JSONEncoder per call.
+_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def _encode(point: Point) -> str:
-    return json.dumps(
-        [point.measurement, point.tags, point.fields], separators=(",", ":"), ensure_ascii=False
-    )
+    return _JSON.encode([point.measurement, point.tags, point.fields])
 
 
 def _decode(row_id: int, lane: int, time_ns: int, body: str) -> Stored:
@@ -89,6 +145,7 @@ def _decode(row_id: int, lane: int, time_ns: int, body: str) -> Stored:
 
 
 _Row = tuple[int, int, int, str]  # id, lane, time_ns, body
+_LinedRow = tuple[int, int, int, str, str | None]  # id, lane, time_ns, body, line
 _LANES: Final = {int(lane): lane for lane in Lane}
 
 
@@ -124,6 +181,17 @@ def _decode_rows(rows: Sequence[_Row]) -> list[Stored]:
     ]
 
 
+def _stored_rows(rows: Sequence[_LinedRow]) -> list[Stored]:
+    """Rows as `Stored`, in order: those with a line undecoded, the others decoded together."""
+    if all(line is None for *_, line in rows):
+        return _decode_rows([row[:4] for row in rows])
+    decoded = iter(_decode_rows([row[:4] for row in rows if row[4] is None]))
+    return [
+        next(decoded) if line is None else Stored.undecoded(row_id, _LANES[lane], t, body, line)
+        for row_id, lane, t, body, line in rows
+    ]
+
+
 def _decode_head(head: str) -> tuple[str, dict[str, str]] | None:
     """`["measurement",{tags}` as its two values, or None if it is not exactly that."""
     try:
@@ -156,54 +224,93 @@ class Outbox:
         max_bytes: int = 512 * 1024 * 1024,
         max_age_s: float = 30 * 86400,
         clock_ns: Callable[[], int] = time.time_ns,
+        line_of: LineOf | None = None,
     ) -> None:
+        """`line_of`: the line protocol stored with each row at commit, for a sink that sends
+        it (InfluxDB); a backlog's rows are then not encoded again on every drain read."""
         self.path = path
         self.max_bytes = max_bytes
         self.max_age_s = max_age_s
         self._clock_ns = clock_ns
+        self._line_of = line_of
         path.parent.mkdir(parents=True, exist_ok=True)
         _owner_only(path)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # WAL: readers (sinks) never block the writer (the pipeline), and a commit is one
         # sequential append. NORMAL sync is crash-safe for the process in WAL mode; alerts
-        # commit with FULL so they survive a power cut too (see append()).
+        # commit with FULL so they survive a power cut too, through their own connection (see
+        # append()). Both are used on one thread, one after the other.
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(points)")}
+        if "line" not in columns:
+            # An outbox from before lines were stored: its rows keep NULL and are encoded at
+            # delivery, as they were. Adding a nullable column rewrites no row.
+            self._db.execute("ALTER TABLE points ADD COLUMN line TEXT")
+        self._full_db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._full_db.execute("PRAGMA synchronous=FULL")
         self._sinks: set[str] = {
             row[0] for row in self._db.execute("SELECT DISTINCT sink FROM cursors")
         }
+        # The alert lane's last id, kept by the one writer: with it a commit's alert rows say
+        # which alert row they follow (AlertCommit), so delivery loops can take them as they
+        # are committed instead of reading them back (gateway/handoff.py).
+        self.last_alert_id = self._max_id(Lane.ALERT)
 
     def close(self) -> None:
+        self._full_db.close()
         self._db.close()
 
     # --- writing ----------------------------------------------------------------------------
 
     def append(self, points: Sequence[Point]) -> list[int]:
-        """Commit `points` in one transaction and return their ids; only then are they accepted."""
+        """Commit `points` in one transaction and return their ids; only then are they accepted.
+
+        A commit with an alert row goes through the synchronous=FULL connection, and when small
+        as one INSERT statement, its own transaction: the worker thread lets the GIL go for
+        each SQLite call and must wait for it after each, up to a switch interval when the
+        event loop is busy, so one call instead of six (with the sync settings switched there
+        and back) takes the waits out of an alert's commit.
+        """
         if not points:
             return []
         now = self._clock_ns()
+        lines = [None] * len(points) if self._line_of is None else self._line_of(points)
+        rows = [
+            (int(p.lane), p.time_ns, now, _encode(p), line)
+            for p, line in zip(points, lines, strict=True)
+        ]
         urgent = any(point.lane is Lane.ALERT for point in points)
+        if urgent and len(rows) <= ONE_STATEMENT_ROWS:
+            values = ", ".join([_ROW] * len(rows))
+            cursor = self._full_db.execute(_INSERT + values, [v for row in rows for v in row])
+            # One statement holds the write lock throughout, so its ids are consecutive.
+            last = cursor.lastrowid
+            assert last is not None  # an INSERT sets it
+            ids = list(range(last - len(rows) + 1, last + 1))
+        else:
+            ids = self._insert(self._full_db if urgent else self._db, rows)
         if urgent:
-            self._db.execute("PRAGMA synchronous=FULL")
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(
-                "INSERT INTO points (lane, time_ns, accepted_ns, body) VALUES (?, ?, ?, ?)",
-                [(int(p.lane), p.time_ns, now, _encode(p)) for p in points],
+            self.last_alert_id = max(
+                row_id for row_id, p in zip(ids, points, strict=True) if p.lane is Lane.ALERT
             )
-            # One writer holds the IMMEDIATE lock, so this transaction's ids are consecutive.
-            last = self._db.execute("SELECT last_insert_rowid()").fetchone()[0]
-            self._db.execute("COMMIT")
-            ids = list(range(last - len(points) + 1, last + 1))
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        finally:
-            if urgent:
-                self._db.execute("PRAGMA synchronous=NORMAL")
         return ids
+
+    def _insert(
+        self, db: sqlite3.Connection, rows: list[tuple[int, int, int, str, str | None]]
+    ) -> list[int]:
+        """The rows in one transaction on `db`; their ids."""
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(_INSERT + _ROW, rows)
+            # One writer holds the IMMEDIATE lock, so this transaction's ids are consecutive.
+            last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return list(range(last - len(rows) + 1, last + 1))
 
     # --- sinks ------------------------------------------------------------------------------
 
@@ -224,37 +331,48 @@ class Outbox:
         )
         self._sinks.add(sink)
 
+    def cursor(self, sink: str, lane: Lane) -> int | None:
+        """The last id `sink` has delivered in `lane` (None: it does not read that lane)."""
+        row = self._db.execute(
+            "SELECT last_id FROM cursors WHERE sink = ? AND lane = ?", (sink, int(lane))
+        ).fetchone()
+        return None if row is None else int(row[0])
+
     def pending(
         self,
         sink: str,
         limit: int,
         lanes: Iterable[Lane] = tuple(Lane),
         after: Mapping[Lane, int] | None = None,
+        lines: bool = False,
     ) -> list[Stored]:
         """The next points `sink` has not delivered: higher-priority lanes first, each in order.
 
         `after` reads a lane past that id rather than past the sink's cursor (never before the
         cursor): a sink reading its next batch while the one before is still unacknowledged.
+        `lines`: for a sink that sends stored lines; rows that have one come with it, their
+        points left undecoded until asked for (see `Stored`).
         """
         after = after or {}
+        column = "p.line" if lines else "NULL"
         found: list[Stored] = []
         for lane in sorted(lanes):
             if len(found) >= limit:
                 break
             rows = self._db.execute(
-                "SELECT p.id, p.lane, p.time_ns, p.body FROM points p "
+                f"SELECT p.id, p.lane, p.time_ns, p.body, {column} FROM points p "  # noqa: S608 - fixed text
                 "JOIN cursors c ON c.sink = ? AND c.lane = p.lane "
                 "WHERE p.lane = ? AND p.id > MAX(c.last_id, ?) ORDER BY p.id LIMIT ?",
                 (sink, int(lane), after.get(lane, 0), limit - len(found)),
             ).fetchall()
-            found += _decode_rows(rows)
+            found += _stored_rows(rows)
         return found
 
     def acknowledge(self, sink: str, delivered: Sequence[Stored]) -> None:
         """Record delivery: a sink delivers in order, so each lane cursor moves to its last id."""
         last: dict[Lane, int] = {}
         for item in delivered:
-            last[item.point.lane] = max(last.get(item.point.lane, 0), item.id)
+            last[item.lane] = max(last.get(item.lane, 0), item.id)
         self._db.executemany(
             "UPDATE cursors SET last_id = MAX(last_id, ?) WHERE sink = ? AND lane = ?",
             [(row_id, sink, int(lane)) for lane, row_id in last.items()],
@@ -325,8 +443,13 @@ class Outbox:
         page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
         return int((page_count - free) * page_size)
 
-    def _max_id(self) -> int:
-        row = self._db.execute("SELECT MAX(id) FROM points").fetchone()
+    def _max_id(self, lane: Lane | None = None) -> int:
+        if lane is None:
+            row = self._db.execute("SELECT MAX(id) FROM points").fetchone()
+        else:
+            row = self._db.execute(
+                "SELECT MAX(id) FROM points WHERE lane = ?", (int(lane),)
+            ).fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
     def stats(self, db: sqlite3.Connection | None = None) -> OutboxStats:
@@ -369,6 +492,14 @@ class Outbox:
             last = rows[-1][0]
 
 
+@dataclass(frozen=True, slots=True)
+class AlertCommit:
+    """The alert rows of one commit, in id order, and the alert lane's last id before them."""
+
+    rows: tuple[Stored, ...]
+    after_id: int
+
+
 class AsyncOutbox:
     """The outbox behind one worker thread: SQLite calls never run on the event loop."""
 
@@ -383,15 +514,81 @@ class AsyncOutbox:
         self._stats_db = sqlite3.connect(
             f"file:{outbox.path}?mode=ro", uri=True, check_same_thread=False
         )
+        # Called on the loop, in commit order, with the alert rows of each commit that has any
+        # (gateway/handoff.py gives them to delivery loops without a read of the outbox).
+        self.alert_listeners: list[Callable[[AlertCommit], None]] = []
+        # Calls queued on or running in the worker thread, for `settled`.
+        self._queued = 0
+        self._settled = asyncio.Event()
+        self._settled.set()
+        # An alert's commit syncs the WAL (synchronous=FULL), and with it every telemetry commit
+        # written since the last sync (NORMAL syncs nothing): 0.8 s of a vehicle's telemetry
+        # doubled an alert's commit. So after each commit without an alert the WAL is synced on
+        # a thread of its own, where nothing waits for it; the alert's sync finds little to do.
+        self._wal_sync_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wal-sync")
+        self._wal = os.open(f"{outbox.path}-wal", os.O_RDONLY)  # SQLite made it (WAL mode)
+        self._wal_syncing = False
 
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        self._queued += 1
+        self._settled.clear()
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, function, *args)
+        finally:
+            self._queued -= 1
+            if not self._queued:
+                self._settled.set()
+
+    async def settled(self, timeout_s: float) -> None:
+        """Wait until nothing is queued on or running in the worker thread, or `timeout_s`.
+
+        While the event loop runs Python code, that thread gets the GIL back only once per
+        switch interval, at every SQLite call; a task that keeps the loop busy waits here so
+        the thread's work runs at full speed (Pipeline.run).
+        """
+        await wait_event(self._settled, timeout_s)
 
     async def append(self, points: Sequence[Point]) -> list[int]:
-        return await self._run(self.outbox.append, points)
+        ids, alerts = await self._run(self._append, points)
+        if alerts is None:
+            self._sync_wal()
+        else:
+            for listener in self.alert_listeners:
+                listener(alerts)
+        return ids
+
+    def _sync_wal(self) -> None:
+        """fdatasync the WAL in the background, unless a sync is already under way."""
+        if self._wal_syncing:
+            return
+        self._wal_syncing = True
+        loop = asyncio.get_running_loop()
+        synced = loop.run_in_executor(self._wal_sync_executor, os.fdatasync, self._wal)
+        synced.add_done_callback(self._wal_synced)
+
+    def _wal_synced(self, synced: asyncio.Future[None]) -> None:
+        self._wal_syncing = False
+        if not synced.cancelled() and (error := synced.exception()) is not None:
+            # SQLite's own sync at the next alert meets the same error and refuses the commit.
+            logger.warning("background sync of the outbox's WAL failed: %s", error)
+
+    def _append(self, points: Sequence[Point]) -> tuple[list[int], AlertCommit | None]:
+        """On the worker thread: the commit, and its alert rows with the alert row before them."""
+        after_id = self.outbox.last_alert_id
+        ids = self.outbox.append(points)
+        if self.outbox.last_alert_id == after_id:
+            return ids, None
+        rows = zip(ids, points, strict=True)
+        return ids, AlertCommit(
+            tuple(Stored(i, point) for i, point in rows if point.lane is Lane.ALERT), after_id
+        )
 
     async def register_sink(self, sink: str, lanes: Iterable[Lane] = tuple(Lane)) -> None:
         await self._run(lambda: self.outbox.register_sink(sink, lanes=tuple(lanes)))
+
+    async def cursor(self, sink: str, lane: Lane) -> int | None:
+        return await self._run(self.outbox.cursor, sink, lane)
 
     async def pending(
         self,
@@ -399,8 +596,9 @@ class AsyncOutbox:
         limit: int,
         lanes: Iterable[Lane] = tuple(Lane),
         after: Mapping[Lane, int] | None = None,
+        lines: bool = False,
     ) -> list[Stored]:
-        return await self._run(self.outbox.pending, sink, limit, tuple(lanes), after)
+        return await self._run(self.outbox.pending, sink, limit, tuple(lanes), after, lines)
 
     async def acknowledge(self, sink: str, delivered: Sequence[Stored]) -> None:
         await self._run(self.outbox.acknowledge, sink, delivered)
@@ -421,5 +619,7 @@ class AsyncOutbox:
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._stats_executor, self._stats_db.close)
         self._stats_executor.shutdown(wait=True)
+        self._wal_sync_executor.shutdown(wait=True)
+        os.close(self._wal)
         await self._run(self.outbox.close)
         self._executor.shutdown(wait=True)

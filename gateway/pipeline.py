@@ -49,8 +49,15 @@ BATCH_DELAY_S: Final = 0.1
 # between: a backlog that built up during a commit (2-8 ms of fsync) would otherwise run as one
 # long callback, and everything else on the loop, an alert's delivery included, waits behind it.
 SLICE_S: Final = 0.0005
+# Between two slices of a backlog the pipeline waits up to this long for work queued on the
+# outbox's thread (a delivery's read or acknowledgement, a housekeeping commit): while the loop
+# runs Python, that thread gets the GIL back only after a switch interval, at every SQLite call,
+# so beside a busy pipeline its calls took longer than beside an idle loop
+# (bench/commit_latency.py). Ten slices: the pipeline keeps at least a tenth of the loop while
+# the thread is busy, far more than a vehicle's notifications need.
+GIVE_WAY_S: Final = 0.005
 # After committing a safety event or an alert, only safety events are processed for this long:
-# the loop is left to the alert's delivery (outbox read, signing, HTTP), which takes a few ms.
+# the loop is left to the alert's delivery (signing, HTTP), which takes a few ms.
 # Telemetry loses nothing by it (it waits up to BATCH_DELAY_S for its commit anyway).
 HOLD_AFTER_URGENT_S: Final = 0.02
 # At most one log line per device per this many seconds for decode errors: a device spewing
@@ -216,7 +223,9 @@ class Pipeline:
                         continue
                 self._wakeup.clear()
                 if self.backlog:
-                    await asyncio.sleep(0)  # one slice done: the loop's other work goes next
+                    # One slice done: the outbox's thread, then the loop's other work, go next.
+                    await self._outbox.settled(GIVE_WAY_S)
+                    await asyncio.sleep(0)
                     continue
                 timeout = max(0.0, deadline - self._monotonic()) if deadline else None
                 await wait_event(self._wakeup, timeout)

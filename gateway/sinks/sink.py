@@ -39,6 +39,9 @@ class Sink(ABC):
     linger_s: float = 0.0
     # The outbox lanes this sink reads; lanes it does not read hold nothing back from retention.
     lanes: tuple[Lane, ...] = tuple(Lane)
+    # Whether the sink sends the InfluxDB line protocol the outbox stores with each row at
+    # commit (Stored.line): its reads then leave those rows' points undecoded.
+    sends_lines: bool = False
 
     @abstractmethod
     async def deliver(self, batch: Sequence[Stored]) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.domain import Lane, Point
-from gateway.outbox import Outbox
+from gateway.outbox import ONE_STATEMENT_ROWS, AlertCommit, AsyncOutbox, Outbox, Stored
 
 
 def telemetry(n: int, officer: str = "o1") -> Point:
@@ -218,3 +220,65 @@ def test_kill_9_loses_nothing_that_was_accepted(tmp_path: Path) -> None:
     assert len(rows) >= accepted
     assert [item.id for item in rows] == list(range(1, len(rows) + 1))  # no holes
     assert [item.point.fields["n"] for item in rows] == list(range(len(rows)))
+
+
+def test_commits_with_alerts_of_any_size_keep_ids_and_order(outbox: Outbox) -> None:
+    outbox.register_sink("all")
+
+    def alert(n: int) -> Point:
+        return Point("alert", {"officer": "o1"}, {"state": "active", "n": n}, n, Lane.ALERT)
+
+    event = Point("safety_event", {"officer": "o1"}, {"event": "panic_press"}, 1, Lane.EVENT)
+    small = [alert(0), event]  # one INSERT statement
+    large = [alert(n) for n in range(1, ONE_STATEMENT_ROWS + 2)] + [telemetry(7)]  # a transaction
+    ids = outbox.append([telemetry(0)]) + outbox.append(small) + outbox.append(large)
+    assert ids == list(range(1, len(ids) + 1))
+    assert outbox.last_alert_id == ids[-2]
+    by_id = {item.id: item.point for item in outbox.pending("all", 1000)}
+    assert [by_id[i] for i in ids] == [telemetry(0), *small, *large]
+
+
+async def test_settled_waits_for_what_is_queued_on_the_worker_thread(tmp_path: Path) -> None:
+    store = AsyncOutbox(Outbox(tmp_path / "o.sqlite3"))
+    release = threading.Event()
+    done: list[str] = []
+
+    def slow_cursor(sink: str, lane: Lane) -> int | None:
+        release.wait(10)
+        done.append(sink)
+        return None
+
+    store.outbox.cursor = slow_cursor  # type: ignore[method-assign]
+    try:
+        await store.settled(10)  # nothing queued: at once
+        reader = asyncio.create_task(store.cursor("influx", Lane.ALERT))
+        await asyncio.sleep(0)  # the call is queued on the thread
+        waiter = asyncio.create_task(store.settled(10))
+        await asyncio.sleep(0.05)
+        assert not waiter.done()
+        release.set()
+        await waiter
+        assert done == ["influx"]
+        await reader
+    finally:
+        release.set()
+        await store.close()
+
+
+async def test_alert_listeners_get_each_commits_alert_rows_and_the_row_before(
+    tmp_path: Path,
+) -> None:
+    store = AsyncOutbox(Outbox(tmp_path / "o.sqlite3"))
+    commits: list[AlertCommit] = []
+    store.alert_listeners.append(commits.append)
+    alert = Point("alert", {"officer": "o1"}, {"state": "active"}, 1, Lane.ALERT)
+    try:
+        await store.append([telemetry(0)])
+        first = await store.append([alert, telemetry(1), alert])
+        second = await store.append([alert])
+    finally:
+        await store.close()
+    assert commits == [
+        AlertCommit((Stored(first[0], alert), Stored(first[2], alert)), 0),
+        AlertCommit((Stored(second[0], alert),), first[2]),
+    ]

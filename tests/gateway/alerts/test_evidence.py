@@ -10,7 +10,7 @@ from gateway.activity import ActivityTracker, SampleClock
 from gateway.alerts.evidence import EvidenceRecorder
 from gateway.alerts.model import Alert, AlertKind, AlertState, Severity
 from gateway.domain import DeviceRef, Point, UnitRef
-from gateway.evidence_store import EvidenceStore
+from gateway.evidence_store import ENCODE_SLICE, EvidenceStore, json_pieces
 from sensors import DeviceModel, HeartRateMeasurement
 
 NS = 1_000_000_000
@@ -51,7 +51,9 @@ async def test_bundle_holds_the_window_around_the_alert(tmp_path: Path) -> None:
     await store.write_due(80 * NS)
     assert not (tmp_path / "evidence").exists()  # the 30 s after the alert are not over yet
     await store.write_due(90 * NS)
-    bundle = json.loads((tmp_path / "evidence" / "a-1.json").read_text())
+    text = (tmp_path / "evidence" / "a-1.json").read_text()
+    assert text == json.dumps(recorder.collect(officer_down()))  # written in pieces, as one
+    bundle = json.loads(text)
     assert bundle["window_ns"] == [30 * NS, 90 * NS]
     samples = bundle["acceleration_g"]["samples"]
     assert samples[0][0] >= 30 * NS
@@ -88,3 +90,11 @@ async def test_the_daemon_writes_bundles_off_the_event_loop(tmp_path: Path) -> N
     assert row.fields["path"] == str(tmp_path / "evidence" / "a-1.json")
     await store.write_due(100 * NS)
     assert len(emitted) == 1  # each bundle once
+
+
+def test_json_pieces_make_what_json_dumps_makes() -> None:
+    samples = [(n * NS, n / 7, -n / 3, 1e-9 * n) for n in range(1000)]
+    value = {"a": samples, "b": {"nested": samples[:3], "text": 'é "q"'}, "c": [], "d": None}
+    pieces = list(json_pieces(value))
+    assert "".join(pieces) == json.dumps(value)
+    assert len(pieces) > len(samples) // ENCODE_SLICE  # the long list went a slice at a time
