@@ -486,7 +486,7 @@ def _error(command: PmdCommand, status: ResponseStatus) -> PmdResponse:
 
 def _advertising_data(profile: DeviceProfile, reading: HeartRateMeasurement, frame: int) -> bytes:
     """Flags, the Heart Rate Service and Polar's manufacturer data with the HR record."""
-    assert profile.manufacturer_id is not None
+    assert profile.broadcast is not None
     hr = min(reading.heart_rate_bpm, 0xFF)
     record = PolarHrAdvertisement(
         sensor_contact=reading.sensor_contact is not SensorContact.NOT_DETECTED,
@@ -504,7 +504,7 @@ def _advertising_data(profile: DeviceProfile, reading: HeartRateMeasurement, fra
                 ),
                 (
                     AdvertisingData.MANUFACTURER_SPECIFIC_DATA,
-                    profile.manufacturer_id.to_bytes(2, "little") + record,
+                    profile.broadcast.company_id.to_bytes(2, "little") + record,
                 ),
             ]
         )
