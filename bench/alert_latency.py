@@ -1,6 +1,6 @@
 """End-to-end alert latency: a panic press on a simulated vest → the signed webhook received.
 
-    .venv/bin/python bench/alert_latency.py [--panics 30] [--devices 1 16 64]
+    .venv/bin/python bench/alert_latency.py [--panics 30] [--devices 1 16 64] [--h10-acc-hz 200]
 
 In one process: a simulated fleet (patrol-shift, real time: every device streams its normal
 telemetry, 50 Hz IMU included) on the virtual radio, the composed gateway (BLE over Bumble,
@@ -13,12 +13,17 @@ the payload's `changed_at` has millisecond resolution, so timing from it, as bef
 added 0-1 ms to every figure (still printed as `payload_clock_*`). "Radio" is from the
 notification sent to the rule (BLE, decode, pipeline). Medians and p99 over the presses; each
 alert is resolved before the next press so every press opens a new alert.
+
+With --h10-acc-hz the fleet is mixed (in-process only): every second officer wears a vest and a
+Polar H10 streaming PMD acceleration at that rate instead of a vest and a helmet, so the radio
+and the pipeline carry the H10's frames (200 Hz: 36 samples every 180 ms) beside the vests'.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import io
 import json
 import math
@@ -37,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from firmware_mocks.fleet import Fleet
 from firmware_mocks.radio import VirtualRadio
-from firmware_mocks.scenario import load_scenario
+from firmware_mocks.scenario import Scenario, load_scenario
 from gateway.app import SWITCH_INTERVAL_S, build, tune_interpreter
 from gateway.ble.bumble_stack import BumbleStack
 from gateway.ble.factory import BleakFactory
@@ -99,10 +104,26 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
-async def measure(devices: int, panics: int, folder: Path) -> dict[str, Any]:
+def h10_scenario(officers: int) -> Scenario:
+    """patrol-shift with every second officer in a vest and a Polar H10 (the panic presses
+    still come from vests)."""
+    base = load_scenario("patrol-shift")
+    mixed = [
+        {"index": index, "kit": ["bluewatch-vest", "polar-h10"]} for index in range(1, officers, 2)
+    ]
+    roster = {"size": max(officers, base.roster.size), "officers": mixed}
+    return Scenario.model_validate(
+        {**base.model_dump(mode="json", exclude_unset=True), "roster": roster}
+    )
+
+
+async def measure(
+    devices: int, panics: int, folder: Path, h10_acc_hz: int | None = None
+) -> dict[str, Any]:
     officers = max(1, devices // 2)
     radio = VirtualRadio()
-    fleet = Fleet(radio, load_scenario("patrol-shift"), officers, seed=5, time_scale=1.0)
+    scenario = load_scenario("patrol-shift") if h10_acc_hz is None else h10_scenario(officers)
+    fleet = Fleet(radio, scenario, officers, seed=5, time_scale=1.0)
     await fleet.start()
     ticker = asyncio.create_task(fleet.run())
     secret = secrets.token_bytes(32)
@@ -117,7 +138,11 @@ async def measure(devices: int, panics: int, folder: Path) -> dict[str, Any]:
         roster.append(
             {
                 "id": entry.officer_id,
-                "devices": [{"model": d.model, "address": d.address} for d in worn],
+                "devices": [
+                    {"model": d.model, "address": d.address}
+                    | ({"acc_rate_hz": h10_acc_hz} if d.model == DeviceModel.POLAR_H10 else {})
+                    for d in worn
+                ],
             }
         )
     config = bench_config(roster, folder, url)
@@ -170,6 +195,10 @@ async def measure(devices: int, panics: int, folder: Path) -> dict[str, Any]:
         await receiver.stop()
     return {
         "devices": len(gateway.manager.devices),
+        "h10_acc_hz": h10_acc_hz,
+        "h10_devices": sum(
+            m.ref.model is DeviceModel.POLAR_H10 for m in gateway.manager.devices.values()
+        ),
         "panics": panics,
         "total_p50_ms": statistics.median(total_ms),
         "total_p99_ms": percentile(total_ms, 0.99),
@@ -292,11 +321,24 @@ def main() -> None:
         help="sys.setswitchinterval for the measuring process instead of the daemon's "
         f"({SWITCH_INTERVAL_S} s; Python's default is 0.005 s)",
     )
+    parser.add_argument(
+        "--h10-acc-hz",
+        type=int,
+        choices=(25, 50, 100, 200),
+        help="a mixed fleet: every second officer's helmet is a Polar H10 streaming ACC at "
+        "this rate (in-process fleet only)",
+    )
     options = parser.parse_args()
+    if options.h10_acc_hz and options.fleet_process:
+        parser.error("--h10-acc-hz runs the fleet in-process")
     tune_interpreter()  # as `bluewatch run` does
     if options.switch_interval:
         sys.setswitchinterval(options.switch_interval)
-    measure_one = measure_split if options.fleet_process else measure
+    measure_one = (
+        measure_split
+        if options.fleet_process
+        else functools.partial(measure, h10_acc_hz=options.h10_acc_hz)
+    )
     for devices in options.devices:
         with tempfile.TemporaryDirectory() as folder:
             result = asyncio.run(measure_one(devices, options.panics, Path(folder)))
