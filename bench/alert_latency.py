@@ -14,7 +14,7 @@ added 0-1 ms to every figure (still printed as `payload_clock_*`). "Radio" is fr
 notification sent to the rule (BLE, decode, pipeline). Medians and p99 over the presses; each
 alert is resolved before the next press so every press opens a new alert.
 
-With --h10-acc-hz the fleet is mixed (in-process only): every second officer wears a vest and a
+With --h10-acc-hz the fleet is mixed: every second officer wears a vest and a
 Polar H10 streaming PMD acceleration at that rate instead of a vest and a helmet, so the radio
 and the pipeline carry the H10's frames (200 Hz: 36 samples every 180 ms) beside the vests'.
 """
@@ -104,17 +104,20 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
+H10_KIT = ["bluewatch-vest", "polar-h10"]
+
+
 def h10_scenario(officers: int) -> Scenario:
     """patrol-shift with every second officer in a vest and a Polar H10 (the panic presses
-    still come from vests)."""
-    base = load_scenario("patrol-shift")
-    mixed = [
-        {"index": index, "kit": ["bluewatch-vest", "polar-h10"]} for index in range(1, officers, 2)
-    ]
-    roster = {"size": max(officers, base.roster.size), "officers": mixed}
-    return Scenario.model_validate(
-        {**base.model_dump(mode="json", exclude_unset=True), "roster": roster}
-    )
+    still come from vests); the officers' own settings are kept."""
+    data = load_scenario("patrol-shift").model_dump(mode="json", exclude_unset=True)
+    roster = data["roster"]
+    given = {entry["index"]: entry for entry in roster.get("officers", [])}
+    for index in range(1, officers, 2):
+        given[index] = {**given.get(index, {"index": index}), "kit": H10_KIT}
+    roster["size"] = max(officers, roster["size"])
+    roster["officers"] = sorted(given.values(), key=lambda entry: entry["index"])
+    return Scenario.model_validate(data)
 
 
 async def measure(
@@ -228,11 +231,24 @@ def panic_scenario(officers: int, panics: int) -> str:
     return base + events
 
 
-async def measure_split(devices: int, panics: int, folder: Path) -> dict[str, Any]:
+def h10_officers(text: str, officers: int) -> str:
+    """A scenario file's text with every second officer in a vest and a Polar H10, as
+    h10_scenario: the kit joins an officer's own table, or a table of its own is added."""
+    for index in range(1, officers, 2):
+        kit = f"kit = {json.dumps(H10_KIT)}\n"
+        own = f"[[roster.officers]]\nindex = {index}\n"
+        text = text.replace(own, own + kit, 1) if own in text else text + f"\n{own}{kit}"
+    return text
+
+
+async def measure_split(
+    devices: int, panics: int, folder: Path, h10_acc_hz: int | None = None
+) -> dict[str, Any]:
     """The fleet in its own process (as deployed): only the gateway and the receiver here."""
     officers = max(1, devices // 2)
     scenario = folder / "bench-panics.toml"
-    scenario.write_text(panic_scenario(officers, panics))
+    text = panic_scenario(officers, panics)
+    scenario.write_text(text if h10_acc_hz is None else h10_officers(text, officers))
     port = free_port()
     fleet = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is timed
         [
@@ -263,7 +279,11 @@ async def measure_split(devices: int, panics: int, folder: Path) -> dict[str, An
         roster.append(
             {
                 "id": entry["officer_id"],
-                "devices": [{"model": d["model"], "address": d["address"]} for d in worn],
+                "devices": [
+                    {"model": d["model"], "address": d["address"]}
+                    | ({"acc_rate_hz": h10_acc_hz} if d["model"] == DeviceModel.POLAR_H10 else {})
+                    for d in worn
+                ],
             }
         )
     config = bench_config(
@@ -301,6 +321,7 @@ async def measure_split(devices: int, panics: int, folder: Path) -> dict[str, An
     return {
         "devices": len(gateway.manager.devices),
         "fleet": "own process",
+        "h10_acc_hz": h10_acc_hz,
         "panics": len(gateway_ms),
         "gateway_added_p50_ms": statistics.median(gateway_ms),
         "gateway_added_p99_ms": percentile(gateway_ms, 0.99),
@@ -326,18 +347,14 @@ def main() -> None:
         type=int,
         choices=(25, 50, 100, 200),
         help="a mixed fleet: every second officer's helmet is a Polar H10 streaming ACC at "
-        "this rate (in-process fleet only)",
+        "this rate",
     )
     options = parser.parse_args()
-    if options.h10_acc_hz and options.fleet_process:
-        parser.error("--h10-acc-hz runs the fleet in-process")
     tune_interpreter()  # as `bluewatch run` does
     if options.switch_interval:
         sys.setswitchinterval(options.switch_interval)
-    measure_one = (
-        measure_split
-        if options.fleet_process
-        else functools.partial(measure, h10_acc_hz=options.h10_acc_hz)
+    measure_one = functools.partial(
+        measure_split if options.fleet_process else measure, h10_acc_hz=options.h10_acc_hz
     )
     for devices in options.devices:
         with tempfile.TemporaryDirectory() as folder:
