@@ -1,7 +1,7 @@
 """End-to-end alert latency: a panic press on a simulated vest → the signed webhook received.
 
     .venv/bin/python bench/alert_latency.py [--panics 30] [--devices 1 16 64] [--fleet-process]
-        [--runs 1]
+        [--runs 1] [--h10-acc-hz 200]
 
 In one process: a simulated fleet (patrol-shift, real time: every device streams its normal
 telemetry, 50 Hz IMU included) on the virtual radio, the composed gateway (BLE over Bumble,
@@ -19,12 +19,17 @@ Each run prints one JSON line, with the fdatasync time of the outbox's disk meas
 before (an alert's commit syncs it once). With `--runs N`, each fleet size runs N times and a
 last line per size gives every run's p50 and p99 of the gateway-added latency, their medians,
 and whether every run's p99 is under the 10 ms goal.
+
+With --h10-acc-hz the fleet is mixed: every second officer wears a vest and a
+Polar H10 streaming PMD acceleration at that rate instead of a vest and a helmet, so the radio
+and the pipeline carry the H10's frames (200 Hz: 36 samples every 180 ms) beside the vests'.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import io
 import json
 import re
@@ -43,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.measure import fdatasync_ms, percentile
 from firmware_mocks.fleet import Fleet
 from firmware_mocks.radio import VirtualRadio
-from firmware_mocks.scenario import load_scenario
+from firmware_mocks.scenario import Scenario, load_scenario
 from gateway.app import SWITCH_INTERVAL_S, build, tune_interpreter
 from gateway.ble.bumble_stack import BumbleStack
 from gateway.ble.factory import BleakFactory
@@ -99,11 +104,30 @@ def payload_clock_ns(alert: dict[str, Any]) -> int:
     return int(datetime.fromisoformat(alert["changed_at"]).timestamp() * 1e9)
 
 
-async def measure(devices: int, panics: int, folder: Path) -> dict[str, Any]:
+H10_KIT = ["bluewatch-vest", "polar-h10"]
+
+
+def h10_scenario(officers: int) -> Scenario:
+    """patrol-shift with every second officer in a vest and a Polar H10 (the panic presses
+    still come from vests); the officers' own settings are kept."""
+    data = load_scenario("patrol-shift").model_dump(mode="json", exclude_unset=True)
+    roster = data["roster"]
+    given = {entry["index"]: entry for entry in roster.get("officers", [])}
+    for index in range(1, officers, 2):
+        given[index] = {**given.get(index, {"index": index}), "kit": H10_KIT}
+    roster["size"] = max(officers, roster["size"])
+    roster["officers"] = sorted(given.values(), key=lambda entry: entry["index"])
+    return Scenario.model_validate(data)
+
+
+async def measure(
+    devices: int, panics: int, folder: Path, h10_acc_hz: int | None = None
+) -> dict[str, Any]:
     officers = max(1, devices // 2)
     disk = fdatasync_ms(folder)
     radio = VirtualRadio()
-    fleet = Fleet(radio, load_scenario("patrol-shift"), officers, seed=5, time_scale=1.0)
+    scenario = load_scenario("patrol-shift") if h10_acc_hz is None else h10_scenario(officers)
+    fleet = Fleet(radio, scenario, officers, seed=5, time_scale=1.0)
     await fleet.start()
     ticker = asyncio.create_task(fleet.run())
     secret = secrets.token_hex(32).encode()  # text: the file is read without a final CR or LF
@@ -118,7 +142,11 @@ async def measure(devices: int, panics: int, folder: Path) -> dict[str, Any]:
         roster.append(
             {
                 "id": entry.officer_id,
-                "devices": [{"model": d.model, "address": d.address} for d in worn],
+                "devices": [
+                    {"model": d.model, "address": d.address}
+                    | ({"acc_rate_hz": h10_acc_hz} if d.model == DeviceModel.POLAR_H10 else {})
+                    for d in worn
+                ],
             }
         )
     config = bench_config(roster, folder, url)
@@ -171,6 +199,10 @@ async def measure(devices: int, panics: int, folder: Path) -> dict[str, Any]:
         await receiver.stop()
     return {
         "devices": len(gateway.manager.devices),
+        "h10_acc_hz": h10_acc_hz,
+        "h10_devices": sum(
+            m.ref.model is DeviceModel.POLAR_H10 for m in gateway.manager.devices.values()
+        ),
         "panics": panics,
         "total_p50_ms": statistics.median(total_ms),
         "total_p99_ms": percentile(total_ms, 0.99),
@@ -204,12 +236,25 @@ def panic_scenario(officers: int, panics: int) -> str:
     return base + events
 
 
-async def measure_split(devices: int, panics: int, folder: Path) -> dict[str, Any]:
+def h10_officers(text: str, officers: int) -> str:
+    """A scenario file's text with every second officer in a vest and a Polar H10, as
+    h10_scenario: the kit joins an officer's own table, or a table of its own is added."""
+    for index in range(1, officers, 2):
+        kit = f"kit = {json.dumps(H10_KIT)}\n"
+        own = f"[[roster.officers]]\nindex = {index}\n"
+        text = text.replace(own, own + kit, 1) if own in text else text + f"\n{own}{kit}"
+    return text
+
+
+async def measure_split(
+    devices: int, panics: int, folder: Path, h10_acc_hz: int | None = None
+) -> dict[str, Any]:
     """The fleet in its own process (as deployed): only the gateway and the receiver here."""
     officers = max(1, devices // 2)
     disk = fdatasync_ms(folder)
     scenario = folder / "bench-panics.toml"
-    scenario.write_text(panic_scenario(officers, panics))
+    text = panic_scenario(officers, panics)
+    scenario.write_text(text if h10_acc_hz is None else h10_officers(text, officers))
     port = free_port()
     fleet = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is timed
         [
@@ -241,7 +286,11 @@ async def measure_split(devices: int, panics: int, folder: Path) -> dict[str, An
         roster.append(
             {
                 "id": entry["officer_id"],
-                "devices": [{"model": d["model"], "address": d["address"]} for d in worn],
+                "devices": [
+                    {"model": d["model"], "address": d["address"]}
+                    | ({"acc_rate_hz": h10_acc_hz} if d["model"] == DeviceModel.POLAR_H10 else {})
+                    for d in worn
+                ],
             }
         )
     config = bench_config(
@@ -276,6 +325,7 @@ async def measure_split(devices: int, panics: int, folder: Path) -> dict[str, An
     return {
         "devices": len(gateway.manager.devices),
         "fleet": "own process",
+        "h10_acc_hz": h10_acc_hz,
         "panics": len(gateway_ms),
         "panics_missed": panics - len(gateway_ms),
         "gateway_added_p50_ms": statistics.median(gateway_ms),
@@ -318,11 +368,20 @@ def main() -> None:
         help="sys.setswitchinterval for the measuring process instead of the daemon's "
         f"({SWITCH_INTERVAL_S} s; Python's default is 0.005 s)",
     )
+    parser.add_argument(
+        "--h10-acc-hz",
+        type=int,
+        choices=(25, 50, 100, 200),
+        help="a mixed fleet: every second officer's helmet is a Polar H10 streaming ACC at "
+        "this rate",
+    )
     options = parser.parse_args()
     tune_interpreter()  # as `bluewatch run` does
     if options.switch_interval:
         sys.setswitchinterval(options.switch_interval)
-    measure_one = measure_split if options.fleet_process else measure
+    measure_one = functools.partial(
+        measure_split if options.fleet_process else measure, h10_acc_hz=options.h10_acc_hz
+    )
     for devices in options.devices:
         runs = []
         for _ in range(options.runs):

@@ -59,8 +59,9 @@ class SimulatedDevice:
 
     @property
     def samples_motion(self) -> bool:
-        """Whether the device has an accelerometer (a strap or a CORE has none)."""
-        return self.peripheral.profile.accelerometer is not None
+        """Whether the fleet sends the device's accelerometer in IMU batches (a vest, a helmet;
+        a strap or a CORE has none, a Polar sensor streams its own over PMD)."""
+        return any(spec.codec is ImuBatch for spec in self.peripheral.profile.characteristics())
 
     @property
     def profile_rate_hz(self) -> int:
@@ -114,12 +115,15 @@ class Fleet:
         for index in range(officers):
             simulation = OfficerSimulation(scenario, index, seed + index)
             devices = {
-                kind: SimulatedDevice(kind, self._peripheral(kind, index, rng), PEERS[kind])
+                kind: SimulatedDevice(kind, self._peripheral(kind, simulation, rng), PEERS[kind])
                 for kind in simulation.kit
             }
             self.officers.append(SimulatedOfficer(simulation, devices))
 
-    def _peripheral(self, kind: DeviceModel, index: int, rng: random.Random) -> Peripheral:
+    def _peripheral(
+        self, kind: DeviceModel, simulation: OfficerSimulation, rng: random.Random
+    ) -> Peripheral:
+        index = simulation.officer_index
         profile, peer = PROFILES[kind], PEERS[kind]
         serial = f"{kind.value[0].upper()}{index + 1:04d}"
         name = peer.name(kind, serial)
@@ -134,7 +138,7 @@ class Fleet:
             firmware_revision=FIRMWARE_VERSION,
             software_revision=FIRMWARE_VERSION,
         )
-        return peer.build(device, profile, identity)
+        return peer.build(device, profile, identity, simulation)
 
     def roster(self) -> list[RosterEntry]:
         """Each officer's devices, in kit order: what `bluewatch simulate` announces."""
@@ -206,6 +210,7 @@ class Fleet:
         if boot_count != device.boot_count:
             device.boot_count = boot_count
             device.sample_index = 0  # counters restart with the device
+            peripheral.rebooted()
         if not peripheral.online:
             await peripheral.go_online()
         await self._send_periodic(sim, device)

@@ -120,7 +120,11 @@ class VirtualController(Controller):
     def on_advertising_pdu(self, pdu: ll.AdvInd | ll.AdvExtInd) -> None:
         if self.le_scan_enable:
             self._report_advertisement(pdu)
-        advertiser = self._advertiser(pdu.advertiser_address)
+        # Every controller hears every advertisement: the advertiser is looked up only by one
+        # that is connecting, or a fleet's radio costs (devices)^3 per advertising interval.
+        advertiser = (
+            None if self.pending_le_connection is None else self._advertiser(pdu.advertiser_address)
+        )
         if advertiser is not None and not advertiser.connectable_as(pdu.advertiser_address):
             # Mend 4. Stock answers a pending connect with any advertisement it hears. A real
             # controller connects only on a connectable one (Core Vol 6 Part B 4.4.2): a

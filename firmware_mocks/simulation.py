@@ -54,6 +54,7 @@ from sensors import (
 )
 from sensors.characteristics.core_body_temperature import CORE_STATE_MEASURING
 from sensors.characteristics.heart_rate import ENERGY_EXPENDED_MAX_KJ
+from sensors.pmd import PpiSample
 
 CLOCK_WRAP: Final = 2**32
 BOOT_COUNT_WRAP: Final = 2**16
@@ -76,9 +77,21 @@ def imu_rate_hz(model: DeviceModel) -> int:
     return accelerometer.rate_hz
 
 
+# Where on the body a device feels the motion model. The H10 is on the chest as the vest is. The
+# Verity Sense is on the upper arm, which the motion model does not render on its own: it feels
+# the trunk's posture, gait and falls (arm swing is not modelled), and the gateway, not the
+# motion, is what keeps an arm sensor from raising man-down (docs/algorithms.md).
 _DEVICE_INDEX: Final = MappingProxyType(
-    {DeviceModel.BLUEWATCH_VEST: VEST, DeviceModel.BLUEWATCH_HELMET: HELMET}
+    {
+        DeviceModel.BLUEWATCH_VEST: VEST,
+        DeviceModel.BLUEWATCH_HELMET: HELMET,
+        DeviceModel.POLAR_H10: VEST,
+        DeviceModel.POLAR_VERITY_SENSE: VEST,
+    }
 )
+# A Verity Sense's PPI error estimate for a still, well-placed sensor (the SDK's PPI samples
+# show 5-20 ms; PolarVeritySense.md).
+PPI_ERROR_ESTIMATE_MS: Final = 10
 
 
 def sends_heart_rate(model: DeviceModel) -> bool:
@@ -280,6 +293,11 @@ class _Device:
         self.imu_next = 0
         self.malformed_fault = -1
         self.malformed_calls = 0
+        # Acceleration streamed at a rate chosen by the gateway (PMD): the boot and simulated
+        # time of the next sample, and the running sample index for the noise.
+        self.acc_boot = -1
+        self.acc_next_s = 0.0
+        self.acc_index = 0
 
 
 class OfficerSimulation:
@@ -416,6 +434,52 @@ class OfficerSimulation:
         noise = state.noise.bytes_for(boot, first, first + len(times))
         return state.mount.render(xs, ys, zs, broadband, noise)
 
+    def acceleration_g(
+        self, device: DeviceModel, count: int, rate_hz: int
+    ) -> list[tuple[float, float, float]]:
+        """The next `count` accelerometer samples (g, device frame) at `rate_hz`, a rate the
+        gateway chose (a Polar sensor's PMD stream), following simulated time.
+
+        The sensor streams on its own timer: samples continue from the previous call, but never
+        lag simulated time by more than one frame (after a pause, or at a time scale above 1,
+        the stream skips ahead as a sensor's buffer would overflow). Nothing while it is off.
+        """
+        state = self._devices[device]
+        now = state.plan.at(self._t)
+        if not now.powered or count <= 0:
+            return []
+        if state.acc_boot != now.boot_count:
+            state.acc_boot, state.acc_next_s, state.acc_index = now.boot_count, now.boot_at_s, 0
+        start = max(state.acc_next_s, self._t - count / rate_hz)
+        times = [start + k / rate_hz for k in range(count)]
+        state.acc_next_s = start + count / rate_hz
+        xs, ys, zs, broadband = self._motion.body(times, _DEVICE_INDEX[device])
+        first, state.acc_index = state.acc_index, state.acc_index + count
+        noise = state.noise.bytes_for(now.boot_count, first, first + count)
+        return state.mount.render(xs, ys, zs, broadband, noise)
+
+    def ppi(self, device: DeviceModel) -> list[PpiSample]:
+        """The beats an optical sensor (Verity Sense) measured since the previous call, as PMD
+        PPI records: each beat's interval and the rate it implies; skin contact off (and the
+        intervals marked invalid) within a "contact_loss" fault. The beats are the officer's
+        one heart's, the same a chest strap hears."""
+        state = self._devices[device]
+        now = state.plan.at(self._t)
+        beats, state.beats = state.beats, []
+        since = now.boot_at_s if now.powered else math.inf
+        return [
+            PpiSample(
+                hr_bpm=min(0xFF, round(60.0 / interval)),
+                ppi_ms=min(0xFFFF, round(interval * 1000.0)),
+                error_estimate_ms=PPI_ERROR_ESTIMATE_MS,
+                blocker=not now.skin_contact,
+                skin_contact=now.skin_contact,
+                skin_contact_supported=True,
+            )
+            for t, interval in beats
+            if t >= since
+        ]
+
     def peak_accel_g(self, device: DeviceModel, t0_s: float, t1_s: float) -> float | None:
         """The largest acceleration magnitude (g) among the device's samples in (t0, t1], as its
         firmware measures it for a fall or impact; None if it took no sample then."""
@@ -432,7 +496,7 @@ class OfficerSimulation:
         return max(math.sqrt(x * x + y * y + z * z) for x, y, z in samples)
 
     def heart_rate(
-        self, device: DeviceModel | None = None, *, energy_every_n: int = 0
+        self, device: DeviceModel | None = None, *, energy_every_n: int = 0, with_rr: bool = True
     ) -> HeartRateMeasurement:
         """The heart-rate device's current rate (bpm, an integer) and the RR intervals (s) of the
         beats completed since its previous call (since boot, if it rebooted); sensor contact
@@ -443,12 +507,13 @@ class OfficerSimulation:
         `energy_every_n` (a strap's setting; HRS 1.0 §3.1.1.3 has it sent about once in ten
         measurements) every n-th measurement carries the energy expended since the device
         booted, in kJ, held at 0xFFFF once it gets there. The RR list is not capped: a caller
-        that reads rarely splits it to fit its ATT_MTU.
+        that reads rarely splits it to fit its ATT_MTU. With `with_rr` False the measurement carries
+        no RR and the beats stay for `ppi` (an optical sensor sends them over PMD instead).
         """
         model = self._heart_rate_device(device)
         state = self._devices[model]
         now = state.plan.at(self._t)
-        beats, state.beats = state.beats, []
+        beats, state.beats = (state.beats, []) if with_rr else ([], state.beats)
         # A device that is off measures no beats; after a reboot it has only those since boot.
         since = now.boot_at_s if now.powered else math.inf
         rr = [interval for t, interval in beats if t >= since]

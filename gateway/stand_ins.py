@@ -2,7 +2,9 @@
 
 A CORE repeats its core temperature on the Health Thermometer service (a stand-in, used only
 when its Core Body Temperature characteristic is missing: `ServiceSpec.fallback_for`) and in its
-advertisement (`DeviceProfile.broadcast`, heard while no link is up). Both become the reading of
+advertisement (`DeviceProfile.broadcast`, heard while no link is up); a Polar sensor broadcasts
+its heart rate (used while another central holds it: `BroadcastSpec.use`). Each becomes the
+reading of
 the characteristic they stand in for, so the alert rules, the live view and the stored rows treat
 them alike; `source` says which way each came (the `source` field of `core_temperature` rows,
 docs/data-model.md). Pure.
@@ -21,8 +23,11 @@ from sensors import (
     CoreAdvertisement,
     CoreBodyTemperature,
     DeviceProfile,
+    HeartRateMeasurement,
+    SensorContact,
     TemperatureMeasurement,
 )
+from sensors.characteristics.polar_advertisement import PolarHrAdvertisement
 
 # What a reading that arrived in an advertisement says it came through.
 ADVERTISEMENT_SOURCE: Final = "advertisement"
@@ -45,12 +50,20 @@ def _core_from_advertisement(reading: Characteristic) -> Characteristic | None:
     return CoreBodyTemperature(core_temperature_c=round(reading.core_temperature_c, 2))
 
 
+def _heart_rate_from_advertisement(reading: Characteristic) -> Characteristic | None:
+    assert isinstance(reading, PolarHrAdvertisement)
+    # The rate the SDK shows (hrForDisplay) and the contact bit; a broadcast carries no RR.
+    contact = SensorContact.DETECTED if reading.sensor_contact else SensorContact.NOT_DETECTED
+    return HeartRateMeasurement(heart_rate_bpm=reading.heart_rate_bpm, sensor_contact=contact)
+
+
 # (type of the reading that arrived, type it stands in for) -> the conversion.
 CONVERSIONS: Final[Mapping[tuple[type[Characteristic], type[Characteristic]], Convert]] = (
     MappingProxyType(
         {
             (TemperatureMeasurement, CoreBodyTemperature): _core_from_thermometer,
             (CoreAdvertisement, CoreBodyTemperature): _core_from_advertisement,
+            (PolarHrAdvertisement, HeartRateMeasurement): _heart_rate_from_advertisement,
         }
     )
 )

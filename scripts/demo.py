@@ -11,8 +11,8 @@ reached InfluxDB. Expects the local services to be up (./run starts them) with t
 in the environment.
 
 The fleet is the `mixed-fleet` scenario: officers 1 and 2 in a vest and a helmet (officer down,
-heat strain), officer 3 in a heart-rate strap and a CORE, officer 4 in a strap alone; the live
-view lists under its table what each officer's kit cannot detect.
+heat strain), officer 3 in a Polar H10 and a CORE, officer 4 in a strap alone; the live view
+lists under its table what each officer's kit cannot detect.
 """
 
 from __future__ import annotations

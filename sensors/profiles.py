@@ -32,6 +32,10 @@ from sensors.characteristics.officer_safety import (
     ImuBatch,
     SafetyEvent,
 )
+from sensors.characteristics.polar_advertisement import (
+    POLAR_ADVERTISEMENT_COMPANY_ID,
+    PolarHrAdvertisement,
+)
 from sensors.characteristics.thermometer import TemperatureMeasurement
 from sensors.pmd.gatt import PMD_SERVICE_UUID
 from sensors.pmd.measurement import MeasurementType
@@ -151,12 +155,28 @@ class ServiceSpec:
     fallback_for: str | None = None
 
 
+class BroadcastUse(StrEnum):
+    """When a gateway takes the reading a device broadcasts.
+
+    UNCONNECTED: whenever no link brings it (a CORE: its advertised core temperature is the
+    value its service notifies, so it bridges connects and reconnects without harm).
+    HELD_ELSEWHERE: only while another central holds the device's one connection (a Polar
+    sensor: its advertised heart rate is a smoothed average without RR; during the second or
+    two of a connect it would put averaged values between the sensor's own ones and feed the
+    alert rules a lagging rate, while held by a phone it is all there is, for minutes).
+    """
+
+    UNCONNECTED = "unconnected"
+    HELD_ELSEWHERE = "held_elsewhere"
+
+
 @dataclass(frozen=True, slots=True)
 class BroadcastSpec:
     """A reading a device puts in its advertisement's manufacturer data: readable unconnected."""
 
     company_id: int
     codec: type[Characteristic]
+    use: BroadcastUse = BroadcastUse.UNCONNECTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +401,12 @@ CORE: Final = DeviceProfile(
 
 # Polar's Bluetooth SIG company id (0x006B), which starts its advertisements' manufacturer data
 # (polar-ble-sdk `BleAdvertisementContent.kt`; the notes' section 3).
-POLAR_COMPANY_ID: Final = 0x006B
+POLAR_COMPANY_ID: Final = POLAR_ADVERTISEMENT_COMPANY_ID
+# The heart rate a Polar sensor broadcasts (BlePolarHrAdvertisement), used while a phone holds
+# the sensor (`BroadcastUse.HELD_ELSEWHERE` says why not otherwise).
+_POLAR_BROADCAST = BroadcastSpec(
+    POLAR_COMPANY_ID, PolarHrAdvertisement, use=BroadcastUse.HELD_ELSEWHERE
+)
 _POLAR_HEART_RATE = ServiceSpec(
     HEART_RATE_SERVICE, "Heart Rate", (CharacteristicSpec(HeartRateMeasurement, NOTIFY, 1.0),)
 )
@@ -417,6 +442,7 @@ POLAR_H10: Final = DeviceProfile(
         rates_hz=(25, 50, 100, 200), ranges_g=(2.0, 4.0, 8.0), rate_hz=50, range_g=8.0
     ),
     manufacturer_id=POLAR_COMPANY_ID,
+    broadcast=_POLAR_BROADCAST,
     single_connection=True,
     pmd_streams=(
         PmdStream(MeasurementType.ACC, _ACC_16_BIT, uses_accelerometer=True),
@@ -451,6 +477,7 @@ POLAR_VERITY_SENSE: Final = DeviceProfile(
     ),
     accelerometer=Accelerometer(rates_hz=(52,), ranges_g=(8.0,), rate_hz=52, range_g=8.0),
     manufacturer_id=POLAR_COMPANY_ID,
+    broadcast=_POLAR_BROADCAST,
     single_connection=True,
     pmd_streams=(
         PmdStream(

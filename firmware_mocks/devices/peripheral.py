@@ -115,6 +115,10 @@ class Peripheral:
             except Exception:  # a link that is already going is gone either way
                 logger.debug("%s: disconnect of %s failed", self.name, connection, exc_info=True)
 
+    def rebooted(self) -> None:
+        """The unit booted again (after a power cycle): what its firmware keeps restarts. A
+        plain peripheral keeps nothing; a sensor with a clock of its own resets it."""
+
     async def set_manufacturer_data(self, company: int, data: bytes) -> None:
         """Broadcast `data` under `company` from now on (a reading readable without a link)."""
         device = self.device

@@ -88,8 +88,8 @@ class PolarSource(Protocol):
     def acceleration_g(self, count: int, rate_hz: int) -> Sequence[Vector]:
         """The next `count` accelerometer samples at `rate_hz`, in g, sensor frame."""
 
-    def heart_rate_bpm(self) -> int:
-        """The heart rate now."""
+    def heart_rate(self) -> HeartRateMeasurement:
+        """What the Heart Rate Service notifies now (rate, contact, and RR for a chest strap)."""
 
     def ppi(self) -> Sequence[PpiSample]:
         """Beats since the previous call (the optical peak-to-peak intervals)."""
@@ -102,22 +102,24 @@ class PolarSource(Protocol):
 class SteadySource:
     """A still wearer at a steady heart rate: gravity on one axis, regular beats. For tests."""
 
-    heart_rate: int = 60
+    heart_rate_bpm: int = 60
     gravity_g: Vector = (0.0, 0.0, 1.0)
 
     def acceleration_g(self, count: int, rate_hz: int) -> Sequence[Vector]:
         del rate_hz
         return [self.gravity_g] * count
 
-    def heart_rate_bpm(self) -> int:
-        return self.heart_rate
+    def heart_rate(self) -> HeartRateMeasurement:
+        return HeartRateMeasurement(
+            heart_rate_bpm=self.heart_rate_bpm, sensor_contact=SensorContact.DETECTED
+        )
 
     def ppi(self) -> Sequence[PpiSample]:
-        interval_ms = round(60_000 / self.heart_rate)
+        interval_ms = round(60_000 / self.heart_rate_bpm)
         beats = max(1, round(PPI_FRAME_INTERVAL_S * 1000 / interval_ms))
         return [
             PpiSample(
-                hr_bpm=self.heart_rate,
+                hr_bpm=self.heart_rate_bpm,
                 ppi_ms=interval_ms,
                 error_estimate_ms=10,
                 skin_contact=True,
@@ -232,6 +234,9 @@ class PolarPeer:
     commands: list[PmdCommand] = field(default_factory=list)
     frames_sent: dict[MeasurementType, int] = field(default_factory=dict)
     _hr_task: asyncio.Task[None] | None = None
+    # The advertised heart-rate record's 3-bit frame counter: it changes with each new value,
+    # which is how a scanner tells a fresh reading from a repeat (the SDK's isHrDataUpdated).
+    _advertised_frames: int = 0
 
     @property
     def device(self) -> Device:
@@ -240,25 +245,33 @@ class PolarPeer:
     async def power_on(self) -> None:
         self.clock.reset()
         await self.peripheral.power_on()
-        self._hr_task = asyncio.get_running_loop().create_task(
-            self._heart_rate(), name=f"{self.peripheral.name}-hr"
-        )
 
     async def power_off(self) -> None:
         """Drops the link and stops everything; the clock restarts at the next power_on."""
+        await self.peripheral.go_offline()
+
+    async def power_cycle(self) -> None:
+        await self.peripheral.go_offline()
+        self.peripheral.rebooted()
+        await self.peripheral.go_online()
+
+    @property
+    def heart_rate_running(self) -> bool:
+        """Whether the sensor notifies and broadcasts its heart rate (it does while online)."""
+        return self._hr_task is not None and not self._hr_task.done()
+
+    def _went_online(self) -> None:
+        if not self.heart_rate_running:
+            self._hr_task = asyncio.get_running_loop().create_task(
+                self._heart_rate(), name=f"{self.peripheral.name}-hr"
+            )
+            self._hr_task.add_done_callback(_log_failure)
+
+    def _went_offline(self) -> None:
         self._stop_all()
         if self._hr_task is not None:
             self._hr_task.cancel()
             self._hr_task = None
-        await self.peripheral.go_offline()
-
-    async def power_cycle(self) -> None:
-        await self.power_off()
-        self.clock.reset()
-        await self.peripheral.go_online()
-        self._hr_task = asyncio.get_running_loop().create_task(
-            self._heart_rate(), name=f"{self.peripheral.name}-hr"
-        )
 
     # --- control point -----------------------------------------------------------------------
 
@@ -398,19 +411,16 @@ class PolarPeer:
 
     async def _heart_rate(self) -> None:
         while True:
-            bpm = self.source.heart_rate_bpm()
-            await self.peripheral.notify(
-                HeartRateMeasurement.UUID,
-                HeartRateMeasurement(
-                    heart_rate_bpm=bpm, sensor_contact=SensorContact.DETECTED
-                ).encode(),
-            )
-            await self._broadcast(bpm)
+            reading = self.source.heart_rate()
+            await self.peripheral.notify(HeartRateMeasurement.UUID, reading.encode())
+            await self._broadcast(reading)
             await asyncio.sleep(HR_NOTIFY_INTERVAL_S)
 
-    async def _broadcast(self, bpm: int) -> None:
-        """While another central holds the link, broadcast the heart rate, non-connectable."""
-        data = _advertising_data(self.model.profile, bpm)
+    async def _broadcast(self, reading: HeartRateMeasurement) -> None:
+        """Put the heart rate in the advertisement; while another central holds the link, keep
+        broadcasting it non-connectably."""
+        self._advertised_frames += 1
+        data = _advertising_data(self.model.profile, reading, self._advertised_frames)
         changed = data != self.device.advertising_data
         self.device.advertising_data = data
         if not self.peripheral.connections or not self.peripheral.online:
@@ -433,6 +443,28 @@ class PolarPeer:
             await self.peripheral.go_online()
 
 
+class PolarPeripheral(Peripheral):
+    """A Polar sensor's radio: online it notifies and broadcasts its heart rate, offline (power
+    off or out of range) its streams and heart rate stop, and a reboot restarts its clock. A
+    fleet drives a unit through these, as it drives any peripheral."""
+
+    peer: PolarPeer | None = None  # set once by build_polar_peer
+
+    async def go_online(self) -> None:
+        await super().go_online()
+        if self.peer is not None:
+            self.peer._went_online()
+
+    async def go_offline(self) -> None:
+        if self.peer is not None:
+            self.peer._went_offline()
+        await super().go_offline()
+
+    def rebooted(self) -> None:
+        if self.peer is not None:
+            self.peer.clock.reset()
+
+
 def _acc_counts(samples_g: Sequence[Vector], spec: StreamSpec) -> tuple[tuple[int, ...], ...]:
     """g to what the frame carries: mG for the H10's plain frames, counts of FACTOR g for the
     Verity's compressed type 0 (AccData.kt)."""
@@ -452,11 +484,16 @@ def _error(command: PmdCommand, status: ResponseStatus) -> PmdResponse:
     )
 
 
-def _advertising_data(profile: DeviceProfile, bpm: int) -> bytes:
+def _advertising_data(profile: DeviceProfile, reading: HeartRateMeasurement, frame: int) -> bytes:
     """Flags, the Heart Rate Service and Polar's manufacturer data with the HR record."""
-    assert profile.manufacturer_id is not None
-    hr = min(bpm, 0xFF)
-    record = PolarHrAdvertisement(sensor_contact=True, fast_hr_bpm=hr, slow_hr_bpm=hr).encode()
+    assert profile.broadcast is not None
+    hr = min(reading.heart_rate_bpm, 0xFF)
+    record = PolarHrAdvertisement(
+        sensor_contact=reading.sensor_contact is not SensorContact.NOT_DETECTED,
+        frame_counter=frame % (PolarHrAdvertisement.FRAME_COUNTER_MAX + 1),
+        fast_hr_bpm=hr,
+        slow_hr_bpm=hr,
+    ).encode()
     return bytes(
         AdvertisingData(
             [
@@ -467,7 +504,7 @@ def _advertising_data(profile: DeviceProfile, bpm: int) -> bytes:
                 ),
                 (
                     AdvertisingData.MANUFACTURER_SPECIFIC_DATA,
-                    profile.manufacturer_id.to_bytes(2, "little") + record,
+                    profile.broadcast.company_id.to_bytes(2, "little") + record,
                 ),
             ]
         )
@@ -489,7 +526,7 @@ def build_polar_peer(
     identity = identity or DeviceIdentity(
         "Polar Electro Oy", f"Polar {polar.serial_prefix}", device.name, "1", "5.0.0", "5.0.0"
     )
-    peripheral = Peripheral(device, polar.profile, identity)
+    peripheral = PolarPeripheral(device, polar.profile, identity)
     peripheral.gatt.set_value(BatteryLevel.UUID, BatteryLevel(battery_pct=battery_pct).encode())
     holder: list[PolarPeer] = []
 
@@ -516,9 +553,10 @@ def build_polar_peer(
         b"",
     )
     device.add_service(Service(UUID(PMD_SERVICE_UUID), [control_point, data]))
-    device.advertising_data = _advertising_data(polar.profile, source.heart_rate_bpm())
+    device.advertising_data = _advertising_data(polar.profile, source.heart_rate(), 0)
     peer = PolarPeer(peripheral, polar, source, SensorClock(monotonic_ns), control_point, data)
     holder.append(peer)
+    peripheral.peer = peer
     device.on(
         device.EVENT_CONNECTION,
         lambda connection: connection.on(

@@ -133,7 +133,9 @@ class OfficerMonitor:
     still_since_ns: int | None = None
     fall_at_ns: int | None = None
     fall_detail: str = ""
-    _detector: FallDetector | None = None
+    # One fall detector per trunk device: a vest and an H10 worn together each feed their own,
+    # at their own rate and range, on their own timeline.
+    _detectors: dict[str, FallDetector] = field(default_factory=dict)
     _tachy: _Sustained = field(default_factory=_Sustained)
     _brady: _Sustained = field(default_factory=_Sustained)
     _no_contact: _Sustained = field(default_factory=_Sustained)
@@ -317,15 +319,18 @@ class OfficerMonitor:
         """Trunk samples, stamped on the gateway's clock, into the fall detector."""
         if not device.moves_with_trunk:
             return
-        if self._detector is None:
+        detector = self._detectors.get(device.device_id)
+        if detector is None:
             # The device's own range (device models, sensors/profiles.py): a clipped impact at
             # ±2 g needs a lower threshold than one measured at ±32 g (docs/algorithms.md).
             accelerometer = device.accelerometer  # at the roster's range, if it chose one
             assert accelerometer is not None  # moves_with_trunk: it has one
-            self._detector = FallDetector(batch.sample_rate_hz, accelerometer.range_g)
+            detector = self._detectors[device.device_id] = FallDetector(
+                batch.sample_rate_hz, accelerometer.range_g
+            )
         # One call per batch: the detector keeps its per-sample state in locals for the batch.
         times_s = [stamp / NS_PER_S for stamp in times_ns]
-        for detection in self._detector.update_batch(times_s, batch.samples_g):
+        for detection in detector.update_batch(times_s, batch.samples_g):
             self.fall_at_ns = int(detection.t_s * NS_PER_S)
             self.fall_detail = (
                 f"fall detected (peak {detection.peak_g:.1f} g, "

@@ -32,16 +32,13 @@ from gateway.ble.pmd_link import PmdLink
 from gateway.ble.pmd_session import PmdSession, Problem, SessionState, StartedStream, WantedStream
 from gateway.domain import DeviceRef
 from sensors import (
+    BroadcastUse,
     Characteristic,
-    DecodeError,
     DeviceStatus,
-    HeartRateMeasurement,
     ImuBatch,
-    SensorContact,
     normalize_uuid,
     profile_for_services,
 )
-from sensors.characteristics.polar_advertisement import PolarHrAdvertisement
 from sensors.pmd import PMD_DATA_UUID, MeasurementType
 from sensors.profiles import Property
 
@@ -135,8 +132,6 @@ class ManagedDevice:
     follow: asyncio.Task[None] | None = None
     # PMD problems by name (`error_invalid_mtu`, `stopped_by_sensor`, ...), for /metrics.
     pmd_problems: Counter[str] = field(default_factory=Counter)
-    # The frame counter of the last advertised heart rate used (the SDK's isHrDataUpdated).
-    advertised_hr_counter: int | None = None
 
 
 class DeviceManager:
@@ -238,8 +233,6 @@ class DeviceManager:
                 managed.health.rssi_dbm = advertisement.rssi
                 managed.seen.set()
                 self._broadcast(managed, advertisement)
-                if managed.health.held_elsewhere:
-                    self._advertised_heart_rate(managed, advertisement)
                 return
         if profile_for_services(advertisement.service_uuids) is not None:
             # Somebody else's vest (or a spoofer): never connected, but visible in metrics.
@@ -248,10 +241,20 @@ class DeviceManager:
             self.unknown_advertisers.add(device.address)
 
     def _broadcast(self, managed: ManagedDevice, advertisement: AdvertisementData) -> None:
-        """Hand on the reading a device broadcasts (a CORE's core temperature) while no link
-        brings it: once a second at most, as a connected device would notify it."""
+        """Hand on the reading a device broadcasts when its profile says to use it (a CORE's
+        core temperature while no link brings it, a Polar sensor's heart rate while another
+        central holds it: `BroadcastUse`): once a second at most, as a connected device would
+        notify it. The pipeline decodes it (gateway/stand_ins.py)."""
         spec = managed.ref.profile.broadcast
-        if spec is None or managed.health.connected:
+        if spec is None:
+            return
+        health = managed.health
+        wanted = (
+            health.held_elsewhere
+            if spec.use is BroadcastUse.HELD_ELSEWHERE
+            else not health.connected
+        )
+        if not wanted:
             return
         data = advertisement.manufacturer_data.get(spec.company_id)
         now = self._monotonic()
@@ -393,32 +396,6 @@ class DeviceManager:
         if managed is None or managed.pmd is None:
             return None
         return managed.pmd.session.started.get(measurement)
-
-    def _advertised_heart_rate(
-        self, managed: ManagedDevice, advertisement: AdvertisementData
-    ) -> None:
-        """While held elsewhere: Polar's advertised heart rate as a heart-rate notification.
-
-        The broadcast carries the heart rate and a contact bit, no RR (BlePolarHrAdvertisement);
-        it goes through the pipeline as the Heart Rate Service would, so the heart-rate alerts
-        keep working. Each broadcast counts once (its frame counter changes, as the SDK's
-        `isHrDataUpdated` reads it).
-        """
-        try:
-            broadcast = PolarHrAdvertisement.from_manufacturer_data(advertisement.manufacturer_data)
-        except DecodeError:
-            managed.pmd_problems["malformed_advertisement"] += 1
-            return
-        if broadcast is None or broadcast.frame_counter == managed.advertised_hr_counter:
-            return
-        managed.advertised_hr_counter = broadcast.frame_counter
-        reading = HeartRateMeasurement(
-            heart_rate_bpm=broadcast.heart_rate_bpm,
-            sensor_contact=(
-                SensorContact.DETECTED if broadcast.sensor_contact else SensorContact.NOT_DETECTED
-            ),
-        )
-        self._deliver(managed, HeartRateMeasurement.UUID, reading.encode())
 
     async def _connect(self, managed: ManagedDevice, lost: asyncio.Event) -> BleakClient:
         assert managed.ble_device is not None

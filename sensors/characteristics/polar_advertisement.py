@@ -23,7 +23,7 @@ own test (`BlePolarHrAdvertisementTest.kt`) reads bit 0 set as battery "Nok".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, Self
+from typing import Any, ClassVar, Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -54,6 +54,7 @@ class PolarHrAdvertisement(Characteristic):
     """The heart-rate record of a Polar advertisement, and the skipped records before it."""
 
     NAME = "Polar advertisement (manufacturer data, company 0x006B)"
+    FRAME_COUNTER_MAX: ClassVar[int] = _COUNTER_MASK
 
     gpb_records: tuple[GpbRecord, ...] = ()
     battery_low: bool = False

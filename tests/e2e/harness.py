@@ -84,9 +84,11 @@ def gateway_config(
     http_port: int | None = None,
     extra: TomlTable | None = None,
     officer_extra: Mapping[str, TomlTable] | None = None,
+    device_extra: Mapping[tuple[str, str], TomlTable] | None = None,
 ) -> Path:
     """A gateway configuration for `fleet`; `extra` adds top-level sections (webhooks, alert
-    settings), `officer_extra` adds settings to the named officers' tables."""
+    settings), `officer_extra` adds settings to the named officers' tables, `device_extra` to
+    the devices named by (officer id, model): an H10's `acc_rate_hz`, say."""
     document: dict[str, TomlValue] = {
         "agency": "test-pd",
         "unit": "car-7",
@@ -103,9 +105,17 @@ def gateway_config(
             "host": mqtt[0], "port": mqtt[1], "tls": False, "topic_prefix": topic_prefix
         }  # fmt: skip
     document |= extra or {}
+    officers = simulated_officers(fleet.roster)
+    for officer in officers:
+        devices = officer["devices"]
+        assert isinstance(devices, list)
+        officer["devices"] = [
+            {**device, **(device_extra or {}).get((str(officer["id"]), str(device["model"])), {})}
+            for device in devices
+            if isinstance(device, Mapping)
+        ]
     document["officers"] = [
-        {**officer, **(officer_extra or {}).get(str(officer["id"]), {})}
-        for officer in simulated_officers(fleet.roster)
+        {**officer, **(officer_extra or {}).get(str(officer["id"]), {})} for officer in officers
     ]
     path = tmp_path / "gateway.toml"
     path.write_text(render_toml(document))

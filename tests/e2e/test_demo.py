@@ -16,7 +16,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from tests.e2e.harness import create_database
+from tests.e2e.harness import create_database, influx_query
 from tests.service_fixtures import InfluxV1, Mqtt
 from tests.test_architecture import ROOT
 
@@ -52,12 +52,23 @@ def test_the_demo_sets_itself_up_from_nothing(
     assert kits == [
         ["bluewatch-vest", "bluewatch-helmet"],
         ["bluewatch-vest", "bluewatch-helmet"],
-        ["generic-hrs", "core"],
+        ["polar-h10", "core"],
         ["generic-hrs"],
     ]
-    # The live view lists, under its table, what a strap-only kit cannot detect.
+    # The live view lists, under its table, what each kit cannot detect: a strap alone no
+    # falls; an H10 does (its accelerometer is on the chest), but it has no panic button.
     assert "officer-04: no fall or man-down detection" in done.stdout
+    assert "officer-03: no fall or man-down detection" not in done.stdout
+    assert "officer-03: no panic alarms" in done.stdout
     counts = dict(re.findall(r"^  (\w+) +(\d+) points$", done.stdout, re.MULTILINE))
     assert int(counts["heart_rate"]) > 0
     assert int(counts["core_temperature"]) > 0
     assert int(counts["location"]) > 0
+    # Officer 3's H10 streams its acceleration over PMD: activity rows from the chest strap.
+    h10 = influx_query(
+        influxdb.url,
+        database,
+        'SELECT COUNT("samples") FROM "activity" WHERE "officer" = \'officer-03\'',
+    )
+    assert h10
+    assert int(h10[0][1]) > 0  # type: ignore[call-overload]

@@ -16,10 +16,13 @@ from sensors import (
     CoreAdvertisement,
     CoreBodyTemperature,
     DeviceModel,
+    HeartRateMeasurement,
+    SensorContact,
     TemperatureMeasurement,
     TemperatureType,
 )
-from sensors.profiles import CORE, VEST
+from sensors.characteristics.polar_advertisement import PolarHrAdvertisement
+from sensors.profiles import CORE, POLAR_H10, POLAR_VERITY_SENSE, VEST
 
 UNIT = UnitRef("metro-pd", "car-12")
 CORE_REF = DeviceRef(UNIT, "officer-03", "officer-03-core", DeviceModel.CORE)
@@ -67,6 +70,19 @@ def test_the_advertisement_carries_the_core_temperature_while_measuring() -> Non
     not_measuring = CoreAdvertisement(status=2, core_temperature_c=37.0).encode()
     assert broadcast(CORE, not_measuring) is None
     assert broadcast(VEST, bytes.fromhex("0004b391")) is None
+
+
+def test_a_polar_advertisement_carries_the_heart_rate_with_its_contact_bit() -> None:
+    # A real Verity Sense (Navideck/universal_ble #69): two gpb records, then `37 00 55`:
+    # contact bit set, 85 bpm.
+    wire = bytes.fromhex("72 08 00 00 00 00 00 00 00 00 7A 01 05 37 00 55")
+    assert broadcast(POLAR_VERITY_SENSE, wire) == HeartRateMeasurement(
+        heart_rate_bpm=85, sensor_contact=SensorContact.DETECTED
+    )
+    off = PolarHrAdvertisement(sensor_contact=False, fast_hr_bpm=0).encode()
+    assert broadcast(POLAR_H10, off) == HeartRateMeasurement(
+        heart_rate_bpm=0, sensor_contact=SensorContact.NOT_DETECTED
+    )
 
 
 def test_rows_say_which_way_the_core_temperature_came() -> None:
