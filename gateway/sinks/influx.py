@@ -15,7 +15,7 @@ import json
 import ssl
 import time
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Annotated, Any, Final, Literal, Protocol, Self
 from urllib.parse import urlsplit
@@ -43,6 +43,7 @@ from gateway.sinks.http_outcome import (
     read_bounded,
     transport_error,
 )
+from gateway.sinks.sink import Send
 from gateway.tls import client_context, insecure_error, is_loopback
 
 # A server's Retry-After is honoured up to five minutes: telemetry can wait in the outbox, but
@@ -160,16 +161,12 @@ InfluxSettings = Annotated[InfluxV1Settings | InfluxV2Settings, Field(discrimina
 # --- writers --------------------------------------------------------------------------------
 
 
-# A batch made ready to send (its body built and compressed): awaiting the call posts it.
-PreparedWrite = Callable[[], Awaitable[None]]
-
-
 class InfluxWriter(Protocol):
     """Sends batches of line protocol; raises a DeliveryError when a batch did not land."""
 
     async def write(self, lines: Sequence[str]) -> None: ...
 
-    async def prepare(self, lines: Sequence[str]) -> PreparedWrite:
+    async def prepare(self, lines: Sequence[str]) -> Send:
         """Do the batch's work that needs no server now; the call returned sends it as `write`.
 
         A drain prepares the next batch while the one before is in flight (Sink.prepare).
@@ -240,7 +237,7 @@ class InfluxV1Writer:
         """Send one batch; returns when the server accepted all of it."""
         await (await self.prepare(lines))()
 
-    async def prepare(self, lines: Sequence[str]) -> PreparedWrite:
+    async def prepare(self, lines: Sequence[str]) -> Send:
         """The batch's body, joined and compressed now; the call returned posts it."""
         if not lines:
             return _nothing
@@ -323,7 +320,7 @@ class InfluxV2Writer:
             self._write_api = self._client.write_api()
         return self._write_api
 
-    async def prepare(self, lines: Sequence[str]) -> PreparedWrite:
+    async def prepare(self, lines: Sequence[str]) -> Send:
         """Nothing ahead: influxdb-client joins and compresses the batch as it sends it."""
         return partial(self.write, lines)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from gateway.delivery import Delivery
 from gateway.domain import Lane, Point
 from gateway.outbox import AsyncOutbox, Outbox
-from gateway.sinks.influx import PreparedWrite
 from gateway.sinks.influx_sink import InfluxSink, LineEncoder
+from gateway.sinks.sink import Send
 
 TAGS = {"agency": "pd", "unit": "car 1", "officer": "o1"}
 
@@ -34,7 +34,7 @@ class Writer:
     async def write(self, lines: Sequence[str]) -> None:
         self.writes.append(list(lines))
 
-    async def prepare(self, lines: Sequence[str]) -> PreparedWrite:
+    async def prepare(self, lines: Sequence[str]) -> Send:
         return partial(self.write, lines)
 
     async def close(self) -> None:
