@@ -16,6 +16,7 @@ import ssl
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Annotated, Any, Final, Literal, Protocol, Self
 from urllib.parse import urlsplit
 
@@ -42,6 +43,7 @@ from gateway.sinks.http_outcome import (
     read_bounded,
     transport_error,
 )
+from gateway.sinks.sink import Send
 from gateway.tls import client_context, insecure_error, is_loopback
 
 # A server's Retry-After is honoured up to five minutes: telemetry can wait in the outbox, but
@@ -164,6 +166,13 @@ class InfluxWriter(Protocol):
 
     async def write(self, lines: Sequence[str]) -> None: ...
 
+    async def prepare(self, lines: Sequence[str]) -> Send:
+        """Do the batch's work that needs no server now; the call returned sends it as `write`.
+
+        A drain prepares the next batch while the one before is in flight (Sink.prepare).
+        """
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -172,6 +181,10 @@ class InfluxWriter(Protocol):
 GZIP_LEVEL = 6
 # Enough of an error body to hold the server's message, bounded against a misbehaving server.
 MAX_ERROR_BODY_BYTES = 64 * 1024
+
+
+async def _nothing() -> None:
+    """The send of an empty batch."""
 
 
 def _server_message(body: bytes, headers: Mapping[str, str]) -> str:
@@ -222,12 +235,23 @@ class InfluxV1Writer:
 
     async def write(self, lines: Sequence[str]) -> None:
         """Send one batch; returns when the server accepted all of it."""
+        await (await self.prepare(lines))()
+
+    async def prepare(self, lines: Sequence[str]) -> Send:
+        """The batch's body, joined and compressed now; the call returned posts it."""
         if not lines:
-            return
+            return _nothing
+        # One thread for the join, the UTF-8 encoding and the compression (zlib lets the GIL
+        # go): off the event loop, so BLE notifications never wait for them, and during a
+        # drain overlapped with the batch in flight rather than after it.
+        body = await asyncio.to_thread(self._body, lines)
+        return partial(self._post, body)
+
+    def _body(self, lines: Sequence[str]) -> bytes:
         body = "\n".join(lines).encode("utf-8")
-        if self._settings.gzip:
-            # Off the event loop: BLE notifications must not wait for compression.
-            body = await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL)
+        return gzip.compress(body, GZIP_LEVEL) if self._settings.gzip else body
+
+    async def _post(self, body: bytes) -> None:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self._settings.timeout_s),
@@ -295,6 +319,10 @@ class InfluxV2Writer:
             )
             self._write_api = self._client.write_api()
         return self._write_api
+
+    async def prepare(self, lines: Sequence[str]) -> Send:
+        """Nothing ahead: influxdb-client joins and compresses the batch as it sends it."""
+        return partial(self.write, lines)
 
     async def write(self, lines: Sequence[str]) -> None:
         """Send one batch; returns when the server accepted all of it."""

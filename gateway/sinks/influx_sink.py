@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from functools import partial
 from typing import Final
 
 from gateway.domain import Point
@@ -96,8 +95,9 @@ class InfluxSink(Sink):
         return [next(encoded) if item.line is None else item.line for item in batch]
 
     async def prepare(self, batch: Sequence[Stored]) -> Send:
-        """The batch as line protocol now; the writer compresses and posts it when called."""
-        return partial(self.writer.write, self.lines(batch))
+        """The batch as line protocol, made ready by the writer (compressed) now; the call
+        returned posts it."""
+        return await self.writer.prepare(self.lines(batch))
 
     async def deliver(self, batch: Sequence[Stored]) -> None:
         await (await self.prepare(batch))()

@@ -100,6 +100,18 @@ async def test_v1_without_gzip_or_credentials(recorder: Recorder, writers: Influ
     assert seen.body == "\n".join(LINES).encode()
 
 
+@pytest.mark.parametrize("api", ["v1", "v2"])
+async def test_a_prepared_write_posts_only_when_called(
+    recorder: Recorder, writers: InfluxWriters, api: Api
+) -> None:
+    writer = writers.open(api, recorder.url)
+    send = await writer.prepare(LINES)
+    assert recorder.seen == []  # prepared while another batch is in flight: nothing sent yet
+    await send()
+    (seen,) = recorder.seen
+    assert gzip.decompress(seen.body) == "\n".join(LINES).encode()
+
+
 async def test_v2_request_gzip_token_and_parameters(
     recorder: Recorder, writers: InfluxWriters
 ) -> None:

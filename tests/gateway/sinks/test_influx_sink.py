@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from gateway.delivery import Delivery
 from gateway.domain import Lane, Point
 from gateway.outbox import AsyncOutbox, Outbox
 from gateway.sinks.influx_sink import InfluxSink, LineEncoder
+from gateway.sinks.sink import Send
 
 TAGS = {"agency": "pd", "unit": "car 1", "officer": "o1"}
 
@@ -31,6 +33,9 @@ class Writer:
 
     async def write(self, lines: Sequence[str]) -> None:
         self.writes.append(list(lines))
+
+    async def prepare(self, lines: Sequence[str]) -> Send:
+        return partial(self.write, lines)
 
     async def close(self) -> None:
         pass
