@@ -217,6 +217,8 @@ async def measure(
 
 FIRST_PRESS_S = 15.0
 PRESS_EVERY_S = 0.8
+# How long 64 devices may take to connect, H10 handshakes included, before the run gives up.
+CONNECT_ALL_S = 120.0
 # After the last press is due, this long for it to arrive; a press whose alert never comes (its
 # device was still connecting on a loaded machine) is counted as missed instead of hanging.
 LAST_PRESS_GRACE_S = 10.0
@@ -268,13 +270,15 @@ async def measure_split(
             "1",
             "--listen",
             f"tcp-server:127.0.0.1:{port}",
+            # The presses are timed from the scenario's start: started before every device is
+            # connected, a press to a vest still waiting behind the H10s' PMD handshakes is lost.
+            "--start-when-connected",
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
     assert fleet.stdout is not None
     announced = json.loads(fleet.stdout.readline())["officers"]
-    last_press_due = time.monotonic() + FIRST_PRESS_S + (panics - 1) * PRESS_EVERY_S
     secret = secrets.token_hex(32).encode()  # text: the file is read without a final CR or LF
     (folder / "secret").write_bytes(secret)
     arrivals = Arrivals()
@@ -305,6 +309,10 @@ async def measure_split(
     gateway_ms: list[float] = []
     payload_ms: list[float] = []
     try:
+        async with asyncio.timeout(CONNECT_ALL_S):
+            while not all(m.client is not None for m in gateway.manager.devices.values()):
+                await asyncio.sleep(0.05)
+        last_press_due = time.monotonic() + FIRST_PRESS_S + (panics - 1) * PRESS_EVERY_S
         while len(gateway_ms) < panics and time.monotonic() < last_press_due + LAST_PRESS_GRACE_S:
             active = [
                 (t, a) for t, a in arrivals.seen if a["kind"] == "panic" and a["state"] == "active"
