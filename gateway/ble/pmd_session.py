@@ -43,7 +43,8 @@ from sensors.pmd import (
 from sensors.pmd.opcodes import RESPONSE_CODE
 
 # The smallest ATT MTU the sensors accept a command at (2021 spec p.7, "Exchange ATT MTU with
-# minimum 232"; a real H10 answers `f0 01 00 0a` below it, phdiethelm/h10_ecg).
+# minimum 232"; a real H10 answers `f0 00 01 0a` below it: phdiethelm/h10_ecg,
+# exploration/gatttool.md).
 MIN_PMD_MTU: Final = 232
 # A stream the sensor stopped by itself is restarted at most this many times per session:
 # a sensor that keeps stopping (in its charger, off the skin) is reported, not hammered.
