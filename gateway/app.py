@@ -211,6 +211,22 @@ def _deliveries(
     return deliveries
 
 
+def _open_outbox(config: GatewayConfig, sinks: Sequence[Sink]) -> AsyncOutbox:
+    """The outbox, with the cursors of sinks no longer configured dropped (and said so)."""
+    store = Outbox(
+        config.outbox.path,
+        max_bytes=config.outbox.max_bytes,
+        max_age_s=config.outbox.max_age_days * 86400,
+        quarantine_max_bytes=config.outbox.quarantine_max_bytes,
+        # InfluxDB's line protocol is stored with each row at commit, when a sink sends it:
+        # encoded once, not again on every read of a backlog.
+        line_of=LineEncoder().stored if any(sink.sends_lines for sink in sinks) else None,
+    )
+    for gone in store.keep_sinks(sink.name for sink in sinks):
+        logger.warning("sink %s is no longer configured: its outbox cursor is dropped", gone)
+    return AsyncOutbox(store)
+
+
 async def build(
     config: GatewayConfig,
     sinks: Sequence[Sink],
@@ -220,16 +236,7 @@ async def build(
     """Wire the daemon's objects (opening the BLE stack, unless given one, and the outbox)."""
     loop = asyncio.get_running_loop()
     unit = config.unit_ref
-    outbox = AsyncOutbox(
-        Outbox(
-            config.outbox.path,
-            max_bytes=config.outbox.max_bytes,
-            max_age_s=config.outbox.max_age_days * 86400,
-            # InfluxDB's line protocol is stored with each row at commit, when a sink sends it:
-            # encoded once, not again on every read of a backlog.
-            line_of=LineEncoder().stored if any(sink.sends_lines for sink in sinks) else None,
-        )
-    )
+    outbox = _open_outbox(config, sinks)
     if factory is None:
         factory = await BleakFactory.open(config.ble)
     refs = config.device_refs()

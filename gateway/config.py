@@ -158,6 +158,8 @@ class OutboxSettings(_Section):
     path: Path = Path("bluewatch-outbox.sqlite3")
     max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024 * 1024)
     max_age_days: float = Field(default=30.0, gt=0)
+    # Points refused by a sink, kept for inspection: capped on their own, apart from max_bytes.
+    quarantine_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
 
 
 class HttpSettings(_Section):

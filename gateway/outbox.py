@@ -129,6 +129,11 @@ CREATE TABLE IF NOT EXISTS quarantine (
 """
 # Rows are deleted in slices so one retention pass never holds the write lock for long.
 RETENTION_SLICE: Final = 5000
+# What a quarantined row weighs: its text (SUM over a table kept small by its own cap, so the
+# scan is cheap), which approximates the pages it takes.
+_QUARANTINE_BYTES: Final = (
+    "SELECT COALESCE(SUM(length(body) + length(reason) + length(sink)), 0) FROM quarantine"
+)
 # An alert commit of up to this many rows is one INSERT statement (see Outbox.append); a larger
 # one (a shutdown's last commit) is a transaction, within SQLite's limit on parameters.
 ONE_STATEMENT_ROWS: Final = 100
@@ -231,14 +236,17 @@ class Outbox:
         *,
         max_bytes: int = 512 * 1024 * 1024,
         max_age_s: float = 30 * 86400,
+        quarantine_max_bytes: int = 16 * 1024 * 1024,
         clock_ns: Callable[[], int] = time.time_ns,
         line_of: LineOf | None = None,
     ) -> None:
         """`line_of`: the line protocol stored with each row at commit, for a sink that sends
-        it (InfluxDB); a backlog's rows are then not encoded again on every drain read."""
+        it (InfluxDB); a backlog's rows are then not encoded again on every drain read.
+        `max_bytes` caps the points, `quarantine_max_bytes` the quarantine, each on its own."""
         self.path = path
         self.max_bytes = max_bytes
         self.max_age_s = max_age_s
+        self.quarantine_max_bytes = quarantine_max_bytes
         self._clock_ns = clock_ns
         self._line_of = line_of
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -339,6 +347,17 @@ class Outbox:
         )
         self._sinks.add(sink)
 
+    def keep_sinks(self, configured: Iterable[str]) -> list[str]:
+        """Drop the cursors of every sink not in `configured`; the names dropped, sorted.
+
+        A sink removed from the configuration never delivers again: its cursor would hold
+        every row back from age-based retention forever.
+        """
+        gone = sorted(self._sinks - set(configured))
+        self._db.executemany("DELETE FROM cursors WHERE sink = ?", [(sink,) for sink in gone])
+        self._sinks -= set(gone)
+        return gone
+
     def cursor(self, sink: str, lane: Lane) -> int | None:
         """The last id `sink` has delivered in `lane` (None: it does not read that lane)."""
         row = self._db.execute(
@@ -405,11 +424,13 @@ class Outbox:
     # --- housekeeping -----------------------------------------------------------------------
 
     def enforce_retention(self) -> int:
-        """Delete what every sink delivered and has aged out, then trim to `max_bytes`.
+        """Delete what every sink delivered and has aged out, then trim to the byte caps.
 
-        Trimming drops the oldest telemetry first, then events, and alerts only when nothing
-        else is left: a full disk must cost the supervisors' history before it costs an alarm.
-        Returns the number of rows deleted.
+        The quarantine is trimmed to `quarantine_max_bytes` (oldest first) and does not count
+        toward `max_bytes`, so refused points can never push the points out. Points over
+        `max_bytes` go oldest telemetry first, then events, then alerts every sink delivered:
+        an alert a sink still has to deliver is never deleted, a full disk must cost the
+        supervisors' history before it costs an alarm. Returns the number of rows deleted.
         """
         deleted = 0
         cutoff = self._clock_ns() - int(self.max_age_s * NS_PER_S)
@@ -418,21 +439,44 @@ class Outbox:
             deleted += self._delete_where(
                 "lane = ? AND id <= ? AND accepted_ns < ?", (int(lane), floor, cutoff)
             )
+        deleted += self._trim_quarantine()
         for lane in sorted(Lane, reverse=True):
-            while (excess := self.size_bytes() - self.max_bytes) > 0:
+            # Every lane has a last id to delete up to: alerts stop at what all sinks delivered.
+            last = self._delivered_floor(lane) if lane is Lane.ALERT else self._max_id(lane)
+            while (excess := self._points_bytes() - self.max_bytes) > 0:
                 removed = self._delete_where(
-                    "id IN (SELECT id FROM points WHERE lane = ? ORDER BY id LIMIT ?)",
-                    (int(lane), self._rows_for(excess)),
+                    "id IN (SELECT id FROM points WHERE lane = ? AND id <= ? ORDER BY id LIMIT ?)",
+                    (int(lane), last, self._rows_for(excess)),
                 )
                 if not removed:
                     break
                 deleted += removed
         return deleted
 
+    def _trim_quarantine(self) -> int:
+        """Delete the oldest quarantined rows beyond `quarantine_max_bytes`; how many went."""
+        if self._db.execute(_QUARANTINE_BYTES).fetchone()[0] <= self.quarantine_max_bytes:
+            return 0
+        # The newest rows whose running total fits are kept; the last row that does not fit
+        # marks where deleting stops.
+        cursor = self._db.execute(
+            "DELETE FROM quarantine WHERE id <= ("
+            " SELECT id FROM ("
+            "  SELECT id, SUM(length(body) + length(reason) + length(sink))"
+            "   OVER (ORDER BY id DESC) AS kept FROM quarantine"
+            " ) WHERE kept > ? ORDER BY id DESC LIMIT 1)",
+            (self.quarantine_max_bytes,),
+        )
+        return cursor.rowcount
+
+    def _points_bytes(self) -> int:
+        """The file's used bytes less the quarantine's: what `max_bytes` caps."""
+        return self.size_bytes() - int(self._db.execute(_QUARANTINE_BYTES).fetchone()[0])
+
     def _rows_for(self, excess_bytes: int) -> int:
         """About how many rows free `excess_bytes` (by the mean row size), within one slice."""
         rows = self._db.execute("SELECT COUNT(*) FROM points").fetchone()[0] or 1
-        mean = max(1, self.size_bytes() // rows)
+        mean = max(1, self._points_bytes() // rows)
         return max(1, min(RETENTION_SLICE, -(-excess_bytes // mean)))
 
     def _delivered_floor(self, lane: Lane) -> int:
@@ -487,6 +531,14 @@ class Outbox:
             (int(Lane.ALERT),),
         ).fetchall()
         return [_decode(*row).point for row in rows]
+
+    def alert_ids(self) -> set[str]:
+        """The ids of the alerts that still have a row (their evidence files are kept)."""
+        rows = self._db.execute(
+            "SELECT DISTINCT json_extract(body, '$[2].alert_id') FROM points WHERE lane = ?",
+            (int(Lane.ALERT),),
+        ).fetchall()
+        return {row[0] for row in rows if isinstance(row[0], str)}
 
     def all_points(self, batch: int = 10_000) -> Iterable[Stored]:
         """Every stored point in id order (for `bluewatch export`)."""
@@ -619,6 +671,9 @@ class AsyncOutbox:
 
     async def enforce_retention(self) -> int:
         return await self._run(self.outbox.enforce_retention)
+
+    async def alert_ids(self) -> set[str]:
+        return await self._run(self.outbox.alert_ids)
 
     async def stats(self) -> OutboxStats:
         loop = asyncio.get_running_loop()

@@ -170,6 +170,71 @@ def test_size_cap_drops_telemetry_before_events_and_alerts(tmp_path: Path) -> No
     assert 0 < pending[Lane.TELEMETRY].pending < 40 * 200
 
 
+def alert(n: int) -> Point:
+    return Point("alert", {"officer": "o1"}, {"alert_id": f"a{n}", "pad": "x" * 500}, n, Lane.ALERT)
+
+
+def quarantine_bytes(outbox: Outbox, sink: str, points: list[Point]) -> None:
+    """Put `points` in the outbox and have `sink` refuse them all."""
+    outbox.append(points)
+    outbox.quarantine(sink, outbox.pending(sink, len(points)), "400: refused")
+
+
+def test_a_quarantine_over_the_byte_cap_does_not_empty_the_outbox(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite3", max_bytes=1024 * 1024)
+    outbox.register_sink("influx")
+    refused = [Point("activity", {"officer": "o1"}, {"pad": "q" * 1000}, n) for n in range(2000)]
+    quarantine_bytes(outbox, "influx", refused)  # about 2 MB of quarantine, twice max_bytes
+    outbox.register_sink("down")  # never delivers: the points below stay undelivered
+    outbox.append([alert(n) for n in range(10)] + [telemetry(n) for n in range(10)])
+    outbox.enforce_retention()
+    stats = outbox.stats()
+    assert stats.quarantined == 2000  # within its own (default) cap
+    assert stats.pending["down"][Lane.ALERT].pending == 10
+    assert stats.pending["down"][Lane.TELEMETRY].pending == 10
+
+
+def test_the_quarantine_is_trimmed_oldest_first_to_its_own_cap(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite3", quarantine_max_bytes=200 * 1024)
+    outbox.register_sink("influx")
+    refused = [Point("activity", {"officer": "o1"}, {"pad": "q" * 1000}, n) for n in range(500)]
+    quarantine_bytes(outbox, "influx", refused)
+    outbox.enforce_retention()
+    kept = outbox._db.execute("SELECT point_id FROM quarantine ORDER BY id").fetchall()
+    assert 150 < len(kept) < 200  # each row is a little over 1 KB
+    assert kept[-1][0] == 500  # the newest stay
+    assert [row_id for (row_id,) in kept] == list(range(501 - len(kept), 501))
+
+
+def test_an_alert_a_sink_has_not_delivered_is_never_trimmed(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite3", max_bytes=512 * 1024)
+    outbox.register_sink("dispatch", lanes=(Lane.ALERT,))
+    outbox.register_sink("influx")
+    outbox.append([alert(n) for n in range(2000)])  # about 1.5 MB of alerts, over the cap
+    outbox.acknowledge("dispatch", outbox.pending("dispatch", 500))
+    outbox.acknowledge("influx", outbox.pending("influx", 1000))
+    outbox.enforce_retention()
+    left = [item.id for item in outbox.pending("dispatch", 5000)]
+    assert left == list(range(501, 2001))  # every undelivered alert is still there
+    assert outbox.stats().rows < 2000  # what both sinks delivered made room
+
+
+def test_cursors_of_sinks_no_longer_configured_are_dropped(tmp_path: Path) -> None:
+    clock = FakeClock()
+    path = tmp_path / "o.sqlite3"
+    first = Outbox(path, max_age_s=60, clock_ns=clock)
+    first.register_sink("influx")
+    first.register_sink("old-webhook")  # later removed from the configuration
+    first.append([telemetry(n) for n in range(10)])
+    first.acknowledge("influx", first.pending("influx", 10))
+    first.close()
+    again = Outbox(path, max_age_s=60, clock_ns=clock)
+    assert again.keep_sinks(["influx"]) == ["old-webhook"]
+    clock.now_ns += 61 * 10**9
+    assert again.enforce_retention() == 10
+    assert set(again.stats().pending) == {"influx"}
+
+
 def test_reopening_keeps_points_and_cursors(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite3"
     first = Outbox(path)
