@@ -211,6 +211,13 @@ def _deliveries(
     return deliveries
 
 
+def _registry(observed: Observed) -> CollectorRegistry:
+    """The Prometheus registry `/metrics` serves: the gateway's collector alone."""
+    registry = CollectorRegistry()
+    registry.register(GatewayCollector(observed))
+    return registry
+
+
 def _open_outbox(config: GatewayConfig, sinks: Sequence[Sink]) -> AsyncOutbox:
     """The outbox, with the cursors of sinks no longer configured dropped (and said so)."""
     store = Outbox(
@@ -340,7 +347,8 @@ async def build(
             random=random.random,
         )
     )
-    housekeeping = Housekeeping(outbox, monotonic=loop.time)
+    evidence_store = EvidenceStore(config.outbox.path.parent / "evidence", evidence)
+    housekeeping = Housekeeping(outbox, evidence_store, monotonic=loop.time)
     status_rows = StatusRows(
         unit,
         [officer.id for officer in config.officers],
@@ -357,18 +365,13 @@ async def build(
     alert_timers = AlertTimers(
         monitors.values(),
         engine,
-        EvidenceStore(config.outbox.path.parent / "evidence", evidence),
+        evidence_store,
         clock_ns=time.time_ns,
     )
-    registry = CollectorRegistry()
-    registry.register(
-        GatewayCollector(
-            Observed(pipeline, manager, deliveries, lambda: housekeeping.stats, loop.time)
-        )
-    )
+    observed = Observed(pipeline, manager, deliveries, lambda: housekeeping.stats, loop.time)
     http, dispatch_http = _http_servers(
         config,
-        monitoring_routes(registry, lambda: intake_health(pipeline)),
+        monitoring_routes(_registry(observed), lambda: intake_health(pipeline)),
         alert_routes(AlertApi(engine, config.dispatch_api.secret())),
     )
 

@@ -3,6 +3,10 @@
 A bundle is a minute of 50 Hz samples, several milliseconds to encode and a disk write of
 unbounded duration; on the event loop that would delay any alert in flight, so encoding and
 writing run on a worker thread, and the encoding goes a slice at a time (see `json_pieces`).
+
+A bundle holds an officer's movements: it is the daemon user's only (0600), written whole or
+not at all (a temporary file, synced, then renamed), and kept as long as its alert has a row in
+the outbox: the outbox's retention decides for both (`prune`).
 """
 
 from __future__ import annotations
@@ -10,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -22,6 +27,10 @@ logger = logging.getLogger(__name__)
 # A bundle's samples are encoded this many at a time, about half a millisecond each; see
 # `json_pieces`.
 ENCODE_SLICE: Final = 150
+BUNDLE_SUFFIX: Final = ".json"
+# A bundle being written: `.<alert_id>.json.tmp` (an alert id never starts with a dot).
+PARTIAL_PREFIX: Final = "."
+PARTIAL_SUFFIX: Final = BUNDLE_SUFFIX + ".tmp"
 
 
 class EvidenceStore:
@@ -32,13 +41,51 @@ class EvidenceStore:
         self._recorder = recorder
 
     def write(self, alert_id: str, bundle: dict[str, Any]) -> Path:
-        """Encode and write one bundle file (blocking: run it off the loop)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{alert_id}.json"
-        with path.open("w") as file:
+        """Encode and write one bundle file, atomically and 0600 (blocking: run it off the loop).
+
+        A crash leaves either no bundle or the whole one, never a truncated file under its name.
+        """
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.folder / f"{alert_id}{BUNDLE_SUFFIX}"
+        partial = self.folder / f"{PARTIAL_PREFIX}{alert_id}{PARTIAL_SUFFIX}"
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A partial file left by a crash keeps the mode it was made with; the bundle's is 0600.
+        os.fchmod(descriptor, 0o600)
+        with open(descriptor, "w") as file:
             for piece in json_pieces(bundle):
                 file.write(piece)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+        _sync_folder(self.folder)  # the rename itself survives a power cut
         return path
+
+    async def prune(self, alert_ids: Callable[[], Awaitable[set[str]]]) -> int:
+        """Delete the bundles (and partial files) of alerts that no longer have an outbox row.
+
+        The folder is listed before the ids are read: a bundle is written after its alert's
+        first row is committed, so any bundle listed has its alert among the ids if the row
+        is still there.
+        """
+        listed = await asyncio.to_thread(self._listed)
+        if not listed:
+            return 0
+        kept = await alert_ids()
+        gone = [path for alert_id, path in listed if alert_id not in kept]
+        return await asyncio.to_thread(_delete, gone)
+
+    def _listed(self) -> list[tuple[str, Path]]:
+        """Every bundle and partial file in the folder, with its alert id."""
+        if not self.folder.is_dir():
+            return []
+        found = []
+        for path in self.folder.iterdir():
+            name = path.name
+            if name.startswith(PARTIAL_PREFIX) and name.endswith(PARTIAL_SUFFIX):
+                found.append((name[len(PARTIAL_PREFIX) : -len(PARTIAL_SUFFIX)], path))
+            elif name.endswith(BUNDLE_SUFFIX):
+                found.append((name[: -len(BUNDLE_SUFFIX)], path))
+        return found
 
     async def write_due(self, now_ns: int) -> None:
         """Every bundle whose window has closed: gathered on the loop, written on a thread."""
@@ -50,6 +97,26 @@ class EvidenceStore:
                 logger.exception("evidence for %s could not be written", alert.alert_id)
                 continue
             self._recorder.record(alert, bundle, path)
+
+
+def _sync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _delete(paths: list[Path]) -> int:
+    """Delete `paths`, each at most once (one may be gone already); how many this deleted."""
+    deleted = 0
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        deleted += 1
+    return deleted
 
 
 def json_pieces(value: Any) -> Iterator[str]:

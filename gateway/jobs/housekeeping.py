@@ -1,4 +1,5 @@
-"""Outbox statistics for metrics and dashboards, and the outbox's retention, on timers."""
+"""Outbox statistics for metrics and dashboards, and the outbox's retention (with the evidence
+bundles of the alerts it deleted), on timers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
+from gateway.evidence_store import EvidenceStore
 from gateway.outbox import AsyncOutbox, OutboxStats
 
 logger = logging.getLogger(__name__)
@@ -21,8 +23,11 @@ RETENTION_INTERVAL_S: Final = 60.0
 class Housekeeping:
     """Refreshes `stats` every STATS_INTERVAL_S and enforces retention every minute."""
 
-    def __init__(self, outbox: AsyncOutbox, *, monotonic: Callable[[], float]) -> None:
+    def __init__(
+        self, outbox: AsyncOutbox, evidence: EvidenceStore, *, monotonic: Callable[[], float]
+    ) -> None:
         self._outbox = outbox
+        self._evidence = evidence
         self._monotonic = monotonic
         self.stats: OutboxStats | None = None
 
@@ -36,4 +41,7 @@ class Housekeeping:
                 deleted = await self._outbox.enforce_retention()
                 if deleted:
                     logger.info("retention removed %d delivered or over-cap rows", deleted)
+                bundles = await self._evidence.prune(self._outbox.alert_ids)
+                if bundles:
+                    logger.info("retention removed %d evidence bundles", bundles)
             await asyncio.sleep(STATS_INTERVAL_S)
