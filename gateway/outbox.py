@@ -87,6 +87,20 @@ class Stored:
         return f"Stored({self.id!r}, {self.point!r}, line={self.line!r})"
 
 
+class OutboxUnavailableError(Exception):
+    """The outbox cannot be opened: a missing or unwritable directory, a path that is no file.
+    The message names the path, for one line at start-up rather than a traceback."""
+
+
+class OutboxFullError(Exception):
+    """The outbox's file or disk is full and nothing is left to trim: nothing was committed."""
+
+
+def _is_full(error: sqlite3.Error) -> bool:
+    """SQLITE_FULL: the disk, or the database's size limit (`PRAGMA max_page_count`), is full."""
+    return error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_FULL
+
+
 @dataclass(frozen=True)
 class LaneStats:
     pending: int
@@ -129,6 +143,9 @@ CREATE TABLE IF NOT EXISTS quarantine (
 """
 # Rows are deleted in slices so one retention pass never holds the write lock for long.
 RETENTION_SLICE: Final = 5000
+# Rows deleted at a time to make room in a full outbox, retrying the commit after each: about
+# 100 KB of telemetry, room for an alert commit, without emptying a small outbox at once.
+ROOM_SLICE: Final = 500
 # What a quarantined row weighs: its text (SUM over a table kept small by its own cap, so the
 # scan is cheap), which approximates the pages it takes.
 _QUARANTINE_BYTES: Final = (
@@ -158,6 +175,7 @@ def _decode(row_id: int, lane: int, time_ns: int, body: str) -> Stored:
 
 
 _Row = tuple[int, int, int, str]  # id, lane, time_ns, body
+_NewRow = tuple[int, int, int, str, str | None]  # lane, time_ns, accepted_ns, body, line
 _LinedRow = tuple[int, int, int, str, str | None]  # id, lane, time_ns, body, line
 _LANES: Final = {int(lane): lane for lane in Lane}
 
@@ -216,6 +234,14 @@ def _decode_head(head: str) -> tuple[str, dict[str, str]] | None:
     return None
 
 
+def _roll_back(db: sqlite3.Connection) -> None:
+    """Roll back the transaction a failed statement left open, if it left one: on SQLITE_FULL
+    (and I/O errors) SQLite has already rolled it back, and a ROLLBACK then fails in turn,
+    hiding the first error behind "cannot rollback - no transaction is active"."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")
+
+
 def _owner_only(path: Path) -> None:
     """Make the outbox file mode 0600 whatever the umask, and any journal a crash left behind.
 
@@ -225,6 +251,35 @@ def _owner_only(path: Path) -> None:
     for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if file.exists():
             file.chmod(0o600)
+
+
+def _open(path: Path) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+    """The outbox's two connections (NORMAL and FULL sync), the file made 0600 and its schema
+    current; raises OSError or sqlite3.Error when the file or its directory cannot be had."""
+    if path.exists() and not path.is_file():
+        raise OutboxUnavailableError(f"outbox {path} cannot be opened: it is not a file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _owner_only(path)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # WAL: readers (sinks) never block the writer (the pipeline), and a commit is one
+    # sequential append. NORMAL sync is crash-safe for the process in WAL mode; alerts
+    # commit with FULL so they survive a power cut too, through their own connection (see
+    # append()). Both are used on one thread, one after the other.
+    mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if mode != "wal":  # SQLite could not make the -wal file: the directory is not writable
+        raise OutboxUnavailableError(
+            f"outbox {path} cannot be opened: its directory {path.parent} is not writable"
+        )
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(SCHEMA)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(points)")}
+    if "line" not in columns:
+        # An outbox from before lines were stored: its rows keep NULL and are encoded at
+        # delivery, as they were. Adding a nullable column rewrites no row.
+        db.execute("ALTER TABLE points ADD COLUMN line TEXT")
+    full_db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    full_db.execute("PRAGMA synchronous=FULL")
+    return db, full_db
 
 
 class Outbox:
@@ -249,23 +304,10 @@ class Outbox:
         self.quarantine_max_bytes = quarantine_max_bytes
         self._clock_ns = clock_ns
         self._line_of = line_of
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _owner_only(path)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        # WAL: readers (sinks) never block the writer (the pipeline), and a commit is one
-        # sequential append. NORMAL sync is crash-safe for the process in WAL mode; alerts
-        # commit with FULL so they survive a power cut too, through their own connection (see
-        # append()). Both are used on one thread, one after the other.
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(points)")}
-        if "line" not in columns:
-            # An outbox from before lines were stored: its rows keep NULL and are encoded at
-            # delivery, as they were. Adding a nullable column rewrites no row.
-            self._db.execute("ALTER TABLE points ADD COLUMN line TEXT")
-        self._full_db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._full_db.execute("PRAGMA synchronous=FULL")
+        try:
+            self._db, self._full_db = _open(path)
+        except (OSError, sqlite3.Error) as exc:
+            raise OutboxUnavailableError(f"outbox {path} cannot be opened: {exc}") from exc
         self._sinks: set[str] = {
             row[0] for row in self._db.execute("SELECT DISTINCT sink FROM cursors")
         }
@@ -298,24 +340,49 @@ class Outbox:
             for p, line in zip(points, lines, strict=True)
         ]
         urgent = any(point.lane is Lane.ALERT for point in points)
-        if urgent and len(rows) <= ONE_STATEMENT_ROWS:
-            values = ", ".join([_ROW] * len(rows))
-            cursor = self._full_db.execute(_INSERT + values, [v for row in rows for v in row])
-            # One statement holds the write lock throughout, so its ids are consecutive.
-            last = cursor.lastrowid
-            assert last is not None  # an INSERT sets it
-            ids = list(range(last - len(rows) + 1, last + 1))
-        else:
-            ids = self._insert(self._full_db if urgent else self._db, rows)
+        try:
+            ids = self._write(rows, urgent=urgent)
+        except sqlite3.Error as exc:
+            if not _is_full(exc):
+                raise
+            ids = self._write_making_room(rows, urgent=urgent)
         if urgent:
             self.last_alert_id = max(
                 row_id for row_id, p in zip(ids, points, strict=True) if p.lane is Lane.ALERT
             )
         return ids
 
-    def _insert(
-        self, db: sqlite3.Connection, rows: list[tuple[int, int, int, str, str | None]]
-    ) -> list[int]:
+    def _write(self, rows: list[_NewRow], *, urgent: bool) -> list[int]:
+        """The rows committed, their ids: an alert commit small enough as one statement."""
+        if urgent and len(rows) <= ONE_STATEMENT_ROWS:
+            values = ", ".join([_ROW] * len(rows))
+            cursor = self._full_db.execute(_INSERT + values, [v for row in rows for v in row])
+            # One statement holds the write lock throughout, so its ids are consecutive.
+            last = cursor.lastrowid
+            assert last is not None  # an INSERT sets it
+            return list(range(last - len(rows) + 1, last + 1))
+        return self._insert(self._full_db if urgent else self._db, rows)
+
+    def _write_making_room(self, rows: list[_NewRow], *, urgent: bool) -> list[int]:
+        """After SQLITE_FULL: trim a slice (`make_room`), retry, until the rows fit; raises
+        OutboxFullError once nothing is left to trim (or trimming itself finds no room)."""
+        while True:
+            try:
+                trimmed = self.make_room()
+            except sqlite3.Error as exc:
+                if not _is_full(exc):
+                    raise
+                trimmed = 0
+            if not trimmed:
+                raise OutboxFullError(f"outbox {self.path} is full and nothing is left to trim")
+            logger.warning("outbox %s is full: %d rows trimmed to make room", self.path, trimmed)
+            try:
+                return self._write(rows, urgent=urgent)
+            except sqlite3.Error as exc:
+                if not _is_full(exc):
+                    raise
+
+    def _insert(self, db: sqlite3.Connection, rows: list[_NewRow]) -> list[int]:
         """The rows in one transaction on `db`; their ids."""
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -324,9 +391,27 @@ class Outbox:
             last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _roll_back(db)
             raise
         return list(range(last - len(rows) + 1, last + 1))
+
+    def make_room(self) -> int:
+        """Delete one slice of what matters least, oldest first: telemetry every sink
+        delivered, else undelivered telemetry, else quarantined points. Alerts and events are
+        never deleted for room. Returns the rows deleted (0: nothing left to trim)."""
+        delivered = self._delivered_floor(Lane.TELEMETRY)
+        for last in (delivered, self._max_id(Lane.TELEMETRY)):
+            removed = self._delete_where(
+                "id IN (SELECT id FROM points WHERE lane = ? AND id <= ? ORDER BY id LIMIT ?)",
+                (int(Lane.TELEMETRY), last, ROOM_SLICE),
+            )
+            if removed:
+                return removed
+        cursor = self._db.execute(
+            "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine ORDER BY id LIMIT ?)",
+            (ROOM_SLICE,),
+        )
+        return cursor.rowcount
 
     # --- sinks ------------------------------------------------------------------------------
 
@@ -417,7 +502,7 @@ class Outbox:
             )
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            _roll_back(self._db)
             raise
         self.acknowledge(sink, rejected)
 

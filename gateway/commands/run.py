@@ -13,6 +13,7 @@ from gateway import logs
 from gateway.app import build, restrict_file_modes, tune_interpreter
 from gateway.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Streams
 from gateway.config import ConfigError, GatewayConfig, insecure_warnings, load_config
+from gateway.outbox import OutboxUnavailableError
 from gateway.secret_file import SecretError
 from gateway.sinks.factory import build_sinks
 
@@ -61,9 +62,9 @@ def run(args: argparse.Namespace, io: Streams) -> int:
         logger.warning("%s", warning)
     try:
         asyncio.run(serve(config, args.live, args.seconds, io))
-    except (OSError, SecretError) as exc:
+    except (OSError, SecretError, OutboxUnavailableError) as exc:
         # A secret file that went missing or too short since the configuration was checked,
-        # an outbox directory or a port that cannot be had: one line naming it, no traceback.
+        # an outbox or a port that cannot be had: one line naming it, no traceback.
         io.stderr.write(f"bluewatch run: {exc}\n")
         return EXIT_FAILURE
     return EXIT_OK

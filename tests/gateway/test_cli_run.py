@@ -1,4 +1,5 @@
-"""`bluewatch run` at start-up: a secret file that cannot be used is one line, not a traceback."""
+"""`bluewatch run` at start-up: a secret file or an outbox that cannot be used is one line, not a
+traceback."""
 
 from __future__ import annotations
 
@@ -28,3 +29,19 @@ def test_a_webhook_secret_file_too_short_at_start_is_one_clear_line(tmp_path: Pa
     assert str(secret) in message
     assert "Traceback" not in message
     assert "short" not in message.replace(str(secret), "")  # the secret itself never appears
+
+
+def test_an_outbox_that_cannot_be_opened_is_one_clear_line(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    outbox.mkdir()  # a directory where the file should be: SQLite cannot open it
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        'agency = "pd"\nunit = "car-1"\n'
+        f'[outbox]\npath = "{outbox}"\n'
+        '[ble]\nbackend = "bumble"\nbumble_transport = "tcp-client:127.0.0.1:9"\n'
+    )
+    err = io.StringIO()
+    status = run(["run", "--config", str(config)], io.StringIO(), io.StringIO(), err)
+    assert status == EXIT_FAILURE
+    assert err.getvalue().startswith(f"bluewatch run: outbox {outbox} cannot be opened: ")
+    assert err.getvalue().count("\n") == 1
