@@ -173,7 +173,13 @@ async def _raise_when(stop: asyncio.Event) -> None:
 
 
 def intake_health(pipeline: Pipeline) -> tuple[bool, str]:
-    """What /healthz reports: unhealthy when intake is about to shed telemetry."""
+    """What /healthz reports: degraded while the outbox is full, unhealthy when intake is about
+    to shed telemetry."""
+    if pipeline.outbox_full_since is not None:
+        return False, (
+            f"degraded: outbox full, {pipeline.held} safety events and alert rows held in "
+            "memory, telemetry dropped"
+        )
     if pipeline.backlog > 0.9 * pipeline.queue_limit:
         return False, "intake backlog near its limit"
     return True, "ok"
@@ -372,7 +378,7 @@ async def build(
     http, dispatch_http = _http_servers(
         config,
         monitoring_routes(_registry(observed), lambda: intake_health(pipeline)),
-        alert_routes(AlertApi(engine, config.dispatch_api.secret())),
+        alert_routes(AlertApi(engine, config.dispatch_api.secret(), pipeline.alerts_stored)),
     )
 
     jobs = [

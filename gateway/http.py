@@ -7,9 +7,10 @@ listener and its limits are in gateway/http_server.py.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -188,6 +189,10 @@ class GatewayCollector(Collector):
         yield from (pending, oldest)
 
 
+# How long an acknowledge or resolve waits for its alert row's commit before answering 503: a
+# full outbox holds the row in memory and retries it (gateway/pipeline.py). Below the default
+# request deadline (10 s), so the answer says what happened rather than that time ran out.
+STORE_WAIT_S: Final = 5.0
 # Who acknowledged and why travel into the alert record, line protocol and CAP XML: printable
 # text only (no control characters or line breaks), short enough for a dispatch console.
 MAX_TEXT_CHARS: Final = 128
@@ -204,9 +209,20 @@ class AlertApi:
     alarm must never be possible for anyone who merely reaches the port.
     """
 
-    def __init__(self, engine: AlertEngine, token: str | None) -> None:
+    def __init__(
+        self,
+        engine: AlertEngine,
+        token: str | None,
+        stored: Callable[[], Awaitable[None]],
+        *,
+        store_wait_s: float = STORE_WAIT_S,
+    ) -> None:
+        """`stored` returns once every alert row emitted so far is committed to the outbox
+        (Pipeline.alerts_stored): a change is answered only once its row is."""
         self.engine = engine
         self._token = token
+        self._stored = stored
+        self._store_wait_s = store_wait_s
 
     def _authorised(self, request: web.Request) -> bool:
         if not self._token:
@@ -240,6 +256,18 @@ class AlertApi:
             return web.json_response({"error": f"no alert {alert_id}"}, status=404)
         except TransitionError as exc:
             return web.json_response({"error": str(exc)}, status=409)
+        try:
+            async with asyncio.timeout(self._store_wait_s):
+                await self._stored()
+        except TimeoutError:
+            return web.json_response(
+                {
+                    "error": f"{action} recorded but not yet stored (the outbox is full); it is "
+                    "retried and delivered once stored",
+                    "alert": _alert_json(alert),
+                },
+                status=503,
+            )
         return web.json_response(_alert_json(alert))
 
 

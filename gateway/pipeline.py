@@ -4,6 +4,11 @@ BLE callbacks only enqueue (`submit` never blocks and never raises), so a slow d
 consumer cannot stall BLE intake. The queue is bounded; when it is full, telemetry is dropped
 and counted, while safety events go to their own queue, processed first and never dropped.
 Sinks read from the outbox, not from here, so a stalled sink stalls nothing upstream.
+
+A full outbox (nothing left to trim, gateway/outbox.py) stops nothing either: safety events and
+alert rows are held in memory and retried every FULL_RETRY_S until they commit, telemetry that
+cannot be stored is dropped and counted, and `outbox_full_since` says so (/healthz, the gateway
+row) until a commit succeeds again.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from gateway.analytics.rr_filter import RrFilter
 from gateway.ble.pmd_session import StartedStream
 from gateway.domain import ACTIVITY, ECG, DeviceRef, Lane, Point
 from gateway.normalize import core_temperature_points, heart_rate_points, points_for, rr_points
-from gateway.outbox import AsyncOutbox
+from gateway.outbox import AsyncOutbox, OutboxFullError
 from gateway.stand_ins import ADVERTISEMENT_SOURCE, Route, broadcast, route
 from sensors import (
     SAMPLE_INDEX_MODULO,
@@ -60,6 +65,9 @@ GIVE_WAY_S: Final = 0.005
 # the loop is left to the alert's delivery (signing, HTTP), which takes a few ms.
 # Telemetry loses nothing by it (it waits up to BATCH_DELAY_S for its commit anyway).
 HOLD_AFTER_URGENT_S: Final = 0.02
+# While the outbox is full, the safety events and alert rows it refused are retried this often:
+# each retry trims what telemetry is left, or finds the room another process freed.
+FULL_RETRY_S: Final = 1.0
 # At most one log line per device per this many seconds for decode errors: a device spewing
 # malformed packets must not flood the log (every error is still counted).
 DECODE_LOG_INTERVAL_S: Final = 30.0
@@ -89,6 +97,8 @@ class PipelineCounters:
     rr_rejected_by_reason: dict[str, int] = field(default_factory=dict)
     # PMD frames that could not be used (no started stream, an unknown ACC frame kind), by why.
     pmd_frames_unused: dict[str, int] = field(default_factory=dict)
+    # Telemetry rows not stored because the outbox was full with nothing left to trim.
+    full_dropped: int = 0
 
 
 # What observers (analytics, live view) receive: the device, the reading, the receive time.
@@ -161,10 +171,36 @@ class Pipeline:
         self._pmd_index: dict[tuple[str, MeasurementType], int] = {}
         self._pmd_sensor_ns: dict[tuple[str, MeasurementType], int] = {}
         self._last_observer_log: float | None = None
+        # Safety events and alert rows a full outbox refused, retried from `_retry_at` on.
+        self._held: list[Point] = []
+        self._in_flight = 0  # of them, being committed now
+        self._retry_at = 0.0
+        # When (monotonic) the outbox was first found full; None while commits succeed.
+        self.outbox_full_since: float | None = None
+        # Alert rows handed over by `add_points`, taken into a commit, and committed, each
+        # counted by call: `alerts_stored` waits on them (the dispatch API's acknowledge).
+        self._alerts_added = 0
+        self._alerts_taken = 0
+        self._alerts_stored = 0
+        self._store_waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     @property
     def backlog(self) -> int:
         return len(self._queue) + len(self._urgent) + len(self._made)
+
+    @property
+    def held(self) -> int:
+        """Safety events and alert rows held in memory because the outbox is full."""
+        return len(self._held) + self._in_flight
+
+    async def alerts_stored(self) -> None:
+        """Return once every alert row added so far is committed (held rows included)."""
+        target = self._alerts_added
+        if self._alerts_stored >= target:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._store_waiters.append((target, waiter))
+        await waiter
 
     def tracker(self, device_id: str) -> ActivityTracker | None:
         return self._trackers.get(device_id)
@@ -173,6 +209,7 @@ class Pipeline:
         """Commit points made downstream (alert state changes commit at once)."""
         self._made.extend(points)
         if any(point.lane is Lane.ALERT for point in points):
+            self._alerts_added += 1
             self._made_urgent = True
             self._urgent_wakeup.set()
         self._wakeup.set()
@@ -207,18 +244,18 @@ class Pipeline:
         deadline = 0.0
         try:
             while True:
-                urgent = self._drain_into(batch)
-                if urgent:
-                    # Safety events and alerts commit alone: a small transaction, and the
-                    # telemetry gathered so far keeps its own deadline.
-                    await self._commit(urgent)
-                    await self._hold_telemetry()
+                # Safety events and alerts commit alone: a small transaction, and the
+                # telemetry gathered so far keeps its own deadline.
+                self._held += self._drain_into(batch)
+                if self._held and self._monotonic() >= self._retry_at:
+                    if await self._commit_urgent():
+                        await self._hold_telemetry()
                     continue
                 if batch:
                     if not deadline:
                         deadline = self._monotonic() + self._batch_delay_s
                     if len(batch) >= self._batch_max or self._monotonic() >= deadline:
-                        await self._commit(batch)
+                        await self._commit_telemetry(batch)
                         batch, deadline = [], 0.0
                         continue
                 self._wakeup.clear()
@@ -227,12 +264,68 @@ class Pipeline:
                     await self._outbox.settled(GIVE_WAY_S)
                     await asyncio.sleep(0)
                     continue
-                timeout = max(0.0, deadline - self._monotonic()) if deadline else None
-                await wait_event(self._wakeup, timeout)
+                await wait_event(self._wakeup, self._timeout(deadline))
         finally:
-            rows = self._drain_into(batch, limit=None) + batch
+            rows = self._held + self._drain_into(batch, limit=None) + batch
             if rows:
-                await asyncio.shield(self._commit(rows))
+                await asyncio.shield(self._commit_last(rows))
+
+    def _timeout(self, deadline: float) -> float | None:
+        """How long to wait for work: until the batch's deadline or the held rows' retry."""
+        due = [at for at in (deadline, self._retry_at if self._held else 0.0) if at]
+        return max(0.0, min(due) - self._monotonic()) if due else None
+
+    async def _commit_urgent(self) -> bool:
+        """Commit the held safety events and alert rows; False (they stay held) when full."""
+        taken = self._alerts_taken
+        # Out of `_held` while in flight: a stop during the commit must not commit them twice.
+        rows, self._held = self._held, []
+        self._in_flight = len(rows)
+        try:
+            await self._commit(rows)
+        except OutboxFullError as exc:
+            self._held[:0] = rows
+            self._retry_at = self._monotonic() + FULL_RETRY_S
+            self._full(exc)
+            return False
+        finally:
+            self._in_flight = 0
+        self._alerts_stored = taken
+        ready = [waiter for target, waiter in self._store_waiters if target <= taken]
+        self._store_waiters = [(t, w) for t, w in self._store_waiters if t > taken]
+        for waiter in ready:
+            if not waiter.done():
+                waiter.set_result(None)
+        return True
+
+    async def _commit_telemetry(self, batch: list[Point]) -> None:
+        """Commit a telemetry batch; when the outbox is full, drop it (counted)."""
+        try:
+            await self._commit(batch)
+        except OutboxFullError as exc:
+            self.counters.full_dropped += len(batch)
+            self._full(exc)
+
+    async def _commit_last(self, rows: list[Point]) -> None:
+        """The last commit, as the pipeline stops: what a full outbox refuses now is lost."""
+        try:
+            await self._commit(rows)
+        except OutboxFullError as exc:
+            urgent = sum(point.lane is not Lane.TELEMETRY for point in rows)
+            logger.error(
+                "%s: %d rows (%d urgent) lost as the gateway stops", exc, len(rows), urgent
+            )
+
+    def _full(self, error: OutboxFullError) -> None:
+        """Say once that the outbox is full, until a commit succeeds again."""
+        if self.outbox_full_since is None:
+            self.outbox_full_since = self._monotonic()
+            logger.error(
+                "%s: safety events and alerts are held in memory and retried every %g s, "
+                "telemetry is dropped until there is room",
+                error,
+                FULL_RETRY_S,
+            )
 
     async def _hold_telemetry(self) -> None:
         """Process no telemetry for HOLD_AFTER_URGENT_S, unless a safety event or alert comes."""
@@ -269,6 +362,7 @@ class Pipeline:
             # Alert rows go first: they are what dispatch waits for.
             if self._made_urgent:
                 urgent[:0] = self._made
+                self._alerts_taken = self._alerts_added
             else:
                 batch[:0] = self._made
             self._made, self._made_urgent = [], False
@@ -277,6 +371,13 @@ class Pipeline:
     async def _commit(self, batch: list[Point]) -> None:
         await self._outbox.append(batch)
         self.counters.points_committed += len(batch)
+        if self.outbox_full_since is not None:
+            logger.warning(
+                "outbox writable again after %.0f s (%d telemetry rows dropped meanwhile)",
+                self._monotonic() - self.outbox_full_since,
+                self.counters.full_dropped,
+            )
+            self.outbox_full_since = None
         if self._committed is not None:
             self._committed.set()
 

@@ -4,6 +4,7 @@ the gateway's own counters, committed every 10 s (docs/data-model.md)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -16,7 +17,7 @@ from gateway.delivery import Delivery
 from gateway.domain import GATEWAY, LINK, OFFICER_STATUS, DeviceRef, FieldValue, Point, UnitRef
 from gateway.jobs.vehicle_position import GpsdHealth
 from gateway.officer_status import OfficerSnapshot
-from gateway.outbox import AsyncOutbox, OutboxStats
+from gateway.outbox import AsyncOutbox, OutboxFullError, OutboxStats
 from gateway.pipeline import Pipeline
 
 # Enough resolution for dashboards that refresh every 10-30 s, and a small share of the rows.
@@ -64,8 +65,13 @@ class StatusRows:
             await asyncio.sleep(STATUS_INTERVAL_S)
 
     async def commit(self) -> None:
-        """Commit one set of rows now (also at shutdown: the final counters, for the record)."""
-        await self._outbox.append(self.points())
+        """Commit one set of rows now (also at shutdown: the final counters, for the record).
+
+        A full outbox skips the set: the pipeline says so (log, /healthz), and the next set
+        that fits carries the counts of what was dropped meanwhile.
+        """
+        with contextlib.suppress(OutboxFullError):
+            await self._outbox.append(self.points())
 
     def points(self) -> list[Point]:
         now_ns, now = self._clock_ns(), self._monotonic()
@@ -122,6 +128,9 @@ class StatusRows:
             "intake_dropped": counters.dropped,
             "points_committed": counters.points_committed,
             "unknown_advertisers": len(self._manager.unknown_advertisers),
+            "outbox_full": self._pipeline.outbox_full_since is not None,
+            "urgent_held": self._pipeline.held,
+            "full_dropped": counters.full_dropped,
         }
         stats = self._outbox_stats()
         if stats is not None:

@@ -32,6 +32,10 @@ class Api:
         )
 
 
+async def stored() -> None:
+    """The emitted rows are in `points` at once: nothing to wait for."""
+
+
 @pytest.fixture
 async def api() -> AsyncIterator[Api]:
     points: list[Point] = []
@@ -39,7 +43,7 @@ async def api() -> AsyncIterator[Api]:
         UnitRef("metro-pd", "car-12"), "hash", clock_ns=lambda: 1_000, emit=points.append
     )
     server = HttpServer(
-        alert_routes(AlertApi(engine, TOKEN)), "127.0.0.1", 0, HttpLimits(10.0, 10.0, 64)
+        alert_routes(AlertApi(engine, TOKEN, stored)), "127.0.0.1", 0, HttpLimits(10.0, 10.0, 64)
     )
     task = asyncio.create_task(server.run())
     try:
