@@ -372,7 +372,11 @@ class Outbox:
             except sqlite3.Error as exc:
                 if not _is_full(exc):
                     raise
-                trimmed = 0
+                # A delete writes to the WAL too: on a full disk with no WAL space to reuse
+                # (a new outbox, or its WAL just truncated), nothing can be deleted either.
+                raise OutboxFullError(
+                    f"outbox {self.path} is full, and deleting rows to make room needs room too"
+                ) from exc
             if not trimmed:
                 raise OutboxFullError(f"outbox {self.path} is full and nothing is left to trim")
             logger.warning("outbox %s is full: %d rows trimmed to make room", self.path, trimmed)

@@ -7,7 +7,11 @@ size, and SQLite refuses a write past it with SQLITE_FULL, as it does when the d
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -106,4 +110,30 @@ def test_an_outbox_under_a_file_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "state").write_text("")
     path = tmp_path / "state" / "outbox.sqlite3"
     with pytest.raises(OutboxUnavailableError, match=f"outbox {path} cannot be opened"):
+        Outbox(path)
+
+
+@pytest.fixture
+def unwritable(tmp_path: Path) -> Iterator[Path]:
+    """A directory its user cannot create files in: mode 0500, or for root (who ignores modes)
+    immutable (`chattr +i`; skipped where the filesystem has no such attribute)."""
+    folder = tmp_path / "state"
+    Outbox(folder / "outbox.sqlite3").close()  # the file is there; its -wal cannot be made
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        yield folder
+        folder.chmod(0o700)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(folder)], check=False).returncode:
+        pytest.skip("root ignores modes, and this filesystem has no immutable attribute")
+    try:
+        yield folder
+    finally:
+        subprocess.run([chattr, "-i", str(folder)], check=True)
+
+
+def test_an_outbox_whose_directory_is_not_writable_is_one_clear_error(unwritable: Path) -> None:
+    path = unwritable / "outbox.sqlite3"
+    with pytest.raises(OutboxUnavailableError, match=f"outbox {path} cannot be opened: "):
         Outbox(path)
