@@ -48,7 +48,7 @@ from gateway.jobs.status_rows import StatusRows
 from gateway.jobs.systemd import SystemdWatchdog
 from gateway.jobs.vehicle_position import VehiclePosition
 from gateway.live import LiveState
-from gateway.outbox import AsyncOutbox, Outbox
+from gateway.outbox import AsyncOutbox, Outbox, OutboxFullError
 from gateway.pipeline import Pipeline
 from gateway.sinks.influx_sink import LineEncoder
 from gateway.sinks.sink import Sink
@@ -235,8 +235,12 @@ def _open_outbox(config: GatewayConfig, sinks: Sequence[Sink]) -> AsyncOutbox:
         # encoded once, not again on every read of a backlog.
         line_of=LineEncoder().stored if any(sink.sends_lines for sink in sinks) else None,
     )
-    for gone in store.keep_sinks(sink.name for sink in sinks):
-        logger.warning("sink %s is no longer configured: its outbox cursor is dropped", gone)
+    try:
+        for gone in store.keep_sinks(sink.name for sink in sinks):
+            logger.warning("sink %s is no longer configured: its outbox cursor is dropped", gone)
+    except OutboxFullError as exc:
+        # Starting matters more: the gateway holds alerts in memory while the disk is full.
+        logger.warning("%s; their cursors are dropped at a later start", exc)
     return AsyncOutbox(store)
 
 

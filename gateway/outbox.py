@@ -440,10 +440,16 @@ class Outbox:
         """Drop the cursors of every sink not in `configured`; the names dropped, sorted.
 
         A sink removed from the configuration never delivers again: its cursor would hold
-        every row back from age-based retention forever.
+        every row back from age-based retention forever. On a full disk (OutboxFullError) the
+        cursors stay, for the next start to drop.
         """
         gone = sorted(self._sinks - set(configured))
-        self._db.executemany("DELETE FROM cursors WHERE sink = ?", [(sink,) for sink in gone])
+        try:
+            self._db.executemany("DELETE FROM cursors WHERE sink = ?", [(sink,) for sink in gone])
+        except sqlite3.Error as exc:
+            if not _is_full(exc):
+                raise
+            raise OutboxFullError(f"outbox {self.path} is full: {', '.join(gone)} kept") from exc
         self._sinks -= set(gone)
         return gone
 

@@ -32,6 +32,7 @@ CHILD = textwrap.dedent(
     folder, checkpoint = Path(sys.argv[1]), sys.argv[2]
     outbox = Outbox(folder / "outbox.sqlite3")
     outbox.register_sink("influx")
+    outbox.register_sink("removed")  # a sink the next start no longer has
     for n in range(0, 3000, 100):
         outbox.append([Point("t", {}, {"pad": "x" * 300}, n + i) for i in range(100)])
     outbox._db.execute(f"PRAGMA wal_checkpoint({checkpoint})")
@@ -50,6 +51,14 @@ CHILD = textwrap.dedent(
         except OutboxFullError as exc:
             result["alerts"].append(str(exc))
     result["in_transaction"] = outbox._db.in_transaction or outbox._full_db.in_transaction
+    outbox.close()
+    # A restart on the full disk: the outbox opens and reads; a cursor to drop waits.
+    outbox = Outbox(folder / "outbox.sqlite3")
+    result["restored"] = len(outbox.pending("influx", 10_000))
+    try:
+        result["dropped"] = outbox.keep_sinks([])
+    except OutboxFullError as exc:
+        result["dropped"] = str(exc)
     os.unlink(folder / "filler")
     outbox.append([Point("alert", {}, {"alert_id": "later"}, 9, Lane.ALERT)])
     result["rows_after_room"] = outbox.stats().rows
@@ -88,6 +97,8 @@ def test_with_its_wal_kept_a_full_disk_still_takes_alerts(tmp_path: Path) -> Non
     result = on_a_full_tmpfs(tmp_path, "PASSIVE")
     assert result["disk"] == "No space left on device"
     assert result["alerts"] == ["stored"] * 3  # into the WAL's space, reused after checkpoint
+    assert result["restored"] == 3000 + 3
+    assert result["dropped"] == ["influx", "removed"]
     assert result["rows_after_room"] == 3000 + 3 + 1
 
 
@@ -99,4 +110,6 @@ def test_with_no_room_at_all_a_commit_fails_cleanly_and_recovers(tmp_path: Path)
     assert len(alerts) == 3
     assert all("outbox.sqlite3 is full" in message for message in alerts)
     assert result["in_transaction"] is False
+    assert result["restored"] == 3000  # it starts again on the full disk
+    assert "is full: influx, removed kept" in str(result["dropped"])
     assert result["rows_after_room"] == 3000 + 1  # nothing lost, and writable again
