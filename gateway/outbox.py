@@ -535,13 +535,15 @@ class Outbox:
                 "lane = ? AND id <= ? AND accepted_ns < ?", (int(lane), floor, cutoff)
             )
         deleted += self._trim_quarantine()
+        # What the quarantine weighs does not change while points are trimmed: read it once.
+        quarantined = int(self._db.execute(_QUARANTINE_BYTES).fetchone()[0])
         for lane in sorted(Lane, reverse=True):
             # Every lane has a last id to delete up to: alerts stop at what all sinks delivered.
             last = self._delivered_floor(lane) if lane is Lane.ALERT else self._max_id(lane)
-            while (excess := self._points_bytes() - self.max_bytes) > 0:
+            while (points := self.size_bytes() - quarantined) > self.max_bytes:
                 removed = self._delete_where(
                     "id IN (SELECT id FROM points WHERE lane = ? AND id <= ? ORDER BY id LIMIT ?)",
-                    (int(lane), last, self._rows_for(excess)),
+                    (int(lane), last, self._rows_for(points - self.max_bytes, points)),
                 )
                 if not removed:
                     break
@@ -564,14 +566,10 @@ class Outbox:
         )
         return cursor.rowcount
 
-    def _points_bytes(self) -> int:
-        """The file's used bytes less the quarantine's: what `max_bytes` caps."""
-        return self.size_bytes() - int(self._db.execute(_QUARANTINE_BYTES).fetchone()[0])
-
-    def _rows_for(self, excess_bytes: int) -> int:
+    def _rows_for(self, excess_bytes: int, points_bytes: int) -> int:
         """About how many rows free `excess_bytes` (by the mean row size), within one slice."""
         rows = self._db.execute("SELECT COUNT(*) FROM points").fetchone()[0] or 1
-        mean = max(1, self._points_bytes() // rows)
+        mean = max(1, points_bytes // rows)
         return max(1, min(RETENTION_SLICE, -(-excess_bytes // mean)))
 
     def _delivered_floor(self, lane: Lane) -> int:
