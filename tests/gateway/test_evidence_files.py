@@ -3,6 +3,7 @@ the outbox's retention once their alert has no row left."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from gateway.activity import ActivityTracker
 from gateway.alerts.evidence import EvidenceRecorder
 from gateway.domain import Lane, Point, UnitRef
 from gateway.evidence_store import ENCODE_SLICE, EvidenceStore
+from gateway.jobs.housekeeping import Housekeeping
 from gateway.outbox import AsyncOutbox, Outbox
 
 UNIT = UnitRef("pd", "car-1")
@@ -80,4 +82,21 @@ async def test_retention_deletes_the_bundles_of_alerts_it_deleted(tmp_path: Path
         assert await evidence.prune(outbox.alert_ids) == 2
         assert [file.name for file in (tmp_path / "evidence").iterdir()] == ["a-new.json"]
     finally:
+        await outbox.close()
+
+
+async def test_the_housekeeping_job_prunes_bundles_after_retention(tmp_path: Path) -> None:
+    outbox = AsyncOutbox(Outbox(tmp_path / "o.sqlite3"))
+    evidence = store(tmp_path / "evidence")
+    gone = evidence.write("a-gone", {"samples": []})  # its alert has no row
+    job = asyncio.create_task(
+        Housekeeping(outbox, evidence, monotonic=asyncio.get_running_loop().time).run()
+    )
+    try:
+        async with asyncio.timeout(5):
+            while gone.exists():
+                await asyncio.sleep(0.01)
+    finally:
+        job.cancel()
+        await asyncio.gather(job, return_exceptions=True)
         await outbox.close()
