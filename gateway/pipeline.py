@@ -300,6 +300,11 @@ class Pipeline:
 
     async def _commit_telemetry(self, batch: list[Point]) -> None:
         """Commit a telemetry batch; when the outbox is full, drop it (counted)."""
+        if self._held:
+            # Room that appears goes to the held safety events and alerts first, at their next
+            # retry: a telemetry commit could take it from under them.
+            self.counters.full_dropped += len(batch)
+            return
         try:
             await self._commit(batch)
         except OutboxFullError as exc:
