@@ -18,7 +18,7 @@ from typing import Final
 from gateway.acceleration import ACC_SCALES, AccelerationSamples, acc_frame_g
 from gateway.activity import ActivitySummary, ActivityTracker, SampleClock
 from gateway.aio import wait_event
-from gateway.analytics.rr_filter import RrFilter
+from gateway.analytics.rr_filter import RejectionReason, RrFilter, notification_start
 from gateway.ble.pmd_session import StartedStream
 from gateway.domain import ACTIVITY, ECG, DeviceRef, Lane, Point
 from gateway.normalize import core_temperature_points, heart_rate_points, points_for, rr_points
@@ -328,13 +328,30 @@ class Pipeline:
         rr_filter = self._rr_filters.setdefault(device.device_id, RrFilter())
         if reading.sensor_contact is SensorContact.NOT_DETECTED:
             rr_filter.reset()  # off the skin: what follows is a new recording
-        rejected = rr_filter.push(reading.rr_intervals_s).rejected
-        for verdict in rejected:
-            reason = str(verdict.rejected_because)
-            by_reason = self.counters.rr_rejected_by_reason
-            by_reason[reason] = by_reason.get(reason, 0) + 1
-        self.counters.rr_rejected += len(rejected)
-        return heart_rate_points(reading, device, received_ns, frozenset(v.index for v in rejected))
+        intervals = reading.rr_intervals_s
+        rejected = self._judge_rr(rr_filter, intervals, range(len(intervals)))
+        return heart_rate_points(reading, device, received_ns, rejected)
+
+    def _judge_rr(
+        self, rr_filter: RrFilter, intervals: Sequence[float], usable: Sequence[int]
+    ) -> set[int]:
+        """Indexes of `intervals` refused: those beyond the notification's bounds (never shown
+        to the filter), and the filter's; the `usable` ones among them are counted by reason."""
+        start = notification_start(intervals)
+        judged = [index for index in usable if index >= start]
+        if beyond := len(usable) - len(judged):
+            self._count_rr_rejected(RejectionReason.BEYOND_NOTIFICATION, beyond)
+        rejected = set(range(start))
+        for verdict in rr_filter.push([intervals[index] for index in judged]).verdicts:
+            if verdict.rejected_because is not None:
+                rejected.add(judged[verdict.index])
+                self._count_rr_rejected(verdict.rejected_because, 1)
+        return rejected
+
+    def _count_rr_rejected(self, reason: str, count: int) -> None:
+        by_reason = self.counters.rr_rejected_by_reason
+        by_reason[str(reason)] = by_reason.get(str(reason), 0) + count
+        self.counters.rr_rejected += count
 
     def _pmd_frame(self, device: DeviceRef, frame: PmdDataFrame, received_ns: int) -> list[Point]:
         """ACC to the activity tracker and fall detector, PPI to RR, ECG to rows (docs/pmd.md).
@@ -378,22 +395,13 @@ class Pipeline:
         records = frame.ppi_samples()
         if any(r.skin_contact_supported and not r.skin_contact for r in records):
             rr_filter.reset()  # off the skin: what follows is a new recording
-        blocked = [index for index, record in enumerate(records) if record.blocker]
+        blocked = {index for index, record in enumerate(records) if record.blocker}
         if blocked:
-            by_reason = self.counters.rr_rejected_by_reason
-            by_reason[PPI_BLOCKED] = by_reason.get(PPI_BLOCKED, 0) + len(blocked)
-            self.counters.rr_rejected += len(blocked)
+            self._count_rr_rejected(PPI_BLOCKED, len(blocked))
         intervals = [record.ppi_ms / 1000 for record in records]
         usable = [index for index in range(len(records)) if index not in blocked]
-        verdicts = rr_filter.push([intervals[index] for index in usable]).verdicts
-        rejected = {usable[v.index] for v in verdicts if not v.accepted}
-        for verdict in verdicts:
-            if verdict.rejected_because is not None:
-                reason = str(verdict.rejected_because)
-                by_reason = self.counters.rr_rejected_by_reason
-                by_reason[reason] = by_reason.get(reason, 0) + 1
-                self.counters.rr_rejected += 1
-        return rr_points(intervals, device, received_ns, rejected | set(blocked))
+        rejected = self._judge_rr(rr_filter, intervals, usable)
+        return rr_points(intervals, device, received_ns, rejected | blocked)
 
     def _unused(self, why: str) -> list[Point]:
         unused = self.counters.pmd_frames_unused
