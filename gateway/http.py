@@ -118,10 +118,22 @@ class GatewayCollector(Collector):
             for reason, count in sorted(managed.pmd_problems.items()):
                 pmd.add_metric([*values, reason], count)
         yield from (state, rssi, rate, drift, reconnects, lost, pmd)
+        strangers = o.manager.unknown_advertisers
         yield GaugeMetricFamily(
-            "bluewatch_unknown_advertisers", "wearables heard but not on the roster",
-            value=len(o.manager.unknown_advertisers),
-        )  # fmt: skip
+            "bluewatch_unknown_advertisers",
+            "wearables heard but not on the roster (the most recent, at most a bounded number)",
+            value=len(strangers),
+        )
+        yield CounterMetricFamily(
+            "bluewatch_unknown_advertisers_heard",
+            "addresses not on the roster first heard, or heard again once forgotten",
+            value=strangers.heard,
+        )
+        yield CounterMetricFamily(
+            "bluewatch_unknown_advertisers_evicted",
+            "addresses not on the roster forgotten to keep the memory of them bounded",
+            value=strangers.evicted,
+        )
 
     def _sinks(self) -> Iterable[Metric]:
         delivered = CounterMetricFamily(
