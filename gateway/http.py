@@ -49,6 +49,16 @@ class GatewayCollector(Collector):
             ("notifications_received", counters.received, "BLE notifications received"),
             ("readings_decoded", counters.decoded, "notifications decoded into readings"),
             ("intake_dropped", counters.dropped, "telemetry dropped because intake was full"),
+            (
+                "safety_events_rate_limited",
+                counters.safety_events_rate_limited,
+                "safety events dropped at intake, over their device's rate",
+            ),
+            (
+                "safety_event_repeats",
+                counters.safety_event_repeats,
+                "safety events dropped as repeats of an event already taken",
+            ),
             ("points_committed", counters.points_committed, "points committed to the outbox"),
         ):
             yield CounterMetricFamily(f"bluewatch_{name}", doc, value=value)

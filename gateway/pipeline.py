@@ -2,7 +2,10 @@
 
 BLE callbacks only enqueue (`submit` never blocks and never raises), so a slow disk or a slow
 consumer cannot stall BLE intake. The queue is bounded; when it is full, telemetry is dropped
-and counted, while safety events go to their own queue, processed first and never dropped.
+and counted, while safety events go to their own queue, processed first and committed in small
+batches. Their priority is not unbounded either: a device's events beyond a rate no officer
+reaches are dropped at intake, and repeats of an event are dropped once decoded, both counted
+(gateway/safety_events.py).
 Sinks read from the outbox, not from here, so a stalled sink stalls nothing upstream.
 """
 
@@ -23,6 +26,7 @@ from gateway.ble.pmd_session import StartedStream
 from gateway.domain import ACTIVITY, ECG, DeviceRef, Lane, Point
 from gateway.normalize import core_temperature_points, heart_rate_points, points_for, rr_points
 from gateway.outbox import AsyncOutbox
+from gateway.safety_events import RateLimit, Repeats
 from gateway.stand_ins import ADVERTISEMENT_SOURCE, Route, broadcast, route
 from sensors import (
     SAMPLE_INDEX_MODULO,
@@ -45,6 +49,9 @@ QUEUE_LIMIT: Final = 20_000  # ~10 s of a full vehicle's notifications; beyond t
 BATCH_MAX: Final = 1000
 # Telemetry is committed at least every 100 ms; safety events commit at once.
 BATCH_DELAY_S: Final = 0.1
+# Safety events queued together commit together, up to this many rows: one transaction (and
+# one fsync) for a burst instead of one each, still small enough to commit in milliseconds.
+URGENT_BATCH_MAX: Final = 32
 # Telemetry is processed in slices of about this long (0.5 ms), yielding to the event loop in
 # between: a backlog that built up during a commit (2-8 ms of fsync) would otherwise run as one
 # long callback, and everything else on the loop, an alert's delivery included, waits behind it.
@@ -83,6 +90,10 @@ class PipelineCounters:
     dropped: int = 0
     points_committed: int = 0
     observer_errors: int = 0
+    # Safety events dropped at intake, over their device's rate (gateway/safety_events.py).
+    safety_events_rate_limited: int = 0
+    # Safety events dropped as repeats of an event already taken (the same sequence).
+    safety_event_repeats: int = 0
     decode_errors_by_kind: dict[str, int] = field(default_factory=dict)
     # RR intervals the plausibility filter refused (gateway/analytics/rr_filter.py), by reason.
     rr_rejected: int = 0
@@ -150,6 +161,9 @@ class Pipeline:
         self._clocks: dict[str, SampleClock] = {}
         self._rr_filters: dict[str, RrFilter] = {}
         self._last_decode_log: dict[str, float] = {}
+        self._event_rate = RateLimit()
+        self._event_repeats = Repeats()
+        self._last_rate_log: dict[str, float] = {}
         self.counters = PipelineCounters()
         self._committed = committed
         self._observers = tuple(observers)
@@ -182,6 +196,11 @@ class Pipeline:
         self.counters.received += 1
         notification = Notification(device, uuid, data, received_ns)
         if uuid == SafetyEvent.UUID:
+            now = self._monotonic()
+            if not self._event_rate.allow(device.device_id, now):
+                self.counters.safety_events_rate_limited += 1
+                self._log_rate_limited(device, now)
+                return
             self._urgent.append(notification)
             self._urgent_wakeup.set()
         elif len(self._queue) >= self.queue_limit:
@@ -255,9 +274,15 @@ class Pipeline:
         urgent: list[Point] = []
         slice_ends = self._monotonic() + SLICE_S
         while self._urgent or self._queue:
-            if limit is not None and (len(batch) >= self._batch_max or urgent or self._made_urgent):
-                # A safety event or an alert commits now, not after the telemetry queued
-                # behind it: the rest waits for the next pass, milliseconds later.
+            if limit is not None and (
+                len(batch) >= self._batch_max
+                or self._made_urgent
+                or len(urgent) >= URGENT_BATCH_MAX
+                or (urgent and not self._urgent)
+            ):
+                # Safety events and alerts commit now, the events queued together in one
+                # small batch, not after the telemetry queued behind them: the rest waits for
+                # the next pass, milliseconds later.
                 break
             if self._urgent:
                 urgent.extend(self._process(self._urgent.popleft()))
@@ -301,6 +326,11 @@ class Pipeline:
             return []
         self.counters.decoded += 1
         if reading is None:  # it carried no reading (a stand-in's "not available")
+            return []
+        if isinstance(reading, SafetyEvent) and self._event_repeats.seen(
+            device.device_id, reading.sequence, reading.device_ticks_ms
+        ):
+            self.counters.safety_event_repeats += 1  # the rules already had it
             return []
         for observer in self._observers:
             self._notify(observer, device, reading, notification.received_ns)
@@ -457,6 +487,16 @@ class Pipeline:
                 logger.exception(
                     "observer %s failed (error %d)", observer, self.counters.observer_errors
                 )
+
+    def _log_rate_limited(self, device: DeviceRef, now: float) -> None:
+        last = self._last_rate_log.get(device.device_id)
+        if last is None or now - last >= DECODE_LOG_INTERVAL_S:
+            self._last_rate_log[device.device_id] = now
+            logger.warning(
+                "%s: safety events over the device's rate are dropped (%d so far, all devices)",
+                device.device_id,
+                self.counters.safety_events_rate_limited,
+            )
 
     def _decode_error(self, device: DeviceRef, error: DecodeError) -> None:
         counters = self.counters

@@ -20,6 +20,7 @@ PURE_CORE = (
     "gateway.analytics",
     "gateway.activity",
     "gateway.normalize",
+    "gateway.safety_events",
     "gateway.stand_ins",
     "gateway.officer_status",
     "gateway.latency",
