@@ -67,8 +67,9 @@ GIVE_WAY_S: Final = 0.005
 # the loop is left to the alert's delivery (signing, HTTP), which takes a few ms.
 # Telemetry loses nothing by it (it waits up to BATCH_DELAY_S for its commit anyway).
 HOLD_AFTER_URGENT_S: Final = 0.02
-# At most one log line per device per this many seconds for decode errors: a device spewing
-# malformed packets must not flood the log (every error is still counted).
+# At most one log line per device per this many seconds for decode errors (and for safety
+# events over the rate limit): a device spewing malformed packets or events must not flood
+# the log (every one is still counted).
 DECODE_LOG_INTERVAL_S: Final = 30.0
 
 
