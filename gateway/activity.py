@@ -82,12 +82,18 @@ class SampleClock:
     sample k is `anchor + (k - anchor_index) / rate`, which is monotonic by construction. The
     anchor follows the gateway's clock: it moves back when samples would land after their own
     arrival (a fast device clock), and re-anchors on restarts, gaps and stalls.
+
+    No sample is ever stamped later than its batch's arrival: where keeping samples a period
+    apart would carry them past it (a burst of buffered batches, a device sending faster than
+    its stated rate), the batch is spread over the time since the last placed sample instead.
+    A restart or a stall starts a new timeline, so the floor of the old one is dropped.
     """
 
     rate_hz: int
     _anchor_index: int | None = None
     _anchor_ns: int = 0
-    _last_ns: int = 0
+    # The last sample placed; None after a restart or a stall (no floor for the next batch).
+    _last_ns: int | None = None
     _offsets_key: tuple[int, int] | None = None
     _offsets_ns: list[int] = field(default_factory=list)
 
@@ -95,22 +101,38 @@ class SampleClock:
         period = NS_PER_S / self.rate_hz
         last_index = first_index + count - 1
         if self._anchor_index is None:
-            self._reanchor(last_index, received_ns)
+            self._restart(last_index, received_ns)
         assert self._anchor_index is not None
         offset = (last_index - self._anchor_index) % SAMPLE_INDEX_MODULO
         if offset >= SAMPLE_INDEX_MODULO // 2:  # the counter went back: a restart
-            self._reanchor(last_index, received_ns)
+            self._restart(last_index, received_ns)
             offset = 0
         predicted_last = self._anchor_ns + round(offset * period)
-        if predicted_last > received_ns or received_ns - predicted_last > REANCHOR_NS:
-            self._reanchor(last_index, received_ns)
+        if received_ns - predicted_last > REANCHOR_NS:  # a gap or a stall: a new timeline
+            self._restart(last_index, received_ns)
             predicted_last = received_ns
-        start = predicted_last - round((count - 1) * period)
-        # Never closer than a period to what was already placed: overlapping batches stay
-        # ordered, and consumers working in float seconds still see time increase.
-        start = max(start, self._last_ns + round(period))
+        elif predicted_last > received_ns:  # the device's clock runs fast: follow ours
+            self._anchor_index, self._anchor_ns = last_index, received_ns
+            predicted_last = received_ns
+        span = round((count - 1) * period)
+        start = predicted_last - span
+        if self._last_ns is not None:
+            # Never closer than a period to what was already placed: overlapping batches stay
+            # ordered, and consumers working in float seconds still see time increase.
+            start = max(start, self._last_ns + round(period))
+            if start + span > received_ns:
+                # That floor would stamp samples after they arrived, and a floor carried from
+                # batch to batch runs ahead for as long as data flows: spread them instead.
+                return self._spread(self._last_ns, count, received_ns)
         times = [start + offset for offset in self._offsets(count)]
         self._last_ns = times[-1]
+        return times
+
+    def _spread(self, after_ns: int, count: int, received_ns: int) -> list[int]:
+        """`count` times evenly after `after_ns`, the last at `received_ns` (never later)."""
+        step = max(0, received_ns - after_ns) / count
+        times = [received_ns - round((count - 1 - i) * step) for i in range(count)]
+        self._last_ns = received_ns
         return times
 
     def _offsets(self, count: int) -> list[int]:
@@ -121,8 +143,9 @@ class SampleClock:
             self._offsets_key, self._offsets_ns = key, [round(i * period) for i in range(count)]
         return self._offsets_ns
 
-    def _reanchor(self, index: int, received_ns: int) -> None:
-        self._anchor_index, self._anchor_ns = index, received_ns
+    def _restart(self, index: int, received_ns: int) -> None:
+        """Anchor a new timeline at this arrival; the old one's floor no longer applies."""
+        self._anchor_index, self._anchor_ns, self._last_ns = index, received_ns, None
 
 
 @dataclass

@@ -50,6 +50,16 @@ class GatewayCollector(Collector):
             ("notifications_received", counters.received, "BLE notifications received"),
             ("readings_decoded", counters.decoded, "notifications decoded into readings"),
             ("intake_dropped", counters.dropped, "telemetry dropped because intake was full"),
+            (
+                "safety_events_rate_limited",
+                counters.safety_events_rate_limited,
+                "safety events dropped at intake, over their device's rate",
+            ),
+            (
+                "safety_event_repeats",
+                counters.safety_event_repeats,
+                "safety events dropped as repeats of an event already taken",
+            ),
             ("points_committed", counters.points_committed, "points committed to the outbox"),
         ):
             yield CounterMetricFamily(f"bluewatch_{name}", doc, value=value)
@@ -119,10 +129,22 @@ class GatewayCollector(Collector):
             for reason, count in sorted(managed.pmd_problems.items()):
                 pmd.add_metric([*values, reason], count)
         yield from (state, rssi, rate, drift, reconnects, lost, pmd)
+        strangers = o.manager.unknown_advertisers
         yield GaugeMetricFamily(
-            "bluewatch_unknown_advertisers", "wearables heard but not on the roster",
-            value=len(o.manager.unknown_advertisers),
-        )  # fmt: skip
+            "bluewatch_unknown_advertisers",
+            "wearables heard but not on the roster (the most recent, at most a bounded number)",
+            value=len(strangers),
+        )
+        yield CounterMetricFamily(
+            "bluewatch_unknown_advertisers_heard",
+            "addresses not on the roster first heard, or heard again once forgotten",
+            value=strangers.heard,
+        )
+        yield CounterMetricFamily(
+            "bluewatch_unknown_advertisers_evicted",
+            "addresses not on the roster forgotten to keep the memory of them bounded",
+            value=strangers.evicted,
+        )
 
     def _sinks(self) -> Iterable[Metric]:
         delivered = CounterMetricFamily(

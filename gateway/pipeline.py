@@ -2,7 +2,10 @@
 
 BLE callbacks only enqueue (`submit` never blocks and never raises), so a slow disk or a slow
 consumer cannot stall BLE intake. The queue is bounded; when it is full, telemetry is dropped
-and counted, while safety events go to their own queue, processed first and never dropped.
+and counted, while safety events go to their own queue, processed first and committed in small
+batches. Their priority is not unbounded either: a device's events beyond a rate no officer
+reaches are dropped at intake, and repeats of an event are dropped once decoded, both counted
+(gateway/safety_events.py).
 Sinks read from the outbox, not from here, so a stalled sink stalls nothing upstream.
 
 A full outbox (nothing left to trim, gateway/outbox.py) stops nothing either: safety events and
@@ -23,11 +26,12 @@ from typing import Final
 from gateway.acceleration import ACC_SCALES, AccelerationSamples, acc_frame_g
 from gateway.activity import ActivitySummary, ActivityTracker, SampleClock
 from gateway.aio import wait_event
-from gateway.analytics.rr_filter import RrFilter
+from gateway.analytics.rr_filter import RejectionReason, RrFilter, notification_start
 from gateway.ble.pmd_session import StartedStream
 from gateway.domain import ACTIVITY, ECG, DeviceRef, Lane, Point
 from gateway.normalize import core_temperature_points, heart_rate_points, points_for, rr_points
 from gateway.outbox import AsyncOutbox, OutboxFullError
+from gateway.safety_events import RateLimit, Repeats
 from gateway.stand_ins import ADVERTISEMENT_SOURCE, Route, broadcast, route
 from sensors import (
     SAMPLE_INDEX_MODULO,
@@ -50,6 +54,9 @@ QUEUE_LIMIT: Final = 20_000  # ~10 s of a full vehicle's notifications; beyond t
 BATCH_MAX: Final = 1000
 # Telemetry is committed at least every 100 ms; safety events commit at once.
 BATCH_DELAY_S: Final = 0.1
+# Safety events queued together commit together, up to this many rows: one transaction (and
+# one fsync) for a burst instead of one each, still small enough to commit in milliseconds.
+URGENT_BATCH_MAX: Final = 32
 # Telemetry is processed in slices of about this long (0.5 ms), yielding to the event loop in
 # between: a backlog that built up during a commit (2-8 ms of fsync) would otherwise run as one
 # long callback, and everything else on the loop, an alert's delivery included, waits behind it.
@@ -68,8 +75,9 @@ HOLD_AFTER_URGENT_S: Final = 0.02
 # While the outbox is full, the safety events and alert rows it refused are retried this often:
 # each retry trims what telemetry is left, or finds the room another process freed.
 FULL_RETRY_S: Final = 1.0
-# At most one log line per device per this many seconds for decode errors: a device spewing
-# malformed packets must not flood the log (every error is still counted).
+# At most one log line per device per this many seconds for decode errors (and for safety
+# events over the rate limit): a device spewing malformed packets or events must not flood
+# the log (every one is still counted).
 DECODE_LOG_INTERVAL_S: Final = 30.0
 
 
@@ -91,6 +99,10 @@ class PipelineCounters:
     dropped: int = 0
     points_committed: int = 0
     observer_errors: int = 0
+    # Safety events dropped at intake, over their device's rate (gateway/safety_events.py).
+    safety_events_rate_limited: int = 0
+    # Safety events dropped as repeats of an event already taken (the same sequence).
+    safety_event_repeats: int = 0
     decode_errors_by_kind: dict[str, int] = field(default_factory=dict)
     # RR intervals the plausibility filter refused (gateway/analytics/rr_filter.py), by reason.
     rr_rejected: int = 0
@@ -160,6 +172,9 @@ class Pipeline:
         self._clocks: dict[str, SampleClock] = {}
         self._rr_filters: dict[str, RrFilter] = {}
         self._last_decode_log: dict[str, float] = {}
+        self._event_rate = RateLimit()
+        self._event_repeats = Repeats()
+        self._last_rate_log: dict[str, float] = {}
         self.counters = PipelineCounters()
         self._committed = committed
         self._observers = tuple(observers)
@@ -219,6 +234,11 @@ class Pipeline:
         self.counters.received += 1
         notification = Notification(device, uuid, data, received_ns)
         if uuid == SafetyEvent.UUID:
+            now = self._monotonic()
+            if not self._event_rate.allow(device.device_id, now):
+                self.counters.safety_events_rate_limited += 1
+                self._log_rate_limited(device, now)
+                return
             self._urgent.append(notification)
             self._urgent_wakeup.set()
         elif len(self._queue) >= self.queue_limit:
@@ -353,9 +373,15 @@ class Pipeline:
         urgent: list[Point] = []
         slice_ends = self._monotonic() + SLICE_S
         while self._urgent or self._queue:
-            if limit is not None and (len(batch) >= self._batch_max or urgent or self._made_urgent):
-                # A safety event or an alert commits now, not after the telemetry queued
-                # behind it: the rest waits for the next pass, milliseconds later.
+            if limit is not None and (
+                len(batch) >= self._batch_max
+                or self._made_urgent
+                or len(urgent) >= URGENT_BATCH_MAX
+                or (urgent and not self._urgent)
+            ):
+                # Safety events and alerts commit now, the events queued together in one
+                # small batch, not after the telemetry queued behind them: the rest waits for
+                # the next pass, milliseconds later.
                 break
             if self._urgent:
                 urgent.extend(self._process(self._urgent.popleft()))
@@ -408,6 +434,11 @@ class Pipeline:
         self.counters.decoded += 1
         if reading is None:  # it carried no reading (a stand-in's "not available")
             return []
+        if isinstance(reading, SafetyEvent) and self._event_repeats.seen(
+            device.device_id, reading.sequence, reading.device_ticks_ms
+        ):
+            self.counters.safety_event_repeats += 1  # the rules already had it
+            return []
         for observer in self._observers:
             self._notify(observer, device, reading, notification.received_ns)
         return self._points(device, reading, notification.received_ns, source)
@@ -434,13 +465,30 @@ class Pipeline:
         rr_filter = self._rr_filters.setdefault(device.device_id, RrFilter())
         if reading.sensor_contact is SensorContact.NOT_DETECTED:
             rr_filter.reset()  # off the skin: what follows is a new recording
-        rejected = rr_filter.push(reading.rr_intervals_s).rejected
-        for verdict in rejected:
-            reason = str(verdict.rejected_because)
-            by_reason = self.counters.rr_rejected_by_reason
-            by_reason[reason] = by_reason.get(reason, 0) + 1
-        self.counters.rr_rejected += len(rejected)
-        return heart_rate_points(reading, device, received_ns, frozenset(v.index for v in rejected))
+        intervals = reading.rr_intervals_s
+        rejected = self._judge_rr(rr_filter, intervals, range(len(intervals)))
+        return heart_rate_points(reading, device, received_ns, rejected)
+
+    def _judge_rr(
+        self, rr_filter: RrFilter, intervals: Sequence[float], usable: Sequence[int]
+    ) -> set[int]:
+        """Indexes of `intervals` refused: those beyond the notification's bounds (never shown
+        to the filter), and the filter's; the `usable` ones among them are counted by reason."""
+        start = notification_start(intervals)
+        judged = [index for index in usable if index >= start]
+        if beyond := len(usable) - len(judged):
+            self._count_rr_rejected(RejectionReason.BEYOND_NOTIFICATION, beyond)
+        rejected = set(range(start))
+        for verdict in rr_filter.push([intervals[index] for index in judged]).verdicts:
+            if verdict.rejected_because is not None:
+                rejected.add(judged[verdict.index])
+                self._count_rr_rejected(verdict.rejected_because, 1)
+        return rejected
+
+    def _count_rr_rejected(self, reason: str, count: int) -> None:
+        by_reason = self.counters.rr_rejected_by_reason
+        by_reason[str(reason)] = by_reason.get(str(reason), 0) + count
+        self.counters.rr_rejected += count
 
     def _pmd_frame(self, device: DeviceRef, frame: PmdDataFrame, received_ns: int) -> list[Point]:
         """ACC to the activity tracker and fall detector, PPI to RR, ECG to rows (docs/pmd.md).
@@ -484,22 +532,13 @@ class Pipeline:
         records = frame.ppi_samples()
         if any(r.skin_contact_supported and not r.skin_contact for r in records):
             rr_filter.reset()  # off the skin: what follows is a new recording
-        blocked = [index for index, record in enumerate(records) if record.blocker]
+        blocked = {index for index, record in enumerate(records) if record.blocker}
         if blocked:
-            by_reason = self.counters.rr_rejected_by_reason
-            by_reason[PPI_BLOCKED] = by_reason.get(PPI_BLOCKED, 0) + len(blocked)
-            self.counters.rr_rejected += len(blocked)
+            self._count_rr_rejected(PPI_BLOCKED, len(blocked))
         intervals = [record.ppi_ms / 1000 for record in records]
         usable = [index for index in range(len(records)) if index not in blocked]
-        verdicts = rr_filter.push([intervals[index] for index in usable]).verdicts
-        rejected = {usable[v.index] for v in verdicts if not v.accepted}
-        for verdict in verdicts:
-            if verdict.rejected_because is not None:
-                reason = str(verdict.rejected_because)
-                by_reason = self.counters.rr_rejected_by_reason
-                by_reason[reason] = by_reason.get(reason, 0) + 1
-                self.counters.rr_rejected += 1
-        return rr_points(intervals, device, received_ns, rejected | set(blocked))
+        rejected = self._judge_rr(rr_filter, intervals, usable)
+        return rr_points(intervals, device, received_ns, rejected | blocked)
 
     def _unused(self, why: str) -> list[Point]:
         unused = self.counters.pmd_frames_unused
@@ -555,6 +594,16 @@ class Pipeline:
                 logger.exception(
                     "observer %s failed (error %d)", observer, self.counters.observer_errors
                 )
+
+    def _log_rate_limited(self, device: DeviceRef, now: float) -> None:
+        last = self._last_rate_log.get(device.device_id)
+        if last is None or now - last >= DECODE_LOG_INTERVAL_S:
+            self._last_rate_log[device.device_id] = now
+            logger.warning(
+                "%s: safety events over the device's rate are dropped (%d so far, all devices)",
+                device.device_id,
+                self.counters.safety_events_rate_limited,
+            )
 
     def _decode_error(self, device: DeviceRef, error: DecodeError) -> None:
         counters = self.counters

@@ -29,6 +29,12 @@ intervals only, so each interval passes three rules, in order:
    ectopic pair alternates. Without this rule an abrupt onset of a paroxysmal tachycardia, or a
    first beat that was itself an artifact, would lock the filter out for good.
 
+Before the filter, one notification's intervals are bounded (`notification_start`): the beats
+of a notification are placed back from its arrival, one before the other, so a notification
+claiming many long beats would back-date rows by hours (one of 512 bytes carries 255
+intervals of up to 64 s: 4.5 h). Beats beyond the bounds are refused without reaching the
+filter, whose rhythm they would otherwise teach.
+
 Pure: no I/O, no clock. One `RrFilter` per strap; feed it each notification's RR intervals in
 order, and `reset()` it when the link or the strap's skin contact is lost, since the last
 accepted beat then says nothing about the next.
@@ -36,19 +42,32 @@ accepted beat then says nothing about the next.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from gateway.analytics.core_temp import MAX_HEART_RATE_BPM, MIN_HEART_RATE_BPM
 
 SECONDS_PER_MINUTE = 60.0
+# How far back from its notification a beat may be stamped. A strap notifies about once a
+# second with the beats since its previous notification (HRS 1.0 §3.1.1.5), so a few seconds
+# cover beats held back over missed connection events; a claim of more is not a heart's.
+MAX_RR_BACKDATE_S: Final = 10.0
+# The most beats that span holds at the physiological maximum heart rate (42 at 250 bpm).
+MAX_RR_PER_NOTIFICATION: Final = math.ceil(
+    MAX_RR_BACKDATE_S * MAX_HEART_RATE_BPM / SECONDS_PER_MINUTE
+)
 
 
 class RejectionReason(StrEnum):
     TOO_SHORT = "too_short"  # rule 1: a heart rate above the physiological maximum
     TOO_LONG = "too_long"  # rule 1: below the physiological minimum
     SUDDEN_CHANGE = "sudden_change"  # rule 2: too far from the last accepted beat
+    # Older than the notification's bounds: more than MAX_RR_PER_NOTIFICATION beats, or ending
+    # more than MAX_RR_BACKDATE_S before it.
+    BEYOND_NOTIFICATION = "beyond_notification"
 
 
 @dataclass(frozen=True)
@@ -148,6 +167,22 @@ class RrFilter:
     def _accept(self, rr_s: float) -> None:
         self._reference_s = rr_s
         self._outliers = []
+
+
+def notification_start(rr_intervals_s: Sequence[float]) -> int:
+    """Index of a notification's oldest interval within its bounds; those before are refused.
+
+    The last interval ends at the notification, each earlier one where the next began (as
+    gateway/normalize.py stamps them): kept are the newest MAX_RR_PER_NOTIFICATION at most, and
+    of those only the beats that end within MAX_RR_BACKDATE_S of the notification.
+    """
+    first = max(0, len(rr_intervals_s) - MAX_RR_PER_NOTIFICATION)
+    ends_before_s = 0.0
+    for index in range(len(rr_intervals_s) - 1, first - 1, -1):
+        if ends_before_s > MAX_RR_BACKDATE_S:
+            return index + 1
+        ends_before_s += rr_intervals_s[index]
+    return first
 
 
 def filter_rr_intervals(

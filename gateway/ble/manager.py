@@ -30,6 +30,7 @@ from gateway.ble.factory import BleakFactory
 from gateway.ble.link import LinkHealth, LinkState
 from gateway.ble.pmd_link import PmdLink
 from gateway.ble.pmd_session import PmdSession, Problem, SessionState, StartedStream, WantedStream
+from gateway.ble.strangers import UnknownAdvertisers
 from gateway.domain import DeviceRef
 from sensors import (
     BroadcastUse,
@@ -170,7 +171,7 @@ class DeviceManager:
             ref.device_id: ManagedDevice(ref, LinkHealth(stale_after_s, lost_after_s))
             for ref in devices
         }
-        self.unknown_advertisers: set[str] = set()
+        self.unknown_advertisers = UnknownAdvertisers()
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
@@ -234,11 +235,16 @@ class DeviceManager:
                 managed.seen.set()
                 self._broadcast(managed, advertisement)
                 return
-        if profile_for_services(advertisement.service_uuids) is not None:
-            # Somebody else's vest (or a spoofer): never connected, but visible in metrics.
-            if device.address not in self.unknown_advertisers:
-                logger.info("ignoring unknown %s advertising as a wearable", device.address)
-            self.unknown_advertisers.add(device.address)
+        if profile_for_services(advertisement.service_uuids) is None:
+            return
+        # Somebody else's vest (or a spoofer): never connected, but visible in metrics.
+        if new := self.unknown_advertisers.hear(device.address, self._monotonic()):
+            logger.info(
+                "ignoring unknown %s advertising as a wearable (%d new unknown advertiser(s)"
+                " since the last such line)",
+                device.address,
+                new,
+            )
 
     def _broadcast(self, managed: ManagedDevice, advertisement: AdvertisementData) -> None:
         """Hand on the reading a device broadcasts when its profile says to use it (a CORE's

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from gateway.activity import ActivityTracker, Intensity, Posture, SampleClock
-from gateway.domain import DeviceRef, Lane, UnitRef
+from gateway.analytics.rr_filter import MAX_RR_BACKDATE_S, MAX_RR_PER_NOTIFICATION
+from gateway.domain import NS_PER_S, DeviceRef, Lane, UnitRef
 from gateway.normalize import points_for
 from gateway.outbox import AsyncOutbox, Outbox
 from gateway.pipeline import Pipeline
@@ -256,3 +257,28 @@ async def test_implausible_rr_intervals_are_counted_not_stored(tmp_path: Path) -
     assert (second.fields["rr_count"], second.fields["rr_rejected"]) == (2, 1)
     assert pipeline.counters.rr_rejected == 1
     assert pipeline.counters.rr_rejected_by_reason == {"too_short": 1}
+
+
+async def test_a_notification_of_255_beats_is_not_back_dated_by_minutes(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    outbox.register_sink("check")
+    loop = asyncio.get_running_loop()
+    pipeline = Pipeline(AsyncOutbox(outbox), monotonic=loop.time)
+    task = asyncio.create_task(pipeline.run())
+    # 512 bytes: flags (RR present), 60 bpm, and 255 RR intervals of one second each.
+    flood = bytes([0x10, 60]) + (1024).to_bytes(2, "little") * 255
+    received = 1000 * NS_PER_S
+    pipeline.submit(VEST, HeartRateMeasurement.UUID, flood, received)
+    async with asyncio.timeout(5):
+        while not pipeline.counters.points_committed:
+            await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    rows = [row.point for row in outbox.pending("check", 1000)]
+    beats = [p for p in rows if p.measurement == "rr_interval"]
+    assert 0 < len(beats) <= MAX_RR_PER_NOTIFICATION
+    assert min(p.time_ns for p in beats) >= received - MAX_RR_BACKDATE_S * NS_PER_S
+    (heart_rate,) = [p for p in rows if p.measurement == "heart_rate"]
+    assert heart_rate.fields["rr_count"] == len(beats)
+    refused = pipeline.counters.rr_rejected_by_reason
+    assert refused == {"beyond_notification": 255 - len(beats)}

@@ -12,11 +12,14 @@ from hypothesis import strategies as st
 
 from gateway.analytics.rr_filter import (
     DEFAULT_RR_FILTER_PARAMETERS,
+    MAX_RR_BACKDATE_S,
+    MAX_RR_PER_NOTIFICATION,
     RejectionReason,
     RrFilter,
     RrFilterParameters,
     RrVerdict,
     filter_rr_intervals,
+    notification_start,
 )
 from sensors import HeartRateMeasurement
 
@@ -170,3 +173,27 @@ def test_streaming_in_any_pieces_equals_the_whole(intervals: list[float], cuts: 
         start += size
     whole = [v.rejected_because for v in filter_rr_intervals(intervals).verdicts]
     assert streamed == whole
+
+
+def test_a_notification_of_many_beats_keeps_only_the_recent_seconds() -> None:
+    # 255 plausible one-second beats (a 512-byte notification) reached back 4 minutes.
+    assert notification_start([1.0] * 255) == 255 - 11  # beats ending 0-10 s before it
+    # At the physiological maximum the count cap binds first.
+    fast = [60 / 250] * 255
+    assert notification_start(fast) == 255 - MAX_RR_PER_NOTIFICATION
+    # A strap's usual notification is untouched.
+    assert notification_start([0.8, 0.82, 0.79]) == 0
+    assert notification_start([]) == 0
+
+
+@given(st.lists(st.floats(0, 0xFFFF / 1024), max_size=256))
+def test_no_kept_beat_is_stamped_beyond_the_notifications_bounds(rr: list[float]) -> None:
+    start = notification_start(rr)
+    assert len(rr) - start <= MAX_RR_PER_NOTIFICATION
+    # The kept beat that ends earliest ends where the later ones began.
+    # (A nanosecond's slack: the sums here add in another order than the function's.)
+    assert start == len(rr) or sum(rr[start + 1 :]) <= MAX_RR_BACKDATE_S + 1e-9
+    # And nothing more was refused than the bounds ask: one more beat would cross them.
+    if start > 0:
+        crosses = sum(rr[start:]) > MAX_RR_BACKDATE_S - 1e-9
+        assert len(rr) - start == MAX_RR_PER_NOTIFICATION or crosses
