@@ -122,6 +122,7 @@ class Gateway:
     jobs: Sequence[Job]
     assignments: AssignmentDesk
     assignment_store: AssignmentStore
+    live: LiveState
 
     @property
     def http_port(self) -> int | None:
@@ -422,6 +423,7 @@ async def build(
         jobs=jobs,
         assignments=desk,
         assignment_store=store,
+        live=live,
     )
 
 
