@@ -7,11 +7,15 @@ InfluxDB."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from dashboards.fleet import officer_table_queries
+from dashboards.influxql import interpolate
 from tests.e2e.harness import (
     create_database,
     gateway_config,
@@ -72,6 +76,21 @@ def bluewatch(*argv: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def fleet_row(influxdb: InfluxV1, database: str, officer: str) -> dict[str, object]:
+    """The fleet dashboard's officer table row, from its own queries as Grafana sends them."""
+    row: dict[str, object] = {}
+    scope = {"agency": "$__all", "unit": ["$__all"], "officer": [officer]}
+    for query in officer_table_queries():
+        text = interpolate(query.render(), scope, time_from="now-15m", interval="10s")
+        params = urllib.parse.urlencode({"db": database, "q": text})
+        with urllib.request.urlopen(f"{influxdb.url}/query?{params}", timeout=10) as response:
+            result = json.loads(response.read())["results"][0]
+        for series in result.get("series") or []:
+            for values in series["values"]:
+                row |= dict(zip(series["columns"][1:], values[1:], strict=True))
+    return row
+
+
 def heart_rows(influxdb: InfluxV1, database: str, device: str) -> int:
     rows = influx_query(
         influxdb.url,
@@ -124,6 +143,18 @@ async def test_assign_streams_without_restart_survives_one_and_unassign_closes(
             30,
             "the H10's heart rate under officer-01 in InfluxDB",
         )
+        # The fleet dashboard's table follows with no restart: the officer's row shows the
+        # device's link and heart rate, and what an H10 alone cannot detect.
+        await asyncio.to_thread(
+            wait_until,
+            lambda: fleet_row(influxdb, database, "officer-01").get("link_state_code") == 1,
+            30,
+            "officer-01's row in the fleet table to show the H10's link",
+        )
+        row = fleet_row(influxdb, database, "officer-01")
+        assert isinstance(row["heart_rate_bpm"], int)
+        assert "panic" in str(row["cannot_detect"])
+        assert "heat_strain" not in str(row["cannot_detect"])
 
         stop(gateway, timeout_s=20)  # a restart keeps the assignment
         gateway = start_gateway(config, log)
