@@ -240,7 +240,7 @@ class GatewayConfig(BaseSettings):
     agency: SafeId
     unit: SafeId
     officers: tuple[Officer, ...] = ()
-    # Devices assigned at run time (docs/configuration.md, "The device pool").
+    # Devices assigned at run time (docs/install.md, "Devices assigned at shift start").
     pool: tuple[PoolDevice, ...] = ()
     ble: BleSettings = BleSettings()
     link: LinkSettings = LinkSettings()

@@ -1,5 +1,5 @@
 """`bluewatch assign OFFICER DEVICE… --config FILE`: give pool devices to an officer at shift
-start, through the running gateway's `/assignments` (docs/alerts.md, "Assignments")."""
+start, through the running gateway's `/assignments` (docs/security.md, "Assignments")."""
 
 from __future__ import annotations
 
