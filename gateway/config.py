@@ -279,15 +279,18 @@ class GatewayConfig(BaseSettings):
                 if key in devices:
                     raise ValueError(f"device {key} is assigned twice (officer {officer.id!r})")
                 devices.add(key)
-        pool_ids: set[str] = set()
+        # A pool id is a device tag as a roster device's id is: the two must not meet.
+        taken = {ref.device_id for ref in self.device_refs()}
         for device in self.pool:
             key = _device_key(device)
             if key in devices:
                 raise ValueError(f"pool device {device.id!r} ({key}) is also in the roster or pool")
-            if device.id in pool_ids:
-                raise ValueError(f"pool device id {device.id!r} appears twice")
+            if device.id in taken:
+                raise ValueError(
+                    f"pool device id {device.id!r} appears twice or names a roster device"
+                )
             devices.add(key)
-            pool_ids.add(device.id)
+            taken.add(device.id)
         return self
 
     @property

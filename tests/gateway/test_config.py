@@ -185,6 +185,7 @@ def test_pool_devices_get_their_own_ids_and_no_officer_until_assigned(tmp_path: 
     ("extra", "problem"),
     [
         (POOL + POOL.replace("00:07", "00:08"), "pool device id 'h10-07' appears twice"),
+        (POOL.replace('"h10-07"', '"officer-01-vest"'), "names a roster device"),
         (POOL.replace("a0:9e:1a:00:00:07", "c4:00:00:00:00:01"), "is also in the roster or pool"),
         (POOL.replace('id = "h10-07"', 'id = "H10 07"'), "pool.0.id"),
     ],
