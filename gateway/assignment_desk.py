@@ -63,7 +63,7 @@ class AssignmentDesk:
                 return []
             try:
                 await asyncio.to_thread(self._store.save, made)
-            except BaseException:
+            except Exception:
                 for assignment in made:  # not kept, so not made
                     self._registry.release(assignment.device_id)
                 raise
@@ -84,7 +84,7 @@ class AssignmentDesk:
             ended = self._registry.release(device_id)
             try:
                 await asyncio.to_thread(self._store.delete, device_id)
-            except BaseException:
+            except Exception:
                 if held is not None:
                     self._registry.assign(held.officer_id, [device_id], held.by, held.since_ns)
                 raise

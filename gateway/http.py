@@ -7,6 +7,7 @@ listener and its limits are in gateway/http_server.py.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -308,7 +309,9 @@ class AssignmentApi:
         except BadRequestError as exc:
             return web.json_response({"error": str(exc)}, status=400)
         try:
-            made = await self.desk.assign(officer, devices, by)
+            # Shielded: a client that hangs up must not leave a change half made (saved but
+            # not connected, or released but still streaming).
+            made = await asyncio.shield(self.desk.assign(officer, devices, by))
         except AssignmentError as exc:
             return web.json_response({"error": str(exc)}, status=REFUSALS[type(exc)])
         return web.json_response(
@@ -328,7 +331,7 @@ class AssignmentApi:
         except BadRequestError as exc:
             return web.json_response({"error": str(exc)}, status=400)
         try:
-            ended = await self.desk.unassign(request.match_info["device"], by)
+            ended = await asyncio.shield(self.desk.unassign(request.match_info["device"], by))
         except AssignmentError as exc:
             return web.json_response({"error": str(exc)}, status=REFUSALS[type(exc)])
         return web.json_response({"unassigned": _assignment_json(ended)})

@@ -3,6 +3,7 @@ and the desk that connects what is assigned and records every change."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -128,4 +129,17 @@ async def test_a_refused_assignment_changes_nothing(tmp_path: Path) -> None:
         await d.desk.assign("officer-02", ["h10-02", "h10-01"], "sgt-4")
     assert set(d.manager.devices) == {"h10-01"}
     assert [a.device_id for a in d.store.load()] == ["h10-01"]
+    assert len(d.points) == 1
+
+
+async def test_a_change_the_store_cannot_keep_is_not_made(tmp_path: Path) -> None:
+    d = Desk(tmp_path)
+    await d.desk.assign("officer-01", ["h10-01"], "sgt-4")
+    d.store.close()  # every later write fails
+    with pytest.raises(sqlite3.ProgrammingError):
+        await d.desk.assign("officer-01", ["h10-02"], "sgt-4")
+    with pytest.raises(sqlite3.ProgrammingError):
+        await d.desk.unassign("h10-01", "sgt-4")
+    assert set(d.desk.held) == {"h10-01"}
+    assert set(d.manager.devices) == {"h10-01"}
     assert len(d.points) == 1
