@@ -65,6 +65,10 @@ LinkChangeHandler = Callable[[DeviceRef, LinkState], None]
 LINK_GRADE_INTERVAL_S = 1.0
 
 
+# How long a removed device's task gets to end after it is cancelled.
+REMOVE_WAIT_S = 5.0
+
+
 # (device, manufacturer data after the company identifier, receive time in ns since the epoch)
 BroadcastHandler = Callable[[DeviceRef, bytes, int], None]
 # A device advertises about ten times a second; its broadcast reading is taken once a second.
@@ -219,8 +223,12 @@ class DeviceManager:
         task = self._tasks.pop(device_id, None)
         if task is not None:
             task.cancel()
-            # The task's own end (cancelled, or the error it was failing with) is not ours.
-            await asyncio.gather(task, return_exceptions=True)
+            # Its end (cancelled, or the error it was failing with) is not ours to raise, but
+            # its link must be settled before the streams are stopped; bounded, so a BLE call
+            # that ignores the cancellation cannot hold the release up for good.
+            _, pending = await asyncio.wait({task}, timeout=REMOVE_WAIT_S)
+            if pending:
+                logger.warning("%s: still settling its link; stopping it anyway", device_id)
         if managed is not None:
             await self._stop_streams(managed)
             await self._disconnect(managed)
