@@ -380,10 +380,7 @@ async def build(
             ),
             lambda: intake_health(pipeline),
         ),
-        [
-            *alert_routes(AlertApi(engine, config.dispatch_api.secret())),
-            *assignment_routes(AssignmentApi(desk, config.dispatch_api.secret())),
-        ],
+        _dispatch_routes(engine, desk, config.dispatch_api.secret()),
     )
 
     jobs = [
@@ -444,6 +441,13 @@ def _kept_assignments(config: GatewayConfig, store: AssignmentStore) -> list[Ass
         )  # fmt: skip
         store.delete(assignment.device_id)
     return kept
+
+
+def _dispatch_routes(
+    engine: AlertEngine, desk: AssignmentDesk, token: str | None
+) -> list[web.RouteDef]:
+    """The dispatch API: alerts and assignments, behind the one token (docs/security.md)."""
+    return [*alert_routes(AlertApi(engine, token)), *assignment_routes(AssignmentApi(desk, token))]
 
 
 def _metrics(observed: Observed) -> CollectorRegistry:
