@@ -16,7 +16,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, TextIO
 
@@ -30,6 +30,9 @@ from gateway.alerts.engine import AlertEngine
 from gateway.alerts.evidence import EvidenceRecorder
 from gateway.alerts.proximity import VehicleView
 from gateway.alerts.rules import OfficerMonitor, officer_profile
+from gateway.assignment_desk import AssignmentDesk
+from gateway.assignment_store import AssignmentStore, store_path
+from gateway.assignments import Assignment, AssignmentRegistry
 from gateway.backoff import BackoffPolicy
 from gateway.ble.factory import BleakFactory
 from gateway.ble.link import LinkState
@@ -39,7 +42,15 @@ from gateway.delivery import Delivery
 from gateway.domain import DeviceRef, Point
 from gateway.evidence_store import EvidenceStore
 from gateway.handoff import AlertHandoff
-from gateway.http import AlertApi, GatewayCollector, Observed, alert_routes, monitoring_routes
+from gateway.http import (
+    AlertApi,
+    AssignmentApi,
+    GatewayCollector,
+    Observed,
+    alert_routes,
+    assignment_routes,
+    monitoring_routes,
+)
 from gateway.http_server import HttpServer
 from gateway.jobs.alert_timers import AlertTimers
 from gateway.jobs.housekeeping import Housekeeping
@@ -53,7 +64,7 @@ from gateway.pipeline import Pipeline
 from gateway.sinks.influx_sink import LineEncoder
 from gateway.sinks.sink import Sink
 from gateway.vehicle.track import VehicleTrack
-from sensors import Characteristic
+from sensors import PROFILES, Characteristic
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +120,9 @@ class Gateway:
     # The dispatch API's own listener; None when it shares `http`.
     dispatch_http: HttpServer | None
     jobs: Sequence[Job]
+    assignments: AssignmentDesk
+    assignment_store: AssignmentStore
+    live: LiveState
 
     @property
     def http_port(self) -> int | None:
@@ -143,6 +157,7 @@ class Gateway:
             for sink in self.sinks:
                 await sink.close()
             await self.outbox.close()
+            self.assignment_store.close()
 
 
 async def _supervised(job: Job) -> None:
@@ -217,13 +232,6 @@ def _deliveries(
     return deliveries
 
 
-def _registry(observed: Observed) -> CollectorRegistry:
-    """The Prometheus registry `/metrics` serves: the gateway's collector alone."""
-    registry = CollectorRegistry()
-    registry.register(GatewayCollector(observed))
-    return registry
-
-
 def _open_outbox(config: GatewayConfig, sinks: Sequence[Sink]) -> AsyncOutbox:
     """The outbox, with the cursors of sinks no longer configured dropped (and said so)."""
     store = Outbox(
@@ -256,7 +264,7 @@ async def build(
     outbox = _open_outbox(config, sinks)
     if factory is None:
         factory = await BleakFactory.open(config.ble)
-    refs = config.device_refs()
+    store, held, refs = _roster(config)
     live = LiveState(
         [officer.id for officer in config.officers],
         {
@@ -332,6 +340,7 @@ async def build(
         monotonic=loop.time,
         on_link_change=on_link,
         on_broadcast=submit_broadcast,
+        pool=[PROFILES[device.model] for device in config.pool],
     )
     committed = asyncio.Event()
     pipeline = Pipeline(
@@ -344,6 +353,9 @@ async def build(
         committed=committed,
     )
     deliveries = _deliveries(outbox, sinks, committed, loop.time)
+    desk = _assignment_desk(
+        config, store, held, manager, monitors=monitors, pipeline=pipeline, live=live, emit=emit
+    )
     vehicle = (
         None
         if config.vehicle is None or track is None
@@ -378,11 +390,15 @@ async def build(
         evidence_store,
         clock_ns=time.time_ns,
     )
-    observed = Observed(pipeline, manager, deliveries, lambda: housekeeping.stats, loop.time)
     http, dispatch_http = _http_servers(
         config,
-        monitoring_routes(_registry(observed), lambda: intake_health(pipeline)),
-        alert_routes(AlertApi(engine, config.dispatch_api.secret(), pipeline.alerts_stored)),
+        monitoring_routes(
+            _metrics(
+                Observed(pipeline, manager, deliveries, lambda: housekeeping.stats, loop.time)
+            ),
+            lambda: intake_health(pipeline),
+        ),
+        _dispatch_routes(engine, desk, config.dispatch_api.secret(), pipeline.alerts_stored),
     )
 
     jobs = [
@@ -420,4 +436,93 @@ async def build(
         http=http,
         dispatch_http=dispatch_http,
         jobs=jobs,
+        assignments=desk,
+        assignment_store=store,
+        live=live,
+    )
+
+
+def _kept_assignments(config: GatewayConfig, store: AssignmentStore) -> list[Assignment]:
+    """The stored assignments the configuration still allows; the others are ended, with a
+    warning (a device taken out of the pool, an officer taken off the roster, since)."""
+    pool = {device.id for device in config.pool}
+    officers = {officer.id for officer in config.officers}
+    kept = []
+    for assignment in store.load():
+        if assignment.device_id in pool and assignment.officer_id in officers:
+            kept.append(assignment)
+            continue
+        logger.warning(
+            "assignment of %s to %s ended: the device is no longer in the pool or the officer "
+            "no longer configured",
+            assignment.device_id, assignment.officer_id,
+        )  # fmt: skip
+        store.delete(assignment.device_id)
+    return kept
+
+
+def _dispatch_routes(
+    engine: AlertEngine,
+    desk: AssignmentDesk,
+    token: str | None,
+    alerts_stored: Callable[[], Awaitable[None]],
+) -> list[web.RouteDef]:
+    """The dispatch API: alerts and assignments, behind the one token (docs/security.md)."""
+    return [
+        *alert_routes(AlertApi(engine, token, alerts_stored)),
+        *assignment_routes(AssignmentApi(desk, token)),
+    ]
+
+
+def _metrics(observed: Observed) -> CollectorRegistry:
+    """A registry of its own (no global one) with the gateway's collector."""
+    registry = CollectorRegistry()
+    registry.register(GatewayCollector(observed))
+    return registry
+
+
+def _roster(config: GatewayConfig) -> tuple[AssignmentStore, list[Assignment], list[DeviceRef]]:
+    """The assignment store, the assignments kept from before a restart, and every device to
+    connect: the configured roster's and the pool devices those assignments hold."""
+    store = AssignmentStore(store_path(config.outbox.path))
+    held = _kept_assignments(config, store)
+    refs = config.device_refs() + [config.pool_ref(a.device_id, a.officer_id) for a in held]
+    return store, held, refs
+
+
+def _assignment_desk(
+    config: GatewayConfig,
+    store: AssignmentStore,
+    held: list[Assignment],
+    manager: DeviceManager,
+    *,
+    monitors: Mapping[str, OfficerMonitor],
+    pipeline: Pipeline,
+    live: LiveState,
+    emit: Callable[[list[Point]], None],
+) -> AssignmentDesk:
+    """The desk for assignments at run time, and what follows a kit's change: the rules and the
+    pipeline forget a released device's wearer (open alerts stay with the officer), the live
+    view what the kit cannot detect."""
+
+    def kit_changed(device: DeviceRef, joined: bool) -> None:
+        officer = device.officer_id
+        if not joined:
+            monitors[officer].forget(device.device_id)
+            pipeline.forget(device.device_id)
+        kit = [m.ref for m in manager.devices.values() if m.ref.officer_id == officer]
+        live.kit_changed(officer, gaps(kit))
+
+    registry = AssignmentRegistry(
+        [device.id for device in config.pool], [officer.id for officer in config.officers], held
+    )
+    return AssignmentDesk(
+        config.unit_ref,
+        registry,
+        store,
+        manager,
+        config.pool_ref,
+        emit=emit,
+        clock_ns=time.time_ns,
+        listeners=(kit_changed,),
     )

@@ -11,6 +11,7 @@ from typing import TextIO
 
 from gateway.commands import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Streams
 from gateway.commands import analyze as analyze_command
+from gateway.commands import assign as assign_command
 from gateway.commands import check_config as check_config_command
 from gateway.commands import decode as decode_command
 from gateway.commands import dispatch_sink as dispatch_sink_command
@@ -18,10 +19,12 @@ from gateway.commands import export as export_command
 from gateway.commands import read as read_command
 from gateway.commands import run as run_command
 from gateway.commands import scan as scan_command
+from gateway.commands import unassign as unassign_command
 
 # Each module adds one subcommand; keep this list sorted by command name.
 COMMAND_MODULES = (
     analyze_command,
+    assign_command,
     check_config_command,
     decode_command,
     dispatch_sink_command,
@@ -29,6 +32,7 @@ COMMAND_MODULES = (
     read_command,
     run_command,
     scan_command,
+    unassign_command,
 )
 # Other packages of the distribution add commands through this entry-point group (the simulated
 # firmware's `simulate`), so the gateway offers them without importing those packages.

@@ -119,6 +119,13 @@ class DeviceAssignment(_Section):
         return self
 
 
+class PoolDevice(DeviceAssignment):
+    """A device of the unit's pool: issued to an officer at shift start (`bluewatch assign`),
+    not in the configuration. Its id is what assignments name and its points' `device` tag."""
+
+    id: SafeId
+
+
 class Officer(_Section):
     id: SafeId
     badge: str = ""
@@ -235,6 +242,8 @@ class GatewayConfig(BaseSettings):
     agency: SafeId
     unit: SafeId
     officers: tuple[Officer, ...] = ()
+    # Devices assigned at run time (docs/install.md, "Devices assigned at shift start").
+    pool: tuple[PoolDevice, ...] = ()
     ble: BleSettings = BleSettings()
     link: LinkSettings = LinkSettings()
     outbox: OutboxSettings = OutboxSettings()
@@ -268,10 +277,22 @@ class GatewayConfig(BaseSettings):
         devices: set[str] = set()
         for officer in self.officers:
             for device in officer.devices:
-                key = device.address or f"name:{device.name}"
+                key = _device_key(device)
                 if key in devices:
                     raise ValueError(f"device {key} is assigned twice (officer {officer.id!r})")
                 devices.add(key)
+        # A pool id is a device tag as a roster device's id is: the two must not meet.
+        taken = {ref.device_id for ref in self.device_refs()}
+        for device in self.pool:
+            key = _device_key(device)
+            if key in devices:
+                raise ValueError(f"pool device {device.id!r} ({key}) is also in the roster or pool")
+            if device.id in taken:
+                raise ValueError(
+                    f"pool device id {device.id!r} appears twice or names a roster device"
+                )
+            devices.add(key)
+            taken.add(device.id)
         return self
 
     @property
@@ -307,6 +328,24 @@ class GatewayConfig(BaseSettings):
                 )
         return refs
 
+    def pool_ref(self, device_id: str, officer_id: str) -> DeviceRef:
+        """The reference of pool device `device_id` while `officer_id` holds it (KeyError if
+        the pool has no such device); its `device` tag is its pool id."""
+        device = next((d for d in self.pool if d.id == device_id), None)
+        if device is None:
+            raise KeyError(device_id)
+        return DeviceRef(
+            self.unit_ref,
+            officer_id,
+            device.id,
+            device.model,
+            device.address,
+            device.name,
+            acc_rate_hz=device.acc_rate_hz,
+            acc_range_g=device.acc_range_g,
+            ecg=device.ecg,
+        )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -318,6 +357,11 @@ class GatewayConfig(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment overrides the file; the file overrides the defaults.
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def _device_key(device: DeviceAssignment) -> str:
+    """What tells devices apart on the air: the address, else the advertised name."""
+    return device.address or f"name:{device.name}"
 
 
 def load_config(path: Path) -> GatewayConfig:
@@ -364,6 +408,8 @@ def config_hash(config: GatewayConfig) -> str:
     excluded = {"dispatch_api", "influx", "mqtt", "webhooks"}
     if config.vehicle is None:
         excluded.add("vehicle")  # configurations without one keep the hash they had
+    if not config.pool:
+        excluded.add("pool")  # likewise
     shape = config.model_dump(mode="json", exclude=excluded)
     text = json.dumps(shape, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -401,6 +447,10 @@ def summarise(config: GatewayConfig) -> dict[str, Any]:
                 ],
             }
             for officer in config.officers
+        ],
+        "pool": [
+            {"id": d.id, "model": d.model.value, "address": d.address, "name": d.name}
+            for d in config.pool
         ],
         "ble": {"backend": config.ble.backend, "bumble_transport": config.ble.bumble_transport},
         "link": config.link.model_dump(),

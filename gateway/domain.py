@@ -218,6 +218,10 @@ ALERT: Final = Measurement(
 )
 EVIDENCE: Final = Measurement("evidence", Scope.OFFICER)
 GATEWAY: Final = Measurement("gateway", Scope.UNIT)
+# One row per assignment change of a pool device (who made it, and what): the audit trail.
+ASSIGNMENT: Final = Measurement(
+    "assignment", Scope.OFFICER, lane=Lane.EVENT, extra_tags=("device",)
+)
 # The vehicle's own position from gpsd; the `vehicle` tag is its configured id ([vehicle] id).
 VEHICLE: Final = Measurement("vehicle", Scope.UNIT, extra_tags=("vehicle",))
 
@@ -242,6 +246,7 @@ MEASUREMENTS: Final[Mapping[str, Measurement]] = {
         EVIDENCE,
         GATEWAY,
         VEHICLE,
+        ASSIGNMENT,
     )
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -21,9 +21,19 @@ from prometheus_client.registry import Collector
 
 from gateway.alerts.engine import AlertEngine, TransitionError
 from gateway.alerts.model import Alert
+from gateway.assignment_desk import AssignmentDesk
+from gateway.assignments import (
+    Assignment,
+    AssignmentError,
+    DeviceHeldError,
+    NotAssignedError,
+    UnknownDeviceError,
+    UnknownOfficerError,
+)
 from gateway.ble.link import LINK_STATE_CODES
 from gateway.ble.manager import DeviceManager
 from gateway.delivery import Delivery
+from gateway.domain import iso_utc
 from gateway.outbox import OutboxStats
 from gateway.pipeline import Pipeline
 
@@ -247,12 +257,7 @@ class AlertApi:
         self._store_wait_s = store_wait_s
 
     def _authorised(self, request: web.Request) -> bool:
-        if not self._token:
-            return False
-        # aiohttp decodes header bytes that are not UTF-8 as surrogates; encoding them back
-        # the same way compares the bytes as sent instead of failing on them.
-        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-        return hmac.compare_digest(given, f"Bearer {self._token}".encode())
+        return _bears(request, self._token) if self._token else False
 
     async def list_open(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
@@ -291,6 +296,124 @@ class AlertApi:
                 status=503,
             )
         return web.json_response(_alert_json(alert))
+
+
+def _bears(request: web.Request, token: str) -> bool:
+    """Whether the request's Authorization header is exactly `Bearer <token>`."""
+    # aiohttp decodes header bytes that are not UTF-8 as surrogates; encoding them back the
+    # same way compares the bytes as sent instead of failing on them.
+    given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(given, f"Bearer {token}".encode())
+
+
+# An assignment's refusal, by its kind: the answer's status (the message is the error's own).
+REFUSALS: Final[Mapping[type[AssignmentError], int]] = {
+    UnknownOfficerError: 404,
+    UnknownDeviceError: 404,
+    NotAssignedError: 404,
+    DeviceHeldError: 409,
+}
+# A shift's kit is a handful of devices; a longer list is a mistake, not a kit.
+MAX_DEVICES_PER_REQUEST: Final = 16
+
+
+class AssignmentApi:
+    """Devices of the pool assigned and released at run time, with the dispatch API's token.
+
+    401: no `Authorization: Bearer` header, or not the token. 403: the gateway has no token
+    configured, so nothing a client sends can be accepted. 404: no such officer or pool device,
+    or a release of a device nobody holds. 409: the device is another officer's.
+    """
+
+    def __init__(self, desk: AssignmentDesk, token: str | None) -> None:
+        self.desk = desk
+        self._token = token
+
+    def _refused(self, request: web.Request) -> web.Response | None:
+        if not self._token:
+            return web.json_response(
+                {"error": "this gateway has no [dispatch_api] token: assignments are refused"},
+                status=403,
+            )
+        if not _bears(request, self._token):
+            return web.json_response(
+                {"error": "unauthorised: send Authorization: Bearer <the dispatch API token>"},
+                status=401,
+            )
+        return None
+
+    async def list_held(self, request: web.Request) -> web.Response:
+        if (refusal := self._refused(request)) is not None:
+            return refusal
+        return web.json_response([_assignment_json(a) for a in self.desk.held.values()])
+
+    async def assign(self, request: web.Request) -> web.Response:
+        if (refusal := self._refused(request)) is not None:
+            return refusal
+        try:
+            body = _json_object(await request.read())
+            officer = _required_text(body, "officer")
+            devices = _device_list(body)
+            by = _text(body, "by", "dispatch")
+        except BadRequestError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        try:
+            # Shielded: a client that hangs up must not leave a change half made (saved but
+            # not connected, or released but still streaming).
+            made = await asyncio.shield(self.desk.assign(officer, devices, by))
+        except AssignmentError as exc:
+            return web.json_response({"error": str(exc)}, status=REFUSALS[type(exc)])
+        return web.json_response(
+            {
+                "assigned": [_assignment_json(a) for a in made],
+                "held": [
+                    _assignment_json(a) for a in self.desk.held.values() if a.officer_id == officer
+                ],
+            }
+        )
+
+    async def unassign(self, request: web.Request) -> web.Response:
+        if (refusal := self._refused(request)) is not None:
+            return refusal
+        try:
+            by = _text(_json_object(await request.read()), "by", "dispatch")
+        except BadRequestError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        try:
+            ended = await asyncio.shield(self.desk.unassign(request.match_info["device"], by))
+        except AssignmentError as exc:
+            return web.json_response({"error": str(exc)}, status=REFUSALS[type(exc)])
+        return web.json_response({"unassigned": _assignment_json(ended)})
+
+
+def _assignment_json(assignment: Assignment) -> dict[str, object]:
+    return {
+        "device": assignment.device_id,
+        "officer": assignment.officer_id,
+        "since": iso_utc(assignment.since_ns),
+        "by": assignment.by,
+    }
+
+
+def _required_text(body: dict[str, object], key: str) -> str:
+    value = _text(body, key, "")
+    if not value:
+        raise BadRequestError(f'{key} is required, e.g. {{"{key}": "officer-01"}}')
+    return value
+
+
+def _device_list(body: dict[str, object]) -> list[str]:
+    value = body.get("devices")
+    if (
+        not isinstance(value, list)
+        or not 0 < len(value) <= MAX_DEVICES_PER_REQUEST
+        or not all(isinstance(item, str) and item for item in value)
+    ):
+        raise BadRequestError(
+            f"devices must be a list of 1 to {MAX_DEVICES_PER_REQUEST} pool device ids, "
+            'e.g. {"devices": ["h10-07"]}'
+        )
+    return [item for item in value if isinstance(item, str)]
 
 
 def _json_object(raw: bytes) -> dict[str, object]:
@@ -355,4 +478,13 @@ def alert_routes(alerts: AlertApi) -> list[web.RouteDef]:
     return [
         web.get("/alerts", alerts.list_open),
         web.post(r"/alerts/{alert_id}/{action:acknowledge|resolve}", alerts.change),
+    ]
+
+
+def assignment_routes(assignments: AssignmentApi) -> list[web.RouteDef]:
+    """`GET /assignments`, `POST /assignments`, `DELETE /assignments/{device}`."""
+    return [
+        web.get("/assignments", assignments.list_held),
+        web.post("/assignments", assignments.assign),
+        web.delete("/assignments/{device}", assignments.unassign),
     ]

@@ -45,6 +45,10 @@ class LiveState:
         # table for as long as the gateway runs.
         self.gaps = dict(gaps or {})
 
+    def kit_changed(self, officer_id: str, gaps: list[str]) -> None:
+        """A device joined or left the officer's kit: what it cannot detect now."""
+        self.gaps[officer_id] = gaps
+
     def observe(self, device: DeviceRef, reading: Characteristic, received_ns: int) -> None:
         del received_ns
         view = self.officers.get(device.officer_id)

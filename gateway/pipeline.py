@@ -220,6 +220,13 @@ class Pipeline:
     def tracker(self, device_id: str) -> ActivityTracker | None:
         return self._trackers.get(device_id)
 
+    def forget(self, device_id: str) -> None:
+        """Drop what was learned from a device's wearer (the upright reference, recent beats):
+        a pool device released now goes to another officer next."""
+        self._trackers.pop(device_id, None)
+        self._rr_filters.pop(device_id, None)
+        self._rr_filters.pop(f"{device_id}/ppi", None)
+
     def add_points(self, points: list[Point]) -> None:
         """Commit points made downstream (alert state changes commit at once)."""
         self._made.extend(points)

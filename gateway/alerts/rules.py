@@ -188,6 +188,12 @@ class OfficerMonitor:
             self.engine.cancel(self.profile.officer_id, AlertKind.OFFICER_DOWN, "motion resumed")
         self.evaluate_man_down(summary.time_ns)
 
+    def forget(self, device_id: str) -> None:
+        """The officer gave the device back: its link and fall detector are no longer theirs.
+        Open alerts stay with the officer (the engine keys them by officer), not the device."""
+        self.links.pop(device_id, None)
+        self._detectors.pop(device_id, None)
+
     def on_link(self, device: DeviceRef, state: LinkState) -> None:
         self.links[device.device_id] = state
         if state is LinkState.LOST:

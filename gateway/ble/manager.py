@@ -35,6 +35,7 @@ from gateway.domain import DeviceRef
 from sensors import (
     BroadcastUse,
     Characteristic,
+    DeviceProfile,
     DeviceStatus,
     ImuBatch,
     normalize_uuid,
@@ -63,6 +64,10 @@ LinkChangeHandler = Callable[[DeviceRef, LinkState], None]
 # Link states follow silence, so they are graded on a timer. Once a second: device-lost then
 # fires within a second of `lost_after_s`, the resolution the alert rules promise.
 LINK_GRADE_INTERVAL_S = 1.0
+
+
+# How long a removed device's task gets to end after it is cancelled.
+REMOVE_WAIT_S = 5.0
 
 
 # (device, manufacturer data after the company identifier, receive time in ns since the epoch)
@@ -154,7 +159,10 @@ class DeviceManager:
         backoff: BackoffPolicy = BLE_RECONNECT,
         held_elsewhere_backoff: BackoffPolicy = BLE_HELD_ELSEWHERE,
         rng: random.Random | None = None,
+        pool: Sequence[DeviceProfile] = (),
     ) -> None:
+        """`pool`: the profiles of devices that may be added while running (`add`), so that the
+        scanner listens for their models from the start."""
         self._factory = factory
         self._on_notification = on_notification
         self._on_link_change = on_link_change
@@ -167,6 +175,10 @@ class DeviceManager:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._random = (rng or random.Random()).random  # noqa: S311 - jitter, not secrecy
         self._slots = PrioritySlots(max_concurrent_connects)
+        self._stale_after_s = stale_after_s
+        self._lost_after_s = lost_after_s
+        self._pool = tuple(pool)
+        self._group: asyncio.TaskGroup | None = None
         self.devices = {
             ref.device_id: ManagedDevice(ref, LinkHealth(stale_after_s, lost_after_s))
             for ref in devices
@@ -177,17 +189,47 @@ class DeviceManager:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._scan(), name="ble-scanner")
             group.create_task(self._grade_links(), name="link-grader")
-            for device_id, managed in self.devices.items():
-                self._tasks[device_id] = group.create_task(
-                    self._keep_connected(managed), name=f"device-{device_id}"
-                )
+            for managed in self.devices.values():
+                self._start(group, managed)
+            self._group = group
+            try:
+                await asyncio.Event().wait()  # devices come and go until cancelled
+            finally:
+                self._group = None
+
+    def _start(self, group: asyncio.TaskGroup, managed: ManagedDevice) -> None:
+        device_id = managed.ref.device_id
+        self._tasks[device_id] = group.create_task(
+            self._keep_connected(managed), name=f"device-{device_id}"
+        )
+
+    def add(self, ref: DeviceRef) -> None:
+        """Put a device on the roster while running: it is connected as soon as it is heard."""
+        if ref.device_id in self.devices:
+            raise ValueError(f"{ref.device_id} is already on the roster")
+        managed = ManagedDevice(ref, LinkHealth(self._stale_after_s, self._lost_after_s))
+        self.devices[ref.device_id] = managed
+        if self._group is not None:
+            self._start(self._group, managed)
+        # Before run(), run() starts it with the others.
 
     async def remove(self, device_id: str) -> None:
-        """Take a device off the roster: stop its streams, disconnect, stop reconnecting."""
+        """Take a device off the roster: stop its streams, disconnect, stop reconnecting.
+
+        A Polar sensor left streaming to nobody drains its battery (polar-ble-sdk
+        KnownIssues.md): its PMD streams are stopped before the link is closed.
+        """
         managed = self.devices.pop(device_id, None)
+        self._link_states.pop(device_id, None)
         task = self._tasks.pop(device_id, None)
         if task is not None:
             task.cancel()
+            # Its end (cancelled, or the error it was failing with) is not ours to raise, but
+            # its link must be settled before the streams are stopped; bounded, so a BLE call
+            # that ignores the cancellation cannot hold the release up for good.
+            _, pending = await asyncio.wait({task}, timeout=REMOVE_WAIT_S)
+            if pending:
+                logger.warning("%s: still settling its link; stopping it anyway", device_id)
         if managed is not None:
             await self._stop_streams(managed)
             await self._disconnect(managed)
@@ -215,9 +257,8 @@ class DeviceManager:
     async def _scan(self) -> None:
         # Only advertisers of the roster's models are reported: a vehicle parked at a gym hears
         # dozens of straps, and the scanner filters them in the controller where it can.
-        advertised = sorted(
-            {uuid for m in self.devices.values() for uuid in m.ref.profile.advertised_services}
-        )
+        profiles = [m.ref.profile for m in self.devices.values()] + list(self._pool)
+        advertised = sorted({uuid for profile in profiles for uuid in profile.advertised_services})
         scanner = self._factory.scanner(
             detection_callback=self._on_advertisement, service_uuids=advertised
         )

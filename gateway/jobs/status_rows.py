@@ -14,7 +14,7 @@ from gateway.alerts.model import Alert
 from gateway.ble.link import LINK_STATE_CODES
 from gateway.ble.manager import DeviceManager, ManagedDevice
 from gateway.delivery import Delivery
-from gateway.domain import GATEWAY, LINK, OFFICER_STATUS, DeviceRef, FieldValue, Point, UnitRef
+from gateway.domain import GATEWAY, LINK, OFFICER_STATUS, FieldValue, Point, UnitRef
 from gateway.jobs.vehicle_position import GpsdHealth
 from gateway.officer_status import OfficerSnapshot
 from gateway.outbox import AsyncOutbox, OutboxFullError, OutboxStats
@@ -53,11 +53,6 @@ class StatusRows:
         self._clock_ns = clock_ns
         self._monotonic = monotonic
         self._gpsd = gpsd
-        # The roster is fixed for the daemon's life: what each kit cannot detect, once.
-        kits: dict[str, list[DeviceRef]] = {officer: [] for officer in self._officers}
-        for managed in manager.devices.values():
-            kits.setdefault(managed.ref.officer_id, []).append(managed.ref)
-        self._cannot_detect = {officer: undetectable(kit) for officer, kit in kits.items()}
 
     async def run(self) -> None:
         while True:
@@ -113,7 +108,8 @@ class StatusRows:
                 open_alerts=tuple(alerts.get(officer, ())),
                 links=tuple(m.health.state(now) for m in own),
                 last_seen_s=None if last is None else max(0.0, now - last),
-                cannot_detect=self._cannot_detect.get(officer, ()),
+                # From the kit of the moment: pool devices join and leave it during a shift.
+                cannot_detect=undetectable([m.ref for m in own]),
             )
             tags = self._unit.officer_tags(officer)
             points.append(OFFICER_STATUS.point(tags, snapshot.fields(), now_ns))

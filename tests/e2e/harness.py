@@ -85,10 +85,12 @@ def gateway_config(
     extra: TomlTable | None = None,
     officer_extra: Mapping[str, TomlTable] | None = None,
     device_extra: Mapping[tuple[str, str], TomlTable] | None = None,
+    pooled: bool = False,
 ) -> Path:
     """A gateway configuration for `fleet`; `extra` adds top-level sections (webhooks, alert
     settings), `officer_extra` adds settings to the named officers' tables, `device_extra` to
-    the devices named by (officer id, model): an H10's `acc_rate_hz`, say."""
+    the devices named by (officer id, model): an H10's `acc_rate_hz`, say. `pooled`: the
+    officers get no devices; the fleet's devices are the pool instead (ids `pool_ids`)."""
     document: dict[str, TomlValue] = {
         "agency": "test-pd",
         "unit": "car-7",
@@ -114,12 +116,31 @@ def gateway_config(
             for device in devices
             if isinstance(device, Mapping)
         ]
+    if pooled:
+        issued = [d for entry in fleet.roster for d in entry["devices"]]
+        document["pool"] = [
+            {"id": device_id, "model": device["model"], "address": device["address"]}
+            for device_id, device in zip(pool_ids(fleet), issued, strict=True)
+        ]
+        officers = [{"id": officer["id"]} for officer in officers]
     document["officers"] = [
         {**officer, **(officer_extra or {}).get(str(officer["id"]), {})} for officer in officers
     ]
     path = tmp_path / "gateway.toml"
     path.write_text(render_toml(document))
     return path
+
+
+def pool_ids(fleet: Fleet) -> list[str]:
+    """The pool ids `gateway_config(pooled=True)` gives the fleet's devices, in roster order:
+    `<model>-01`, `<model>-02`… numbered per model."""
+    ids = []
+    seen: dict[str, int] = {}
+    for officer in fleet.roster:
+        for device in officer["devices"]:
+            seen[device["model"]] = seen.get(device["model"], 0) + 1
+            ids.append(f"{device['model']}-{seen[device['model']]:02d}")
+    return ids
 
 
 def start_gateway(config: Path, log: Path, seconds: float = 0) -> subprocess.Popen[bytes]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import run
-from gateway.config import ConfigError, load_config
+from gateway.config import ConfigError, config_hash, load_config
 from sensors import DeviceModel
 
 GOOD = """
@@ -161,3 +161,42 @@ def test_check_config_says_what_each_officers_kit_cannot_detect(tmp_path: Path) 
         in err.getvalue()
     )
     assert "officer-01" not in err.getvalue()
+
+
+POOL = """
+[[pool]]
+id = "h10-07"
+model = "polar-h10"
+address = "a0:9e:1a:00:00:07"
+"""
+
+
+def test_pool_devices_get_their_own_ids_and_no_officer_until_assigned(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD + POOL))
+    assert [(d.id, d.model, d.address) for d in config.pool] == [
+        ("h10-07", DeviceModel.POLAR_H10, "A0:9E:1A:00:00:07")
+    ]
+    assert [r.device_id for r in config.device_refs()] == ["officer-01-vest", "officer-01-helmet"]
+    ref = config.pool_ref("h10-07", "officer-01")
+    assert (ref.officer_id, ref.device_id, ref.tags["device"]) == ("officer-01", "h10-07", "h10-07")
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        (POOL + POOL.replace("00:07", "00:08"), "pool device id 'h10-07' appears twice"),
+        (POOL.replace('"h10-07"', '"officer-01-vest"'), "names a roster device"),
+        (POOL.replace("a0:9e:1a:00:00:07", "c4:00:00:00:00:01"), "is also in the roster or pool"),
+        (POOL.replace('id = "h10-07"', 'id = "H10 07"'), "pool.0.id"),
+    ],
+)
+def test_pool_devices_are_checked(tmp_path: Path, extra: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        load_config(write(tmp_path, GOOD + extra))
+
+
+def test_a_configuration_without_a_pool_keeps_its_hash(tmp_path: Path) -> None:
+    # GOOD's hash as the gateway computed it before pools existed (alerts record it).
+    plain = load_config(write(tmp_path, GOOD))
+    assert config_hash(plain) == "cad349f3c7f20ac8"
+    assert config_hash(load_config(write(tmp_path, GOOD + POOL))) != config_hash(plain)

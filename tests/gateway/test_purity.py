@@ -16,6 +16,7 @@ from tests.test_architecture import ROOT, impurities
 # Modules and packages (dotted) that make up the pure core.
 PURE_CORE = (
     "gateway.domain",
+    "gateway.assignments",
     "gateway.alerts",
     "gateway.analytics",
     "gateway.activity",

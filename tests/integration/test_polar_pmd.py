@@ -81,7 +81,10 @@ def ops(peer: PolarPeer) -> list[tuple[ControlPointOp, MeasurementType | None]]:
 async def make_rig(tmp_path: Path) -> AsyncIterator[object]:
     rigs: list[tuple[Rig, asyncio.Task[None], asyncio.Task[None]]] = []
 
-    async def make(model: DeviceModel, ref: DeviceRef, name: str, address: str) -> Rig:
+    async def make(
+        model: DeviceModel, ref: DeviceRef, name: str, address: str, *, pooled: bool = False
+    ) -> Rig:
+        """`pooled`: the device is in the pool, not on the roster, until the test adds it."""
         radio = VirtualRadio()
         peer = build_polar_peer(
             model, radio.device(name, address), SteadySource(), monotonic_ns=time.monotonic_ns
@@ -99,7 +102,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[object]:
             pipeline.submit(device, uuid, data, at_ns)
 
         manager = DeviceManager(
-            [ref],
+            [] if pooled else [ref],
             BleakFactory(stack),
             submit,
             stale_after_s=2,
@@ -108,6 +111,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[object]:
             monotonic=loop.time,
             backoff=BackoffPolicy(first_s=0.05, cap_s=0.2),
             rng=random.Random(1),
+            pool=[ref.profile] if pooled else (),
         )
         pipeline = Pipeline(
             AsyncOutbox(outbox),
@@ -195,6 +199,22 @@ async def test_roster_removal_stops_the_streams_and_disconnects(make_rig: object
     assert not rig.peer.running
     await asyncio.sleep(0.5)
     assert not rig.peer.peripheral.connections  # not reconnected
+
+
+async def test_a_device_added_while_running_streams_until_it_is_removed(
+    make_rig: object,
+) -> None:
+    rig: Rig = await make_rig(  # type: ignore[operator]
+        DeviceModel.POLAR_H10, H10_REF, "Polar H10 0A0B0C10", H10_ADDRESS, pooled=True
+    )
+    await asyncio.sleep(1.0)
+    assert not rig.peer.peripheral.connections  # a pool device is not connected until added
+    rig.manager.add(H10_REF)
+    await wait_for(lambda: ACC in rig.peer.running)
+    await rig.manager.remove("o1-h10")
+    assert ops(rig.peer)[-1] == (ControlPointOp.STOP_MEASUREMENT, ACC)
+    await wait_for(lambda: not rig.peer.peripheral.connections)
+    assert not rig.peer.running
 
 
 async def test_after_the_link_drops_the_streams_start_again(make_rig: object) -> None:
