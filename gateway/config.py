@@ -411,6 +411,11 @@ def config_hash(config: GatewayConfig) -> str:
     if not config.pool:
         excluded.add("pool")  # likewise
     shape = config.model_dump(mode="json", exclude=excluded)
+    if (
+        config.outbox.quarantine_max_bytes
+        == OutboxSettings.model_fields["quarantine_max_bytes"].default
+    ):
+        del shape["outbox"]["quarantine_max_bytes"]  # likewise: a setting added later
     text = json.dumps(shape, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
