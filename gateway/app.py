@@ -39,7 +39,14 @@ from gateway.delivery import Delivery
 from gateway.domain import DeviceRef, Point
 from gateway.evidence_store import EvidenceStore
 from gateway.handoff import AlertHandoff
-from gateway.http import AlertApi, GatewayCollector, Observed, alert_routes, monitoring_routes
+from gateway.http import (
+    AlertApi,
+    GatewayCollector,
+    GpsdCollector,
+    Observed,
+    alert_routes,
+    monitoring_routes,
+)
 from gateway.http_server import HttpServer
 from gateway.jobs.alert_timers import AlertTimers
 from gateway.jobs.housekeeping import Housekeeping
@@ -211,6 +218,15 @@ def _deliveries(
     return deliveries
 
 
+def _metrics_registry(observed: Observed, vehicle: VehiclePosition | None) -> CollectorRegistry:
+    """What /metrics shows: the gateway, and gpsd when the gateway reads one."""
+    registry = CollectorRegistry()
+    registry.register(GatewayCollector(observed))
+    if vehicle is not None:
+        registry.register(GpsdCollector(vehicle))
+    return registry
+
+
 async def build(
     config: GatewayConfig,
     sinks: Sequence[Sink],
@@ -353,11 +369,8 @@ async def build(
         EvidenceStore(config.outbox.path.parent / "evidence", evidence),
         clock_ns=time.time_ns,
     )
-    registry = CollectorRegistry()
-    registry.register(
-        GatewayCollector(
-            Observed(pipeline, manager, deliveries, lambda: housekeeping.stats, loop.time)
-        )
+    registry = _metrics_registry(
+        Observed(pipeline, manager, deliveries, lambda: housekeeping.stats, loop.time), vehicle
     )
     http, dispatch_http = _http_servers(
         config,
