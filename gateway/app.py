@@ -398,7 +398,13 @@ async def build(
         jobs.append(Job("vehicle-position", vehicle.run))
     if live_out is not None:
         view = LiveView(
-            live_out, live, unit, manager=manager, pipeline=pipeline, monotonic=loop.time
+            live_out,
+            live,
+            unit,
+            manager=manager,
+            pipeline=pipeline,
+            monotonic=loop.time,
+            vehicle=None if vehicle is None else (config.vehicle_id, vehicle),
         )
         jobs.append(Job("live-view", view.run))
     return Gateway(
