@@ -3,7 +3,7 @@
     .venv/bin/python bench/vehicle_latency.py [--cycles 400] [--rate-hz 20]
 
 A real gpsd (`gpsd -N -n -S <port> tcp://127.0.0.1:<nmea port>`) reads NMEA from this process,
-which writes one receiver cycle (RMC, GGA, GSA, two GSV; tests/support/nmea.py) at a time and
+which writes one receiver cycle (RMC, GGA, GSA, two GSV; firmware_mocks/nmea.py) at a time and
 notes when. One client watches that gpsd, in alternating rounds (a fresh gpsd each):
 - the baseline: a bare asyncio reader that only notes when each TPV line arrives (gpsd's own
   latency: parsing NMEA, ending the cycle, writing JSON, and the loopback socket);
@@ -35,7 +35,7 @@ from gateway.domain import Point
 from gateway.jobs.vehicle_position import VehiclePosition
 from gateway.vehicle.track import TrackSettings, VehicleTrack
 from tests.support.network import free_port
-from tests.support.nmea import ORIGIN, START, Leg, cycle
+from tests.support.nmea import ORIGIN, START, Leg
 
 WARM_UP = 20
 
@@ -117,7 +117,7 @@ async def run(cycles: int, rate_hz: float, *, job_side: bool) -> list[float]:
     try:
         for n in range(cycles):
             lat = ORIGIN[0] + n * step
-            text = "\r\n".join(cycle(START + timedelta(seconds=n), lat, ORIGIN[1], leg)) + "\r\n"
+            text = "\r\n".join(leg.cycle(START + timedelta(seconds=n), lat, ORIGIN[1])) + "\r\n"
             nmea_writer[0].write(text.encode())
             written[n] = time.perf_counter()
             await nmea_writer[0].drain()

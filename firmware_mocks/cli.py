@@ -12,12 +12,15 @@ import contextlib
 import dataclasses
 import json
 import signal
+import socket
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
 from firmware_mocks.fleet import Fleet
 from firmware_mocks.radio import VirtualRadio
-from firmware_mocks.scenario import ScenarioError, list_scenarios, load_scenario
+from firmware_mocks.scenario import Scenario, ScenarioError, list_scenarios, load_scenario
+from firmware_mocks.vehicle_gnss import NmeaOutput
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -54,6 +57,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="Bumble HCI transport to serve on (tcp-server:HOST:PORT, unix-server:PATH...)",
     )
     parser.add_argument(
+        "--vehicle-nmea",
+        metavar="HOST:PORT",
+        type=_udp_address,
+        help="send the first officer's vehicle's GNSS as NMEA (RMC, GGA, GSA, GSV; 1 Hz), one "
+        "UDP datagram a second, for a gpsd reading udp://HOST:PORT",
+    )
+    parser.add_argument(
         "--start-when-connected",
         action="store_true",
         help="start the scenario's clock only once every device is connected (end-to-end "
@@ -71,7 +81,21 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 async def simulate(args: argparse.Namespace, io: Streams) -> int:
     scenario = load_scenario(args.scenario)
     radio = VirtualRadio()
-    fleet = Fleet(radio, scenario, args.officers, args.seed, time_scale=args.time_scale)
+    with contextlib.ExitStack() as resources:
+        nmea = None
+        if args.vehicle_nmea is not None:
+            udp = resources.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            address: tuple[str, int] = args.vehicle_nmea
+            nmea = NmeaOutput(datetime.now(UTC), lambda data: _send(udp, data, address))
+        fleet = Fleet(
+            radio, scenario, args.officers, args.seed, time_scale=args.time_scale, vehicle_nmea=nmea
+        )
+        return await _serve(args, io, scenario, radio, fleet)
+
+
+async def _serve(
+    args: argparse.Namespace, io: Streams, scenario: Scenario, radio: VirtualRadio, fleet: Fleet
+) -> int:
     await fleet.start()
     exported = await radio.export(args.listen)
     try:
@@ -93,6 +117,20 @@ async def simulate(args: argparse.Namespace, io: Streams) -> int:
     finally:
         await exported.close()
     return EXIT_OK
+
+
+def _udp_address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+def _send(udp: socket.socket, data: bytes, address: tuple[str, int]) -> None:
+    # A datagram to a gpsd that is not (yet) listening is lost, as a receiver's sentences are
+    # on a serial line nobody reads: the next second's fix follows.
+    with contextlib.suppress(OSError):
+        udp.sendto(data, address)
 
 
 def run(args: argparse.Namespace, io: Streams) -> int:

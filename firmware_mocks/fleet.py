@@ -21,6 +21,7 @@ from firmware_mocks.peers import FIRMWARE_VERSION, PEERS, PeerSpec
 from firmware_mocks.radio import VirtualRadio, random_static_address
 from firmware_mocks.scenario import Scenario
 from firmware_mocks.simulation import OfficerSimulation, imu_rate_hz
+from firmware_mocks.vehicle_gnss import NmeaOutput, VehicleGnss
 from sensors import (
     PROFILES,
     SAMPLE_INDEX_MODULO,
@@ -103,6 +104,7 @@ class Fleet:
         *,
         time_scale: float | None = None,
         clock: Callable[[], float] | None = None,
+        vehicle_nmea: NmeaOutput | None = None,
     ) -> None:
         self.radio = radio
         self.scenario = scenario
@@ -119,6 +121,11 @@ class Fleet:
                 for kind in simulation.kit
             }
             self.officers.append(SimulatedOfficer(simulation, devices))
+        # The unit's one vehicle is the first officer's: they drive it, the others are on foot
+        # or in vehicles of their own that this gateway does not read.
+        self._vehicle_gnss = (
+            None if vehicle_nmea is None else VehicleGnss(self.officers[0].simulation, vehicle_nmea)
+        )
 
     def _peripheral(
         self, kind: DeviceModel, simulation: OfficerSimulation, rng: random.Random
@@ -193,6 +200,8 @@ class Fleet:
                     await self._emit(officer.simulation, device)
                 except Exception:  # one device's failure must not stop the fleet's other devices
                     logger.exception("%s: emitting failed", device.peripheral.name)
+        if self._vehicle_gnss is not None:
+            self._vehicle_gnss.step()
 
     async def _emit(self, sim: OfficerSimulation, device: SimulatedDevice) -> None:
         faults = sim.faults(device.kind)

@@ -46,6 +46,7 @@ from gateway.http import (
     AlertApi,
     AssignmentApi,
     GatewayCollector,
+    GpsdCollector,
     Observed,
     alert_routes,
     assignment_routes,
@@ -394,7 +395,8 @@ async def build(
         config,
         monitoring_routes(
             _metrics(
-                Observed(pipeline, manager, deliveries, lambda: housekeeping.stats, loop.time)
+                Observed(pipeline, manager, deliveries, lambda: housekeeping.stats, loop.time),
+                vehicle,
             ),
             lambda: intake_health(pipeline),
         ),
@@ -421,7 +423,13 @@ async def build(
         jobs.append(Job("vehicle-position", vehicle.run))
     if live_out is not None:
         view = LiveView(
-            live_out, live, unit, manager=manager, pipeline=pipeline, monotonic=loop.time
+            live_out,
+            live,
+            unit,
+            manager=manager,
+            pipeline=pipeline,
+            monotonic=loop.time,
+            vehicle=None if vehicle is None else (config.vehicle_id, vehicle),
         )
         jobs.append(Job("live-view", view.run))
     return Gateway(
@@ -474,10 +482,13 @@ def _dispatch_routes(
     ]
 
 
-def _metrics(observed: Observed) -> CollectorRegistry:
-    """A registry of its own (no global one) with the gateway's collector."""
+def _metrics(observed: Observed, vehicle: VehiclePosition | None) -> CollectorRegistry:
+    """What /metrics shows, in a registry of its own (no global one): the gateway, and gpsd
+    when the gateway reads one."""
     registry = CollectorRegistry()
     registry.register(GatewayCollector(observed))
+    if vehicle is not None:
+        registry.register(GpsdCollector(vehicle))
     return registry
 
 

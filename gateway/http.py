@@ -34,6 +34,7 @@ from gateway.ble.link import LINK_STATE_CODES
 from gateway.ble.manager import DeviceManager
 from gateway.delivery import Delivery
 from gateway.domain import iso_utc
+from gateway.jobs.vehicle_position import VehiclePosition
 from gateway.outbox import OutboxStats
 from gateway.pipeline import Pipeline
 
@@ -225,6 +226,44 @@ class GatewayCollector(Collector):
 # full outbox holds the row in memory and retries it (gateway/pipeline.py). Below the default
 # request deadline (10 s), so the answer says what happened rather than that time ran out.
 STORE_WAIT_S: Final = 5.0
+
+
+class GpsdCollector(Collector):
+    """The vehicle's gpsd: connected or not, the fix mode, the last fix's age, reconnections.
+
+    Registered only with a `[vehicle]` section, so a gateway without one shows no gpsd at all
+    rather than a gpsd that is forever down.
+    """
+
+    def __init__(self, vehicle: VehiclePosition) -> None:
+        self.vehicle = vehicle
+
+    def collect(self) -> Iterable[Metric]:
+        health = self.vehicle.health
+        tpv = self.vehicle.track.tpv
+        yield GaugeMetricFamily(
+            "bluewatch_gpsd_connected", "1 while connected to gpsd", value=int(health.connected)
+        )
+        yield GaugeMetricFamily(
+            "bluewatch_gpsd_fix_mode",
+            "the last TPV's mode: 0 nothing reported yet, 1 no fix, 2 2D, 3 3D",
+            value=0 if tpv is None else int(tpv.mode),
+        )
+        if (age_s := self.vehicle.fix_age_s()) is not None:
+            yield GaugeMetricFamily(
+                "bluewatch_gpsd_fix_age_seconds",
+                "since the last report with a position (a tunnel, a lost receiver)",
+                value=age_s,
+            )
+        yield CounterMetricFamily(
+            "bluewatch_gpsd_failures", "connections refused or lost", value=health.failures
+        )
+        yield CounterMetricFamily(
+            "bluewatch_gpsd_reconnects", "connections made again after one was lost",
+            value=health.reconnects,
+        )  # fmt: skip
+
+
 # Who acknowledged and why travel into the alert record, line protocol and CAP XML: printable
 # text only (no control characters or line breaks), short enough for a dispatch console.
 MAX_TEXT_CHARS: Final = 128

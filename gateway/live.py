@@ -10,6 +10,7 @@ from gateway.activity import ActivitySummary
 from gateway.alerts.model import Alert
 from gateway.ble.link import LinkHealth, LinkState
 from gateway.domain import DeviceRef
+from gateway.vehicle.track import VehicleTrack
 from sensors import (
     BatteryLevel,
     Characteristic,
@@ -34,6 +35,7 @@ class OfficerView:
     battery_pct: dict[str, int] = field(default_factory=dict)  # by device id
     last_event: str = ""
     alert: str = ""
+    alert_reason: str = ""  # the open alert's reason: where the officer is relative to the car
 
 
 class LiveState:
@@ -73,11 +75,10 @@ class LiveState:
         view = self.officers.get(alert.officer_id)
         if view is not None:
             text = f"{alert.kind.value.upper()} {alert.state.value}"
-            view.alert = (
-                text
-                if alert.open
-                else ("" if view.alert.startswith(alert.kind.value.upper()) else view.alert)
-            )
+            if alert.open:
+                view.alert, view.alert_reason = text, alert.reason
+            elif view.alert.startswith(alert.kind.value.upper()):
+                view.alert, view.alert_reason = "", ""
 
     def observe_activity(self, device: DeviceRef, summary: ActivitySummary) -> None:
         view = self.officers.get(device.officer_id)
@@ -94,13 +95,34 @@ _STATE_MARK = {
 }
 
 
+def vehicle_line(vehicle_id: str, connected: bool, track: VehicleTrack) -> str:
+    """The vehicle as gpsd last reported it: moving or parked and where, or why not known."""
+    tpv = track.tpv
+    if not connected and tpv is None:
+        return f"{vehicle_id}: waiting for gpsd"
+    fix = track.last_fix
+    where = "" if fix is None else f" at {fix.latitude_deg:.5f},{fix.longitude_deg:.5f}"
+    if tpv is None or not tpv.mode.has_position:
+        state = "no fix, last" if fix is not None else "no fix yet"
+    elif track.stopped:
+        state = "stopped"
+    elif track.moving:
+        state = f"moving {tpv.speed_mps or 0.0:.1f} m/s"
+    else:
+        state = "parked"
+    lost = "" if connected else " (gpsd lost)"
+    return f"{vehicle_id}: {state}{where}{lost}"
+
+
 def render(
     state: LiveState,
     links: Mapping[str, tuple[DeviceRef, LinkHealth]],
     now_s: float,
     header: str,
+    vehicle: str | None = None,
 ) -> str:
-    """The table: one row per officer, with each device's link state and battery."""
+    """The table: one row per officer, with each device's link state and battery; the vehicle
+    (with a `[vehicle]` section) above it, and each open alert's reason below it."""
 
     def cell(value: object, fmt: str = "{}") -> str:
         return "-" if value is None else fmt.format(value)
@@ -110,6 +132,7 @@ def render(
         by_officer.setdefault(ref.officer_id, []).append((ref, health))
     lines = [
         header,
+        *([] if vehicle is None else [vehicle]),
         f"{'officer':<12} {'HR':>4} {'skin°C':>6} {'core°C':>6} {'activity':<9} {'posture':<8} "
         f"{'location':<21} {'devices (link battery)':<34} event/alert",
     ]
@@ -133,6 +156,9 @@ def render(
             f"{view.activity:<9} {view.posture:<8} {location:<21} "
             f"{', '.join(device_cells) or '-':<34} {view.alert or view.last_event}"
         )
+    for officer_id, view in sorted(state.officers.items()):
+        if view.alert_reason:
+            lines.append(f"{officer_id}: {view.alert}: {view.alert_reason}")
     for officer_id in sorted(state.officers):
         for gap in state.gaps.get(officer_id, ()):
             lines.append(f"{officer_id}: {gap}")

@@ -13,6 +13,12 @@ in the environment.
 The fleet is the `mixed-fleet` scenario: officers 1 and 2 in a vest and a helmet (officer down,
 heat strain), officer 3 in a Polar H10 and a CORE, officer 4 in a strap alone; the live view
 lists under its table what each officer's kit cannot detect.
+
+The car: officer 1 drives the unit's car, stops and gets out. The fleet plays the car's GNSS
+receiver (NMEA over UDP, `--vehicle-nmea`) into a real gpsd on a free loopback port, which the
+gateway's `[vehicle]` section reads as it would the vehicle's own gpsd: the live view shows the
+car moving and parked, the officer leaving it (officer_left_vehicle, sent to the demo's
+dispatch, which takes info too) and where the officer lies relative to the car.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +46,7 @@ from gateway.config_file import (  # noqa: E402
     render_toml,
     simulated_officers,
 )
+from tests.support.gpsd import start_gpsd  # noqa: E402
 from tests.support.network import free_port  # noqa: E402
 from tests.support.processes import (  # noqa: E402
     BLUEWATCH,
@@ -46,6 +54,16 @@ from tests.support.processes import (  # noqa: E402
     start_dispatch_sink,
     stop,
 )
+
+
+@dataclass(frozen=True)
+class DemoPorts:
+    """Free loopback ports: the fleet's HCI, the gateway's HTTP, gpsd's clients, the car's NMEA."""
+
+    hci: int
+    http: int
+    gpsd: int
+    nmea: int
 
 
 def secret_file(state: Path, name: str) -> Path:
@@ -57,7 +75,10 @@ def secret_file(state: Path, name: str) -> Path:
 
 
 def gateway_config(
-    state: Path, roster: list[SimulatedOfficer], port: int, http_port: int, dispatch: DispatchSink
+    state: Path,
+    roster: list[SimulatedOfficer],
+    ports: DemoPorts,
+    dispatch: DispatchSink,
 ) -> str:
     """TOML for the demo: the simulated roster, the local services, data under `state`."""
     officers = [
@@ -67,9 +88,10 @@ def gateway_config(
     document: dict[str, TomlValue] = {
         "agency": "demo-pd",
         "unit": "car-12",
-        "ble": {"backend": "bumble", "bumble_transport": f"tcp-client:127.0.0.1:{port}"},
+        "ble": {"backend": "bumble", "bumble_transport": f"tcp-client:127.0.0.1:{ports.hci}"},
         "outbox": {"path": state / "outbox.sqlite3"},
-        "http": {"port": http_port},
+        "http": {"port": ports.http},
+        "vehicle": {"id": "car-12", "gpsd_host": "127.0.0.1", "gpsd_port": ports.gpsd},
         "dispatch_api": {"token_file": secret_file(state, "dispatch.token")},
         # Demo only: one core-temperature step every 2 s instead of every minute, so heat strain
         # builds within the demo's minutes (the filter's parameters assume one-minute steps).
@@ -85,7 +107,8 @@ def gateway_config(
             "port": int(os.environ["BLUEWATCH_MQTT_PORT"]),
             "tls": False,
         },
-        "webhooks": [dispatch.webhook()],
+        # Info too: the demo's dispatch shows the officer leaving the car.
+        "webhooks": [dispatch.webhook(min_severity="info")],
         "officers": officers,
     }
     return render_toml(document)
@@ -111,6 +134,7 @@ def influx_counts(since_ns: int) -> dict[str, int]:
         "officer_status",
         "alert",
         "evidence",
+        "vehicle",
     ):
         query = urllib.parse.urlencode(
             {"db": database, "q": f'SELECT COUNT(*) FROM "{measurement}" WHERE time >= {since_ns}'}
@@ -142,7 +166,8 @@ class Dispatcher(threading.Thread):
             except ValueError:
                 continue
             self.received.append(alert)
-            if alert.get("state") == "active" and not alert.get("acknowledged_by"):
+            alarm = alert.get("severity") != "info"  # nothing to acknowledge in a notice
+            if alarm and alert.get("state") == "active" and not alert.get("acknowledged_by"):
                 time.sleep(3)  # a dispatcher reads the alarm, then acknowledges it
                 request = urllib.request.Request(
                     f"{self.gateway_url}/alerts/{alert['alert_id']}/acknowledge",
@@ -171,8 +196,9 @@ def main() -> int:
     state.mkdir(parents=True, exist_ok=True)
     for stale in state.glob("outbox.sqlite3*"):  # each demo starts a fresh shift
         stale.unlink()
-    port, http_port = free_port(), free_port()
+    ports = DemoPorts(hci=free_port(), http=free_port(), gpsd=free_port(), nmea=free_port())
     started_ns = time.time_ns()
+    gpsd = start_gpsd(f"udp://127.0.0.1:{ports.nmea}", ports.gpsd, output=state / "gpsd.log")
     fleet = subprocess.Popen(
         [
             BLUEWATCH,
@@ -182,7 +208,12 @@ def main() -> int:
             "--scenario",
             options.scenario,
             "--listen",
-            f"tcp-server:127.0.0.1:{port}",
+            f"tcp-server:127.0.0.1:{ports.hci}",
+            "--vehicle-nmea",
+            f"127.0.0.1:{ports.nmea}",
+            # The shift begins once the gateway hears every wearable, so the drive, the stop and
+            # the officer getting out happen while it watches.
+            "--start-when-connected",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -192,7 +223,7 @@ def main() -> int:
     )
     # The token the gateway will require, made before anything reads it (a fresh clone has none).
     dispatcher = Dispatcher(
-        receiver, f"http://127.0.0.1:{http_port}", secret_file(state, "dispatch.token")
+        receiver, f"http://127.0.0.1:{ports.http}", secret_file(state, "dispatch.token")
     )
     dispatcher.start()
     status = 0
@@ -200,9 +231,7 @@ def main() -> int:
         assert fleet.stdout is not None
         announcement = json.loads(fleet.stdout.readline())
         config = state / "gateway.toml"
-        config.write_text(
-            gateway_config(state, announcement["officers"], port, http_port, receiver)
-        )
+        config.write_text(gateway_config(state, announcement["officers"], ports, receiver))
         scenario = announcement["scenario"]
         print(f"fleet: {options.officers} officers, scenario {scenario}; config {config}")
         time.sleep(1)
@@ -215,6 +244,7 @@ def main() -> int:
         status = 0
     finally:
         stop(fleet)
+        stop(gpsd)
         time.sleep(1)
         receiver.stop()
     time.sleep(1.5)  # the last batches reach InfluxDB

@@ -2,7 +2,7 @@
 
 gpsd may be absent (no receiver fitted, the daemon not started) or restart at any time; the
 gateway runs on without it. It says so once per outage, retries with backoff, and reports
-whether gpsd is connected in the gateway's own row (`gpsd_connected`).
+whether gpsd is connected in the gateway's own row (`gpsd_connected`) and on /metrics.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from gateway.backoff import GPSD_RECONNECT
-from gateway.domain import VEHICLE, Point
+from gateway.domain import NS_PER_S, VEHICLE, Point
 from gateway.vehicle.gpsd_client import GpsdConnectionLostError, gpsd_reports
 from gateway.vehicle.protocol import Sky, Tpv
 from gateway.vehicle.track import VehicleTrack
@@ -23,10 +23,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class GpsdHealth:
-    """Whether gpsd is connected now, and how many times the connection was lost or refused."""
+    """Whether gpsd is connected now, how many times the connection was lost or refused, and
+    how many times it was made again after one was lost (the first connection is not one)."""
 
     connected: bool = False
     failures: int = 0
+    reconnects: int = 0
 
 
 class VehiclePosition:
@@ -52,6 +54,7 @@ class VehiclePosition:
         self.health = GpsdHealth()
         # Failed attempts since gpsd was last connected: the backoff's step.
         self._attempt = 0
+        self._was_connected = False
 
     async def run(self) -> None:
         while True:
@@ -72,7 +75,15 @@ class VehiclePosition:
             self._emit([VEHICLE.point(self._tags, self.track.fields(), now_ns)])
             self.track.row_written(now_ns)
 
+    def fix_age_s(self) -> float | None:
+        """Seconds since the last report with a position; None before the first."""
+        fix = self.track.last_fix
+        return None if fix is None else (self._clock_ns() - fix.time_ns) / NS_PER_S
+
     def _connected(self) -> None:
+        if self._was_connected:
+            self.health.reconnects += 1
+        self._was_connected = True
         self.health.connected = True
         if self._attempt:
             logger.info("gpsd at %s:%d is back: vehicle position resumed", self._host, self._port)

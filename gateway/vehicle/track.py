@@ -85,6 +85,11 @@ class VehicleTrack:
         standing_s = (now_ns - self._slow_since_ns) / NS_PER_S
         return self.moving and standing_s < self._settings.parked_after_s
 
+    @property
+    def stopped(self) -> bool:
+        """Standing but not yet parked: at a red light, or the first seconds of a stop."""
+        return self.moving and self._slow_since_ns is not None
+
     def row_due(self, now_ns: int) -> bool:
         """Whether a row should be written now: on a change of state, else on the cadence."""
         if self.tpv is None:

@@ -46,7 +46,10 @@ def start_fleet(
     seed: int = 7,
     *,
     start_when_connected: bool = False,
+    vehicle_nmea: int | None = None,
 ) -> Fleet:
+    """`bluewatch simulate` serving HCI on a free port; with `vehicle_nmea`, the first
+    officer's car's NMEA to that UDP port on loopback (for `start_gpsd`)."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -63,6 +66,7 @@ def start_fleet(
             "--listen",
             f"tcp-server:127.0.0.1:{port}",
             *(["--start-when-connected"] if start_when_connected else []),
+            *([] if vehicle_nmea is None else ["--vehicle-nmea", f"127.0.0.1:{vehicle_nmea}"]),
         ],
         stdout=subprocess.PIPE,
         text=True,

@@ -1,14 +1,17 @@
 """Alerts over the real path: simulated vest and helmet → BLE (Bumble over TCP) → gateway →
 signed webhook → `bluewatch dispatch-sink` → acknowledgement through the gateway's endpoint.
 
-The demo scenario: officer 1 falls 28 s into the shift and lies still; officer 2 runs in the
-heat. The gateway shortens its core-temperature step to 2 s (as the demo does) so that heat
-strain builds within the test.
+The demo scenario: officer 1 drives the car, gets out, falls 28 s into the shift and lies
+still; officer 2 runs in the heat. The car's NMEA goes from the fleet to a real gpsd, which the
+gateway reads, so the officer-down alarm says where the officer lies relative to the car. The
+gateway shortens its core-temperature step to 2 s (as the demo does) so that heat strain builds
+within the test.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
@@ -17,8 +20,9 @@ from datetime import datetime
 from pathlib import Path
 
 from tests.e2e.harness import gateway_config, start_fleet, start_gateway
+from tests.support.gpsd import require_gpsfake, start_gpsd
 from tests.support.network import free_port
-from tests.support.processes import start_dispatch_sink
+from tests.support.processes import start_dispatch_sink, stop
 
 RUN_S = 80
 
@@ -50,7 +54,10 @@ def test_officer_down_and_heat_strain_reach_dispatch_and_are_acknowledged(tmp_pa
 
     thread = threading.Thread(target=dispatcher, daemon=True)
     thread.start()
-    fleet = start_fleet(officers=2, scenario="mixed-fleet")
+    require_gpsfake()  # gpsd with it (Debian's gpsd-clients and gpsd)
+    gpsd_port, nmea_port = free_port(), free_port()
+    gpsd = start_gpsd(f"udp://127.0.0.1:{nmea_port}", gpsd_port, output=tmp_path / "gpsd.log")
+    fleet = start_fleet(officers=2, scenario="mixed-fleet", vehicle_nmea=nmea_port)
     try:
         config = gateway_config(
             tmp_path,
@@ -60,6 +67,7 @@ def test_officer_down_and_heat_strain_reach_dispatch_and_are_acknowledged(tmp_pa
                 "dispatch_api": {"token_file": token},
                 "alerts": {"physiology_step_s": 2.0},
                 "webhooks": [receiver.webhook()],
+                "vehicle": {"gpsd_host": "127.0.0.1", "gpsd_port": gpsd_port},
             },
         )
         gateway = start_gateway(config, tmp_path / "gateway.log", seconds=RUN_S)
@@ -68,6 +76,7 @@ def test_officer_down_and_heat_strain_reach_dispatch_and_are_acknowledged(tmp_pa
         time.sleep(1)
     finally:
         fleet.stop()
+        stop(gpsd)
         receiver.stop()
         thread.join(timeout=5)
 
@@ -81,6 +90,8 @@ def test_officer_down_and_heat_strain_reach_dispatch_and_are_acknowledged(tmp_pa
     alarmed = datetime.fromisoformat(str(down[1]["changed_at"]))
     assert abs((alarmed - started).total_seconds() - 30) <= 1.5  # alarm 30 s after the fall
     assert down[2]["acknowledged_by"] == "e2e-dispatcher"
+    # Tens of metres from the car, which way (the unit's id is the vehicle's by default).
+    assert re.search(r"; \d+ m (north|south|east|west)[a-z-]* of car-7$", str(down[1]["reason"]))
     assert acknowledged == [200]
     heat = changes("officer-02", "heat_strain")
     assert heat, [a["kind"] for a in received]

@@ -3,7 +3,10 @@
 A short run (the demo's own goals, officer down and heat strain acknowledged, are checked by
 tests/e2e/test_alerts_e2e.py on the same scenario): the state is created, the configuration
 names every officer's kit by model, the live view says what each kit cannot detect, and the
-data of every kit (the CORE's core temperature too) reaches InfluxDB.
+data of every kit (the CORE's core temperature too) reaches InfluxDB. The car: the fleet's NMEA
+reaches the gateway through a real gpsd, so the car drives and stops on the live view and in
+InfluxDB, and officer 1 is seen leaving it; that the man-down alarm says where the officer lies
+relative to the car is checked by tests/e2e/test_alerts_e2e.py, which runs long enough for it.
 """
 
 from __future__ import annotations
@@ -72,3 +75,22 @@ def test_the_demo_sets_itself_up_from_nothing(
     )
     assert h10
     assert int(h10[0][1]) > 0  # type: ignore[call-overload]
+    # The car, read from gpsd: it drives (1 Hz rows, with speed), then stands.
+    car = influx_query(
+        influxdb.url,
+        database,
+        'SELECT "moving", "speed_mps" FROM "vehicle" WHERE "vehicle" = \'car-12\'',
+    )
+    assert any(moving and float(speed) > 2 for _, moving, speed in car), car  # type: ignore[arg-type]
+    assert not car[-1][1], car  # standing by the end (the officer got out)
+    assert re.search(r"car-12: moving \d+\.\d m/s at ", done.stdout)
+    assert re.search(r"car-12: (stopped|parked) at ", done.stdout)
+    # Officer 1 gets out and runs: the event reaches InfluxDB and shows under the live table.
+    left = influx_query(
+        influxdb.url,
+        database,
+        'SELECT "reason" FROM "alert" WHERE "kind" = \'officer_left_vehicle\'',
+    )
+    assert left, "no officer_left_vehicle alert row"
+    assert all(str(reason).startswith("left car-12 on foot: ") for _, reason in left), left
+    assert "officer-01: OFFICER_LEFT_VEHICLE active: left car-12 on foot: " in done.stdout

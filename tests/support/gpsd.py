@@ -18,10 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from firmware_mocks.nmea import SENTENCES_PER_CYCLE
 from tests.support.processes import stop
-
-# A receiver's cycle here is five sentences (RMC, GGA, GSA and two GSV).
-SENTENCES_PER_CYCLE = 5
 
 
 def require_gpsfake() -> str:
@@ -71,6 +69,31 @@ def start_gpsfake(
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return GpsFake(process, port)
+        except OSError:
+            time.sleep(0.05)
+    stop(process)
+    raise RuntimeError(f"gpsd did not listen on port {port}: {output.read_text()[-2000:]}")
+
+
+def start_gpsd(source: str, port: int, *, output: Path) -> subprocess.Popen[bytes]:
+    """A real gpsd serving clients on `port` and reading `source` (e.g. `udp://127.0.0.1:N`,
+    where `bluewatch simulate --vehicle-nmea` sends the vehicle's receiver), as the car's own."""
+    gpsd = shutil.which("gpsd", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+    if gpsd is None:
+        raise RuntimeError("gpsd is not installed (Debian: gpsd)")
+    # -N: in the foreground, ours to stop; -n: read the source before a client asks; -b: never
+    # write to the receiver (there is none to configure); -S: our port, not the system's 2947.
+    with output.open("ab") as sink:
+        process = subprocess.Popen(
+            [gpsd, "-N", "-n", "-b", "-S", str(port), source], stdout=sink, stderr=sink
+        )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gpsd exited: {output.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process
         except OSError:
             time.sleep(0.05)
     stop(process)

@@ -13,8 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.domain import Point
+from gateway.http import GpsdCollector
 from gateway.jobs.vehicle_position import VehiclePosition
 from gateway.vehicle.track import TrackSettings, VehicleTrack
 from tests.support.gpsd import require_gpsfake, start_gpsfake
@@ -41,6 +44,19 @@ def job(port: int, rows: list[Point]) -> VehiclePosition:
         clock_ns=fast_clock(),
         random=lambda: 0.5,
     )
+
+
+def scrape(vehicle: VehiclePosition) -> dict[str, float]:
+    """The gpsd samples /metrics shows, by name, as Prometheus would read them."""
+    registry = CollectorRegistry()
+    registry.register(GpsdCollector(vehicle))
+    text = generate_latest(registry).decode()
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.name.endswith("_created")
+    }
 
 
 async def until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -113,6 +129,12 @@ async def test_no_gpsd_then_gpsd_then_a_restart(
         warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
         assert len(warnings) == 1
         assert f"127.0.0.1:{port} unavailable" in warnings[0].getMessage()
+        down = scrape(vehicle)
+        assert down["bluewatch_gpsd_connected"] == 0
+        assert down["bluewatch_gpsd_fix_mode"] == 0  # nothing reported yet
+        assert "bluewatch_gpsd_fix_age_seconds" not in down
+        assert down["bluewatch_gpsd_failures_total"] == vehicle.health.failures >= 2
+        assert down["bluewatch_gpsd_reconnects_total"] == 0  # never connected: nothing to redo
         for run in range(2):  # gpsd starts, exits at the log's end, and starts again
             before = len(rows)
             gpsfakes.append(
@@ -122,8 +144,23 @@ async def test_no_gpsd_then_gpsd_then_a_restart(
             )
             await until(lambda: vehicle.health.connected, 20, f"connected, run {run}")
             await until(lambda: len(rows) > before, 10, f"a row, run {run}")  # noqa: B023
+            up = scrape(vehicle)
+            assert up["bluewatch_gpsd_connected"] == 1
+            # A fix: 2D until gpsd has read the cycle's GGA (altitude), 3D after.
+            assert up["bluewatch_gpsd_fix_mode"] in {2, 3}
+            # A report a (doubled) second; generous for a busy machine.
+            assert 0 <= up["bluewatch_gpsd_fix_age_seconds"] < 5
+            assert up["bluewatch_gpsd_reconnects_total"] == run
             await asyncio.to_thread(gpsfakes[-1].wait, 30)
             await until(lambda: not vehicle.health.connected, 5, f"gpsd gone, run {run}")
+            gone = scrape(vehicle)
+            assert gone["bluewatch_gpsd_connected"] == 0
+            await asyncio.sleep(1)
+            # Without gpsd the fix grows old: the age tells how long the map has been stale.
+            assert (
+                scrape(vehicle)["bluewatch_gpsd_fix_age_seconds"]
+                > gone["bluewatch_gpsd_fix_age_seconds"]
+            )
     finally:
         task.cancel()
         for gpsfake in gpsfakes:
