@@ -227,8 +227,10 @@ class BumbleClient(BaseBleakClient):
 
         connection.once(connection.EVENT_DISCONNECTION, on_gone)
         try:
-            await connection.disconnect()
+            # Bumble's disconnect waits for the controller's answer without a deadline: a link
+            # torn down from both ends at once may never get one, and a stop must not hang.
             async with asyncio.timeout(self._gatt_timeout):
+                await connection.disconnect()
                 await gone
         except Exception:  # the link is going either way; bleak's disconnect does not raise
             logger.debug("%s: disconnect did not complete cleanly", self.address, exc_info=True)

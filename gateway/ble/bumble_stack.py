@@ -11,7 +11,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from bumble import core, hci
 from bumble.device import Advertisement, Connection, Device
@@ -19,6 +19,9 @@ from bumble.transport import open_transport
 from bumble.transport.common import Transport
 
 from bumble_mends import QuietHost
+
+# How long closing waits for each link's disconnection: a controller's answer takes milliseconds.
+CLOSE_DISCONNECT_TIMEOUT_S: Final = 2.0
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +86,9 @@ class BumbleStack:
     async def close(self) -> None:
         for connection in list(self.device.connections.values()):
             try:
-                await connection.disconnect()
+                # Bounded: Bumble waits for the controller's answer without a deadline.
+                async with asyncio.timeout(CLOSE_DISCONNECT_TIMEOUT_S):
+                    await connection.disconnect()
             except Exception:  # closing anyway: a link that fails to close is dropped with it
                 logger.debug("disconnect of %s failed while closing", connection, exc_info=True)
         try:
