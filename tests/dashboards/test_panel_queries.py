@@ -42,7 +42,8 @@ from tests.support.network import free_port
 from tests.support.nmea import DRIVE_STOP_TUNNEL, write
 from tests.support.processes import start_dispatch_sink
 
-pytestmark = pytest.mark.services
+# The first test's time includes the module's recorded shift (RUN_S of gateway and fleet).
+pytestmark = [pytest.mark.services, pytest.mark.timeout(300)]
 
 RUN_S = 55  # the fall is 28 s into the shift; alarm 8 s later; ack, then a few status rows
 INTERVAL = "10s"  # gateway rows come every 10 s, as the gateway panels' minimum interval says

@@ -26,6 +26,8 @@ def test_officer_down_alarms_30_seconds_after_the_fall(seed: int) -> None:
     assert "fall" in active.reason
 
 
+# Hours of simulated shift through the rules: CPU-bound, and slower beside other test files.
+@pytest.mark.timeout(400)
 def test_an_eight_hour_normal_shift_raises_no_critical_alert() -> None:
     run = drive(load_scenario("patrol-shift"), officers=3, seconds=8 * 3600, seed=5)
     critical = [a for a in run.alerts if a.severity is Severity.CRITICAL]
@@ -54,6 +56,8 @@ def test_panic_press_is_critical_at_once_and_holster_draw_is_high() -> None:
     assert drawn[0].latitude_deg is not None
 
 
+# Hours of simulated shift through the rules: CPU-bound, and slower beside other test files.
+@pytest.mark.timeout(400)
 def test_heat_stress_raises_heat_strain() -> None:
     scenario = load_scenario("heat-stress")
     run = drive(scenario, officers=2, seconds=int(scenario.duration_s), seed=4)
