@@ -22,13 +22,14 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback, BaseBleakScanner
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakError, BleakGATTProtocolError
-from bumble import att
-from bumble.core import UUID
+from bumble import att, hci
+from bumble.core import UUID, ProtocolError
 from bumble.device import Advertisement, Connection, Peer
 from bumble.gatt import Characteristic
 from bumble.gatt_client import CharacteristicProxy
 
 from gateway.ble.advertisement import parse_advertisement, uuid_from_le_bytes
+from gateway.ble.bonds import BondRefusedError
 from gateway.ble.bumble_stack import BumbleConnectError, BumbleDeviceDetails, BumbleStack
 
 logger = logging.getLogger(__name__)
@@ -174,7 +175,7 @@ class BumbleClient(BaseBleakClient):
                 if self._mtu > att.ATT_DEFAULT_MTU:
                     await self._gatt("MTU exchange", self._peer.request_mtu(self._mtu))
                 if pair:
-                    await self._gatt("pairing", connection.pair())
+                    await self.pair()
                 self.services = await self._discover(self._peer)
         except BaseException:
             # A half-made connection (discovery timed out or failed) is closed, not leaked.
@@ -255,7 +256,31 @@ class BumbleClient(BaseBleakClient):
         self._subscribers.clear()
 
     async def pair(self, *args: Any, **kwargs: Any) -> None:
-        await self._gatt("pairing", self._require_connection().pair())
+        """Encrypt the link with the stored bond, or bond now (LE Secure Connections) if there
+        is none, as BlueZ's pairing of an already paired device just uses its keys.
+
+        Raises BondRefusedError when the device at a bonded address has no key for us: it is
+        never paired again here, or whoever copies a wearable's address would get the bond.
+        """
+        del args, kwargs
+        connection = self._require_connection()
+        keystore = self._stack.device.keystore
+        bonded = keystore is not None and await keystore.get(str(connection.peer_address))
+        try:
+            if bonded:
+                await self._gatt("encryption", connection.encrypt())
+            else:
+                await self._gatt("pairing", connection.pair())
+        except hci.HCI_Error as exc:
+            if exc.error_code == hci.HCI_ErrorCode.PIN_OR_KEY_MISSING_ERROR:
+                raise BondRefusedError(
+                    f"{self.address}: bonded, but the device has no key for this gateway"
+                ) from exc
+            raise BleakError(f"{self.address}: encryption failed: {exc}") from exc
+        except ProtocolError as exc:
+            raise BleakError(f"{self.address}: pairing failed: {exc}") from exc
+        if not connection.is_encrypted:
+            raise BleakError(f"{self.address}: link not encrypted after pairing")
 
     async def unpair(self) -> None:
         keystore = self._stack.device.keystore
