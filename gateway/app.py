@@ -231,7 +231,7 @@ async def build(
         )
     )
     if factory is None:
-        factory = await BleakFactory.open(config.ble)
+        factory = await BleakFactory.open(config.ble, config.key_store_path)
     refs = config.device_refs()
     live = LiveState(
         [officer.id for officer in config.officers],

@@ -69,11 +69,15 @@ LEGACY_KINDS: Final[Mapping[str, DeviceModel]] = {
 
 
 class DeviceAssignment(_Section):
-    """One wearable issued to an officer: its model, known by address or by advertised name."""
+    """One wearable issued to an officer: its model, known by address, or by advertised name
+    only where the roster says so (`name_only`)."""
 
     model: DeviceModel
     address: Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN, to_upper=True)] | None = None
     name: str | None = None
+    # Known by its advertised name alone: whichever device first advertises the name and
+    # connects is bound as this one. Anyone can advertise any name, so it must be asked for.
+    name_only: bool = False
     # Accelerometer rate (Hz) and range (+-g) among those the model offers; None: its default.
     acc_rate_hz: int | None = None
     acc_range_g: float | None = None
@@ -99,6 +103,14 @@ class DeviceAssignment(_Section):
     def _address_or_name(self) -> Self:
         if not (self.address or self.name):
             raise ValueError("a device needs an address or a name")
+        if self.address is None and not self.name_only:
+            raise ValueError(
+                f"device {self.name!r} is known by name only, which anyone nearby can "
+                "advertise: give its address (bluewatch scan shows it), or write "
+                "name_only = true to accept the first device advertising that name"
+            )
+        if self.address is not None and self.name_only:
+            raise ValueError("name_only = true with an address: the address identifies it")
         return self
 
     @model_validator(mode="after")
@@ -277,6 +289,11 @@ class GatewayConfig(BaseSettings):
         return UnitRef(self.agency, self.unit)
 
     @property
+    def key_store_path(self) -> Path:
+        """The BLE bonds' key store, in the state directory: the outbox's."""
+        return self.outbox.path.parent / "ble-keys.json"
+
+    @property
     def vehicle_id(self) -> str:
         """The vehicle's id: `[vehicle] id`, else the unit's (a unit is usually one car)."""
         return (self.vehicle.id if self.vehicle else None) or self.unit
@@ -368,21 +385,31 @@ def config_hash(config: GatewayConfig) -> str:
 
 
 def insecure_warnings(config: GatewayConfig) -> list[str]:
-    """One line per section with `allow_insecure = true`: said at every start and by check-config.
+    """One line per section with `allow_insecure = true` and per device with `name_only =
+    true`: said at every start and by check-config.
 
-    The setting exists for a trusted network that cannot have TLS; it must never go unnoticed.
+    Each exists for what cannot be done better (a network without TLS, a strap whose address
+    is not known yet); neither must go unnoticed.
     """
     sections: list[tuple[str, bool]] = [
         ("[influx]", config.influx is not None and config.influx.allow_insecure),
         ("[mqtt]", config.mqtt is not None and config.mqtt.allow_insecure),
     ]
     sections += [(f"[[webhooks]] {w.name}", w.allow_insecure) for w in config.webhooks]
-    return [
+    warnings = [
         f"{section}: allow_insecure = true: credentials or data may cross the network "
         "unencrypted or to an unverified server"
         for section, allowed in sections
         if allowed
     ]
+    warnings += [
+        f"officer {officer.id}: {device.model.value} {device.name!r}: name_only = true: the "
+        "first device advertising that name is taken as this one"
+        for officer in config.officers
+        for device in officer.devices
+        if device.name_only
+    ]
+    return warnings
 
 
 def summarise(config: GatewayConfig) -> dict[str, Any]:
@@ -394,7 +421,12 @@ def summarise(config: GatewayConfig) -> dict[str, Any]:
             {
                 "id": officer.id,
                 "devices": [
-                    {"model": d.model.value, "address": d.address, "name": d.name}
+                    {
+                        "model": d.model.value,
+                        "address": d.address,
+                        "name": d.name,
+                        "name_only": d.name_only,
+                    }
                     for d in officer.devices
                 ],
             }
