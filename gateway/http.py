@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -122,6 +123,15 @@ class GatewayCollector(Collector):
             "bluewatch_unknown_advertisers", "wearables heard but not on the roster",
             value=len(o.manager.unknown_advertisers),
         )  # fmt: skip
+        spoofs = GaugeMetricFamily(
+            "bluewatch_possible_spoofs",
+            "advertisers posing as a bound roster device (its name at another address, or its "
+            "address without its bond); never connected",
+            labels=["device"],
+        )
+        for device_id, count in sorted(Counter(o.manager.possible_spoofs.values()).items()):
+            spoofs.add_metric([device_id], count)
+        yield spoofs
 
     def _sinks(self) -> Iterable[Metric]:
         delivered = CounterMetricFamily(

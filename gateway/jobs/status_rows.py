@@ -122,6 +122,7 @@ class StatusRows:
             "intake_dropped": counters.dropped,
             "points_committed": counters.points_committed,
             "unknown_advertisers": len(self._manager.unknown_advertisers),
+            "possible_spoofs": len(self._manager.possible_spoofs),
         }
         stats = self._outbox_stats()
         if stats is not None:
