@@ -19,9 +19,12 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_settings import (
@@ -98,6 +101,17 @@ class DeviceAssignment(_Section):
             models = ", ".join(f'"{m.value}"' for m in DeviceModel)
             raise ValueError(f"kind {kind!r} is not known; write model = one of {models}")
         return {**{k: v for k, v in data.items() if k != "kind"}, "model": LEGACY_KINDS[kind]}
+
+    @model_serializer(mode="wrap")
+    def _without_default_name_only(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """`name_only` only when set: a roster written before it keeps its configuration hash."""
+        del info
+        data: dict[str, Any] = handler(self)
+        if not self.name_only:
+            data.pop("name_only", None)
+        return data
 
     @model_validator(mode="after")
     def _address_or_name(self) -> Self:

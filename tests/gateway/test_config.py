@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import run
-from gateway.config import ConfigError, insecure_warnings, load_config
+from gateway.config import ConfigError, config_hash, insecure_warnings, load_config
 from sensors import DeviceModel
 
 GOOD = """
@@ -138,6 +139,21 @@ def test_a_device_known_by_name_only_is_refused_unless_the_roster_says_so(tmp_pa
     out, err = io.StringIO(), io.StringIO()
     assert run(["check-config", str(path)], io.StringIO(), out, err) == 0
     assert f"warning: {warning}\n" in err.getvalue()
+
+
+def test_a_roster_without_name_only_keeps_its_configuration_hash(tmp_path: Path) -> None:
+    """Alert rows carry the configuration hash: adding the `name_only` key must not change the
+    hash of a roster that does not use it, and a roster that does is another configuration."""
+    config = load_config(write(tmp_path, GOOD))
+    shape = config.model_dump(mode="json", exclude={"dispatch_api", "influx", "mqtt", "webhooks"})
+    shape.pop("vehicle")
+    assert "name_only" not in shape["officers"][0]["devices"][0]
+    before = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
+    assert config_hash(config) == before
+    by_name = GOOD.replace('address = "c8:00:00:00:00:01"', 'name = "BW-Helmet-H0001"')
+    named = load_config(write(tmp_path, by_name + "name_only = true\n"))
+    assert named.model_dump()["officers"][0]["devices"][1]["name_only"] is True
+    assert config_hash(named) != config_hash(config)
 
 
 def test_name_only_with_an_address_is_refused(tmp_path: Path) -> None:
