@@ -31,6 +31,7 @@ from gateway.alerts.evidence import EvidenceRecorder
 from gateway.alerts.proximity import VehicleView
 from gateway.alerts.rules import OfficerMonitor, officer_profile
 from gateway.backoff import BackoffPolicy
+from gateway.ble.bonds import Bindings
 from gateway.ble.factory import BleakFactory
 from gateway.ble.link import LinkState
 from gateway.ble.manager import DeviceManager
@@ -308,6 +309,7 @@ async def build(
         monotonic=loop.time,
         on_link_change=on_link,
         on_broadcast=submit_broadcast,
+        bindings=Bindings.open(config.bindings_path),
     )
     committed = asyncio.Event()
     pipeline = Pipeline(

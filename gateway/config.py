@@ -303,9 +303,19 @@ class GatewayConfig(BaseSettings):
         return UnitRef(self.agency, self.unit)
 
     @property
+    def state_dir(self) -> Path:
+        """The state directory: the outbox's (the systemd unit's StateDirectory)."""
+        return self.outbox.path.parent
+
+    @property
     def key_store_path(self) -> Path:
-        """The BLE bonds' key store, in the state directory: the outbox's."""
-        return self.outbox.path.parent / "ble-keys.json"
+        """The BLE bonds' key store (Bumble; BlueZ keeps its own)."""
+        return self.state_dir / "ble-keys.json"
+
+    @property
+    def bindings_path(self) -> Path:
+        """The addresses name-only roster devices were bound to."""
+        return self.state_dir / "ble-bindings.json"
 
     @property
     def vehicle_id(self) -> str:

@@ -1,9 +1,12 @@
-"""The gateway's BLE bonds: its identity address and each bonded device's keys, on disk.
+"""The gateway's BLE bonds on disk: its identity address, each bonded device's keys, and the
+address each name-only roster device was bound to.
 
-One JSON file in Bumble's `JsonKeyStore` layout, under the state directory, mode 0600 whatever
-the umask: the keys would let whoever reads them pose as the gateway to its wearables. Its one
-namespace is the gateway's identity address (random static), kept across restarts because each
-wearable stored its bond under that address: a new address would be a stranger to them all.
+The key store is one JSON file in Bumble's `JsonKeyStore` layout, under the state directory,
+mode 0600 whatever the umask: the keys would let whoever reads them pose as the gateway to its
+wearables. Its one namespace is the gateway's identity address (random static), kept across
+restarts because each wearable stored its bond under that address: a new address would be a
+stranger to them all. The bindings (device id -> address) are a second file beside it, for any
+backend: a name-only device stays bound to its address across restarts.
 """
 
 from __future__ import annotations
@@ -70,13 +73,44 @@ class PrivateKeyStore(JsonKeyStore):
         self.write(db)
 
     def write(self, db: dict[str, Any]) -> None:
-        """Replace the file atomically; the new file is 0600 from its creation."""
-        self.filename.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.filename.with_name(f"{self.filename.name}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), FILE_MODE)  # an old temporary file keeps its own mode
-            json.dump(db, handle, sort_keys=True, indent=4)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.filename)
+        write_private_json(self.filename, db)
+
+
+class Bindings:
+    """Which address each name-only roster device is bound to (device id -> address), kept so
+    that after a restart the first advertiser of its name is not taken as it again."""
+
+    def __init__(self, path: Path, addresses: dict[str, str]) -> None:
+        self.path = path
+        self.addresses = addresses
+
+    @classmethod
+    def open(cls, path: Path) -> Self:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls(path, {})
+        except (OSError, ValueError) as exc:
+            raise KeyStoreError(f"{path}: cannot read the BLE bindings: {exc}") from None
+        if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+        ):
+            raise KeyStoreError(f"{path}: BLE bindings are an object of device id -> address")
+        return cls(path, data)
+
+    def bind(self, device_id: str, address: str) -> None:
+        self.addresses[device_id] = address
+        write_private_json(self.path, self.addresses)
+
+
+def write_private_json(path: Path, data: dict[str, Any]) -> None:
+    """Replace `path` atomically with `data`; the new file is 0600 from its creation."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), FILE_MODE)  # an old temporary file keeps its own mode
+        json.dump(data, handle, sort_keys=True, indent=4)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)

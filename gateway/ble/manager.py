@@ -31,7 +31,7 @@ from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
 from gateway.backoff import BLE_HELD_ELSEWHERE, BLE_RECONNECT, BackoffPolicy
-from gateway.ble.bonds import BondRefusedError
+from gateway.ble.bonds import Bindings, BondRefusedError
 from gateway.ble.factory import BleakFactory
 from gateway.ble.link import LinkHealth, LinkState
 from gateway.ble.pmd_link import PmdLink
@@ -169,8 +169,11 @@ class DeviceManager:
         backoff: BackoffPolicy = BLE_RECONNECT,
         held_elsewhere_backoff: BackoffPolicy = BLE_HELD_ELSEWHERE,
         rng: random.Random | None = None,
+        bindings: Bindings | None = None,
     ) -> None:
         self._factory = factory
+        # Where name-only devices' bindings are kept across restarts (None: for this run only).
+        self._bindings = bindings
         self._on_notification = on_notification
         self._on_link_change = on_link_change
         self._on_broadcast = on_broadcast
@@ -186,6 +189,10 @@ class DeviceManager:
             ref.device_id: ManagedDevice(ref, LinkHealth(stale_after_s, lost_after_s))
             for ref in devices
         }
+        if bindings is not None:
+            for managed in self.devices.values():
+                if managed.address is None:
+                    managed.address = bindings.addresses.get(managed.ref.device_id)
         self.unknown_advertisers: set[str] = set()
         # Advertisers posing as a bound roster device (its name at another address, or its
         # address without its bond): address -> the device id they claim to be.
@@ -337,8 +344,7 @@ class DeviceManager:
                     "%s: connected; no longer held by another central", managed.ref.device_id
                 )
             if managed.address is None and managed.ble_device is not None:
-                managed.address = managed.ble_device.address.upper()
-                logger.info("%s: bound to %s", managed.ref.device_id, managed.address)
+                self._bind(managed, managed.ble_device.address.upper())
             if managed.ever_connected:
                 managed.health.reconnects += 1
             managed.ever_connected = True
@@ -353,6 +359,16 @@ class DeviceManager:
             logger.warning("%s: disconnected", managed.ref.device_id)
             if managed.ble_device is not None:
                 managed.seen.set()  # try the last known device at once
+
+    def _bind(self, managed: ManagedDevice, address: str) -> None:
+        """Bind a name-only device to the address it connected at, for good."""
+        managed.address = address
+        logger.info("%s: bound to %s", managed.ref.device_id, address)
+        if self._bindings is not None:
+            try:
+                self._bindings.bind(managed.ref.device_id, address)
+            except OSError:  # bound for this run still; said, not fatal to the device's link
+                logger.exception("%s: binding not saved", managed.ref.device_id)
 
     def _retry_delay(self, managed: ManagedDevice, exc: Exception, attempt: int) -> float:
         """How long to wait after a failed connect; says "held elsewhere" once, not per try.

@@ -18,7 +18,7 @@ from bumble.device import Connection
 
 from firmware_mocks.radio import VirtualRadio
 from gateway.backoff import BackoffPolicy
-from gateway.ble.bonds import PrivateKeyStore
+from gateway.ble.bonds import Bindings, PrivateKeyStore
 from gateway.ble.bumble_stack import BumbleStack
 from gateway.ble.factory import BleakFactory
 from gateway.ble.link import LinkState
@@ -44,7 +44,11 @@ async def wait_for(condition: Callable[[], object]) -> None:
 
 @asynccontextmanager
 async def running(
-    radio: VirtualRadio, roster: list[DeviceRef], received: Received, keys: Path | None = None
+    radio: VirtualRadio,
+    roster: list[DeviceRef],
+    received: Received,
+    keys: Path | None = None,
+    bindings: Path | None = None,
 ) -> AsyncIterator[DeviceManager]:
     store = None if keys is None else PrivateKeyStore.open(keys)
     stack = await BumbleStack.attach(*radio.host_pipe(), key_store=store)
@@ -59,6 +63,7 @@ async def running(
         monotonic=loop.time,
         backoff=BackoffPolicy(first_s=0.05, cap_s=0.2),
         rng=random.Random(1),
+        bindings=None if bindings is None else Bindings.open(bindings),
     )
     task = asyncio.create_task(manager.run())
     try:
@@ -163,3 +168,26 @@ async def test_a_device_at_a_bonded_address_without_the_bond_is_refused_and_coun
         assert len(received) == before
         assert managed.health.state(asyncio.get_running_loop().time()) is not LinkState.OK
         assert manager.possible_spoofs == {VEST_ADDRESS: "o1-vest"}
+
+
+async def test_a_name_only_vest_stays_bound_to_its_address_across_a_restart(tmp_path: Path) -> None:
+    """After a restart the first advertiser of the name is not taken as the vest again: the
+    binding is kept (0600) beside the key store."""
+    radio = VirtualRadio()
+    vest = await add_peripheral(radio, VEST, NAME, VEST_ADDRESS)
+    bindings = tmp_path / "ble-bindings.json"
+    received: Received = []
+    async with running(radio, [vest_ref(name=NAME)], received, bindings=bindings) as manager:
+        await wait_for(lambda: manager.devices["o1-vest"].ever_connected)
+    assert json.loads(bindings.read_text()) == {"o1-vest": VEST_ADDRESS}
+    assert stat.S_IMODE(bindings.stat().st_mode) == 0o600
+    await vest.go_offline()
+    spoofer = await add_peripheral(radio, VEST, NAME, SPOOF_ADDRESS)
+    async with running(radio, [vest_ref(name=NAME)], received, bindings=bindings) as manager:
+        await wait_for(lambda: SPOOF_ADDRESS in manager.possible_spoofs)
+        await asyncio.sleep(1.0)
+        assert not spoofer.connections
+        await vest.go_online()
+        await wait_for(lambda: manager.devices["o1-vest"].ever_connected)
+        assert vest.connections
+        assert not spoofer.connections
