@@ -42,6 +42,9 @@ DEFAULT_MTU = 247
 # ATT's own transaction timeout is 30 s (Core Vol 3 F 3.3.3), far longer than a gateway can wait.
 DEFAULT_GATT_TIMEOUT_S = 10.0
 
+# The link ends so when the two ends encrypted with different keys (Core Vol 6 B 5.1.3.1).
+_MIC_FAILURE = hci.HCI_ErrorCode.CONNECTION_TERMINATED_DUE_TO_MIC_FAILURE_ERROR
+
 _PROPERTY_NAMES: tuple[tuple[Characteristic.Properties, str], ...] = (
     (Characteristic.Properties.BROADCAST, "broadcast"),
     (Characteristic.Properties.READ, "read"),
@@ -147,6 +150,8 @@ class BumbleClient(BaseBleakClient):
         # One Bumble subscriber per characteristic handle: subscribing twice must replace, not
         # add, or every notification would reach the application twice.
         self._subscribers: dict[int, Callable[[bytes], None]] = {}
+        # Why the last link ended (an HCI error code), to tell a refused bond from a lost link.
+        self._disconnect_reason: int | None = None
 
     @property
     def name(self) -> str:
@@ -243,6 +248,7 @@ class BumbleClient(BaseBleakClient):
 
     def _on_disconnection(self, reason: int) -> None:
         logger.debug("%s: disconnected (reason 0x%02X)", self.address, reason)
+        self._disconnect_reason = reason
         was_connected = self._connection is not None
         self._forget()
         if was_connected and self._disconnected_callback is not None:
@@ -259,18 +265,26 @@ class BumbleClient(BaseBleakClient):
         """Encrypt the link with the stored bond, or bond now (LE Secure Connections) if there
         is none, as BlueZ's pairing of an already paired device just uses its keys.
 
-        Raises BondRefusedError when the device at a bonded address has no key for us: it is
-        never paired again here, or whoever copies a wearable's address would get the bond.
+        Raises BondRefusedError when the device at a bonded address has no key for us, or
+        another one (the link then ends with a MIC failure): it is never paired again here, or
+        whoever copies a wearable's address would get the bond.
         """
         del args, kwargs
         connection = self._require_connection()
         keystore = self._stack.device.keystore
         bonded = keystore is not None and await keystore.get(str(connection.peer_address))
+        self._disconnect_reason = None
         try:
             if bonded:
                 await self._gatt("encryption", connection.encrypt())
             else:
                 await self._gatt("pairing", connection.pair())
+        except BleakError as exc:
+            if self._disconnect_reason == _MIC_FAILURE:
+                raise BondRefusedError(
+                    f"{self.address}: bonded, but the device's key is not this gateway's"
+                ) from exc
+            raise
         except hci.HCI_Error as exc:
             if exc.error_code == hci.HCI_ErrorCode.PIN_OR_KEY_MISSING_ERROR:
                 raise BondRefusedError(

@@ -14,7 +14,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from bumble.device import Connection
+from bumble.keys import PairingKeys
 
 from firmware_mocks.radio import VirtualRadio
 from gateway.backoff import BackoffPolicy
@@ -147,9 +149,13 @@ async def test_a_spoofer_advertising_a_bound_vests_name_is_never_connected_and_i
         assert not spoofer.connections
 
 
-async def test_a_device_at_a_bonded_address_without_the_bond_is_refused_and_counted() -> None:
-    """Whoever copies a bonded vest's address has no key for the gateway: the link is never
-    used (nothing read, the link never ok, so device-lost still fires) and never re-paired."""
+@pytest.mark.parametrize("held", ["no key", "another key"])
+async def test_a_device_at_a_bonded_address_without_the_bond_is_refused_and_counted(
+    held: str,
+) -> None:
+    """Whoever copies a bonded vest's address has no key for the gateway (or another one): the
+    link is never used (nothing read, the link never ok, so device-lost still fires) and never
+    re-paired."""
     radio = VirtualRadio()
     vest = await add_peripheral(radio, VEST, NAME, VEST_ADDRESS)
     received: Received = []
@@ -159,7 +165,13 @@ async def test_a_device_at_a_bonded_address_without_the_bond_is_refused_and_coun
         await vest.go_offline()
         await wait_for(lambda: not managed.health.connected)
         assert vest.device.keystore is not None
-        await vest.device.keystore.delete_all()  # the unit at this address has no bond now
+        if held == "no key":
+            await vest.device.keystore.delete_all()  # the unit at this address has no bond now
+        else:
+            ((gateway, keys),) = await vest.device.keystore.get_all()
+            assert keys.ltk is not None
+            keys.ltk = PairingKeys.Key(value=bytes(16), authenticated=False)
+            await vest.device.keystore.update(gateway, keys)
         before = len(received)
         await vest.go_online()
         await wait_for(lambda: VEST_ADDRESS in manager.possible_spoofs)
