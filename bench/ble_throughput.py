@@ -96,7 +96,8 @@ class Receiver:
 async def connect_all(
     stack: BumbleStack, count: int, receiver: Receiver
 ) -> tuple[float, list[BleakClient]]:
-    """Connect, discover (the Officer Safety service) and subscribe to `count` devices at once."""
+    """Connect, discover (the Officer Safety service), bond (the firmware serves it encrypted
+    only, as to the gateway) and subscribe to `count` devices at once."""
 
     async def one(index: int) -> BleakClient:
         client = BleakClient(
@@ -107,6 +108,7 @@ async def connect_all(
             timeout=30,
         )
         await client.connect()
+        await client.pair()
         await client.start_notify(ImuBatch.UUID, receiver.on_notification)
         return client
 

@@ -102,12 +102,14 @@ def ingest_panel() -> timeseries.Panel:
 
 
 def errors_panel() -> timeseries.Panel:
-    """Decode errors, intake drops and unknown advertisers: data lost or refused at the door."""
+    """Decode errors, intake drops, unknown advertisers and possible spoofs: data lost or
+    refused at the door."""
     return _bars(
         _panel(
             "Decode errors and drops",
             "Per interval: notifications that failed to decode, notifications dropped because "
-            "the intake queue was full, and unknown advertisers seen nearby (a count).",
+            "the intake queue was full, unknown advertisers seen nearby, and possible spoofs: "
+            "advertisers posing as an officer's bound device, never connected (counts).",
         )
     ).with_target(
         _gateway(
@@ -115,6 +117,7 @@ def errors_panel() -> timeseries.Panel:
             _increase("decode_errors", "decode_errors"),
             _increase("intake_dropped", "intake_dropped"),
             fn("last", "unknown_advertisers", "unknown_advertisers"),
+            fn("last", "possible_spoofs", "possible_spoofs"),
         )
     )
 

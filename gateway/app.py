@@ -34,6 +34,7 @@ from gateway.assignment_desk import AssignmentDesk
 from gateway.assignment_store import AssignmentStore, store_path
 from gateway.assignments import Assignment, AssignmentRegistry
 from gateway.backoff import BackoffPolicy
+from gateway.ble.bonds import Bindings
 from gateway.ble.factory import BleakFactory
 from gateway.ble.link import LinkState
 from gateway.ble.manager import DeviceManager
@@ -264,7 +265,7 @@ async def build(
     unit = config.unit_ref
     outbox = _open_outbox(config, sinks)
     if factory is None:
-        factory = await BleakFactory.open(config.ble)
+        factory = await BleakFactory.open(config.ble, config.key_store_path)
     store, held, refs = _roster(config)
     live = LiveState(
         [officer.id for officer in config.officers],
@@ -342,6 +343,7 @@ async def build(
         on_link_change=on_link,
         on_broadcast=submit_broadcast,
         pool=[PROFILES[device.model] for device in config.pool],
+        bindings=Bindings.open(config.bindings_path),
     )
     committed = asyncio.Event()
     pipeline = Pipeline(

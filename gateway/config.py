@@ -19,9 +19,12 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_settings import (
@@ -69,11 +72,15 @@ LEGACY_KINDS: Final[Mapping[str, DeviceModel]] = {
 
 
 class DeviceAssignment(_Section):
-    """One wearable issued to an officer: its model, known by address or by advertised name."""
+    """One wearable issued to an officer: its model, known by address, or by advertised name
+    only where the roster says so (`name_only`)."""
 
     model: DeviceModel
     address: Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN, to_upper=True)] | None = None
     name: str | None = None
+    # Known by its advertised name alone: whichever device first advertises the name and
+    # connects is bound as this one. Anyone can advertise any name, so it must be asked for.
+    name_only: bool = False
     # Accelerometer rate (Hz) and range (+-g) among those the model offers; None: its default.
     acc_rate_hz: int | None = None
     acc_range_g: float | None = None
@@ -95,10 +102,29 @@ class DeviceAssignment(_Section):
             raise ValueError(f"kind {kind!r} is not known; write model = one of {models}")
         return {**{k: v for k, v in data.items() if k != "kind"}, "model": LEGACY_KINDS[kind]}
 
+    @model_serializer(mode="wrap")
+    def _without_default_name_only(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """`name_only` only when set: a roster written before it keeps its configuration hash."""
+        del info
+        data: dict[str, Any] = handler(self)
+        if not self.name_only:
+            data.pop("name_only", None)
+        return data
+
     @model_validator(mode="after")
     def _address_or_name(self) -> Self:
         if not (self.address or self.name):
             raise ValueError("a device needs an address or a name")
+        if self.address is None and not self.name_only:
+            raise ValueError(
+                f"device {self.name!r} is known by name only, which anyone nearby can "
+                "advertise: give its address (bluewatch scan shows it), or write "
+                "name_only = true to accept the first device advertising that name"
+            )
+        if self.address is not None and self.name_only:
+            raise ValueError("name_only = true with an address: the address identifies it")
         return self
 
     @model_validator(mode="after")
@@ -300,6 +326,21 @@ class GatewayConfig(BaseSettings):
         return UnitRef(self.agency, self.unit)
 
     @property
+    def state_dir(self) -> Path:
+        """The state directory: the outbox's (the systemd unit's StateDirectory)."""
+        return self.outbox.path.parent
+
+    @property
+    def key_store_path(self) -> Path:
+        """The BLE bonds' key store (Bumble; BlueZ keeps its own)."""
+        return self.state_dir / "ble-keys.json"
+
+    @property
+    def bindings_path(self) -> Path:
+        """The addresses name-only roster devices were bound to."""
+        return self.state_dir / "ble-bindings.json"
+
+    @property
     def vehicle_id(self) -> str:
         """The vehicle's id: `[vehicle] id`, else the unit's (a unit is usually one car)."""
         return (self.vehicle.id if self.vehicle else None) or self.unit
@@ -421,21 +462,31 @@ def config_hash(config: GatewayConfig) -> str:
 
 
 def insecure_warnings(config: GatewayConfig) -> list[str]:
-    """One line per section with `allow_insecure = true`: said at every start and by check-config.
+    """One line per section with `allow_insecure = true` and per device with `name_only =
+    true`: said at every start and by check-config.
 
-    The setting exists for a trusted network that cannot have TLS; it must never go unnoticed.
+    Each exists for what cannot be done better (a network without TLS, a strap whose address
+    is not known yet); neither must go unnoticed.
     """
     sections: list[tuple[str, bool]] = [
         ("[influx]", config.influx is not None and config.influx.allow_insecure),
         ("[mqtt]", config.mqtt is not None and config.mqtt.allow_insecure),
     ]
     sections += [(f"[[webhooks]] {w.name}", w.allow_insecure) for w in config.webhooks]
-    return [
+    warnings = [
         f"{section}: allow_insecure = true: credentials or data may cross the network "
         "unencrypted or to an unverified server"
         for section, allowed in sections
         if allowed
     ]
+    warnings += [
+        f"officer {officer.id}: {device.model.value} {device.name!r}: name_only = true: the "
+        "first device advertising that name is taken as this one"
+        for officer in config.officers
+        for device in officer.devices
+        if device.name_only
+    ]
+    return warnings
 
 
 def summarise(config: GatewayConfig) -> dict[str, Any]:
@@ -447,7 +498,12 @@ def summarise(config: GatewayConfig) -> dict[str, Any]:
             {
                 "id": officer.id,
                 "devices": [
-                    {"model": d.model.value, "address": d.address, "name": d.name}
+                    {
+                        "model": d.model.value,
+                        "address": d.address,
+                        "name": d.name,
+                        "name_only": d.name_only,
+                    }
                     for d in officer.devices
                 ],
             }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -156,6 +157,15 @@ class GatewayCollector(Collector):
             "addresses not on the roster forgotten to keep the memory of them bounded",
             value=strangers.evicted,
         )
+        spoofs = GaugeMetricFamily(
+            "bluewatch_possible_spoofs",
+            "advertisers posing as a bound roster device (its name at another address, or its "
+            "address without its bond); never connected",
+            labels=["device"],
+        )
+        for device_id, count in sorted(Counter(o.manager.possible_spoofs.values()).items()):
+            spoofs.add_metric([device_id], count)
+        yield spoofs
 
     def _sinks(self) -> Iterable[Metric]:
         delivered = CounterMetricFamily(

@@ -153,6 +153,9 @@ class ServiceSpec:
     # A stand-in: used only on a device that lacks the characteristic with this UUID, whose
     # readings it then carries (a CORE's Health Thermometer stands in for its own service).
     fallback_for: str | None = None
+    # Served only on an encrypted link: the device refuses to read it or subscribe to it
+    # otherwise, so a client must bond first (the vendor Officer Safety service).
+    encrypted: bool = False
 
 
 class BroadcastUse(StrEnum):
@@ -207,6 +210,12 @@ class DeviceProfile:
         """Every service the gateway discovers: the table's, and PMD's when streams are used."""
         table = tuple(service.uuid for service in self.services)
         return (*table, PMD_SERVICE_UUID) if self.pmd_streams else table
+
+    @property
+    def bonds(self) -> bool:
+        """Whether a client must bond (pair, then encrypt every link) to use this device: it
+        serves a service only on an encrypted link."""
+        return any(service.encrypted for service in self.services)
 
     def characteristics(self) -> Iterable[CharacteristicSpec]:
         for service in self.services:
@@ -270,7 +279,8 @@ _HEART_RATE = ServiceSpec(
 
 
 # Both devices carry the same vendor service: the vest sends panic, holster, "I'm OK" and fall
-# events on it, the helmet sends impacts.
+# events on it, the helmet sends impacts. An "I'm OK" or a burst of motion cancels an
+# officer-down pre-alert, so the firmware serves it only on an encrypted (bonded) link.
 _OFFICER_SAFETY = ServiceSpec(
     OFFICER_SAFETY_SERVICE_UUID,
     "Officer Safety",
@@ -279,6 +289,7 @@ _OFFICER_SAFETY = ServiceSpec(
         CharacteristicSpec(SafetyEvent, NOTIFY),
         CharacteristicSpec(DeviceStatus, READ_NOTIFY, 60.0),
     ),
+    encrypted=True,
 )
 
 

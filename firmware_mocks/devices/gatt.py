@@ -3,17 +3,28 @@
 Every characteristic has a read handler and a write handler. Bumble leaves an ATT Write Request
 to a characteristic without a write handler unanswered, so a client would wait for its timeout;
 here such writes get the Write Not Permitted error at once, as a real device answers.
+
+A service the profile marks `encrypted` is served only on an encrypted link: its values and
+their Client Characteristic Configuration descriptors (subscriptions) answer Insufficient
+Encryption otherwise. Bumble adds a CCCD that anyone may write, so those services get their own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bumble.att import ATT_Error, ErrorCode
+from bumble.att import ATT_Error, AttributeValueV2, ErrorCode
 from bumble.core import UUID
 from bumble.device import Connection
-from bumble.gatt import Characteristic, CharacteristicValue, Service
+from bumble.gatt import (
+    GATT_CLIENT_CHARACTERISTIC_CONFIGURATION_DESCRIPTOR,
+    Characteristic,
+    CharacteristicValue,
+    Descriptor,
+    Service,
+)
 
 from sensors import (
     BodySensorLocation,
@@ -61,12 +72,23 @@ _PROPERTIES = {
     Property.READ: Characteristic.Properties.READ,
     Property.NOTIFY: Characteristic.Properties.NOTIFY,
 }
+_ENCRYPTED = (
+    Characteristic.Permissions.READ_REQUIRES_ENCRYPTION
+    | Characteristic.Permissions.WRITE_REQUIRES_ENCRYPTION
+)
+_READ_WRITE = Characteristic.Permissions.READABLE | Characteristic.Permissions.WRITEABLE
+
+# The GATT server's value of a characteristic's CCCD (its subscribers), for a descriptor made
+# here: `bumble.gatt_server.Server.make_descriptor_value`.
+CccdValue = Callable[[Characteristic[Any]], AttributeValueV2[bytes]]
 
 
 class GattDatabase:
     """The services of one profile; holds the latest value of each characteristic for reads."""
 
-    def __init__(self, profile: DeviceProfile, identity: DeviceIdentity) -> None:
+    def __init__(
+        self, profile: DeviceProfile, identity: DeviceIdentity, cccd_value: CccdValue
+    ) -> None:
         self.profile = profile
         self._values: dict[str, bytes] = {
             uuid: reading.encode() for uuid, reading in identity.values().items()
@@ -83,14 +105,25 @@ class GattDatabase:
                 for prop in spec.properties:
                     properties |= _PROPERTIES[prop]
                 readable = Property.READ in spec.properties
+                permissions = Characteristic.READABLE if readable else Characteristic.Permissions(0)
+                if service_spec.encrypted:
+                    permissions |= _ENCRYPTED
                 characteristic = Characteristic(
                     spec.uuid,
                     properties,
-                    Characteristic.READABLE if readable else Characteristic.Permissions(0),
+                    permissions,
                     CharacteristicValue(
                         read=self._reader(spec.uuid, readable=readable), write=self._refuse_write
                     ),
                 )
+                if service_spec.encrypted and Property.NOTIFY in spec.properties:
+                    characteristic.descriptors = [
+                        Descriptor(
+                            GATT_CLIENT_CHARACTERISTIC_CONFIGURATION_DESCRIPTOR,
+                            _READ_WRITE | _ENCRYPTED,
+                            cccd_value(characteristic),
+                        )
+                    ]
                 self.characteristics[spec.uuid] = characteristic
                 characteristics.append(characteristic)
             self.services.append(Service(UUID(service_spec.uuid), characteristics))

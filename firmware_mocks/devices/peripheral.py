@@ -9,6 +9,7 @@ from typing import Any
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Connection, Device
 from bumble.hci import HCI_ErrorCode
+from bumble.pairing import PairingConfig, PairingDelegate
 
 from firmware_mocks.devices.gatt import DeviceIdentity, GattDatabase
 from sensors import DeviceProfile
@@ -22,6 +23,20 @@ _FLAGS_LE_GENERAL_NO_BREDR = bytes([0x06])
 # advertisement, so this bounds connect latency); 20 ms is the minimum the Core allows.
 ADVERTISING_INTERVAL_MS = 100.0
 DEFAULT_ATT_MTU = 23
+
+
+def wearable_pairing(connection: Connection) -> PairingConfig:
+    """LE Secure Connections with bonding, as a wearable without display or keys offers it:
+    Just Works (no MITM protection is possible without I/O), its random static address given
+    as its identity so a bonded central finds it again."""
+    del connection
+    return PairingConfig(
+        sc=True,
+        mitm=False,
+        bonding=True,
+        delegate=PairingDelegate(PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT),
+        identity_address_type=PairingConfig.AddressType.RANDOM,
+    )
 
 
 def _uuid_bytes(uuid: str) -> tuple[int, bytes]:
@@ -71,7 +86,7 @@ class Peripheral:
         self.device = device
         self.advertising_interval_ms = advertising_interval_ms
         self.profile = profile
-        self.gatt = GattDatabase(profile, identity)
+        self.gatt = GattDatabase(profile, identity, device.gatt_server.make_descriptor_value)
         self.name = device.name
         self.address = str(device.random_address)
         self._online = False
@@ -83,6 +98,9 @@ class Peripheral:
         device.advertising_data, device.scan_response_data = advertising_payloads(
             profile, device.name
         )
+        # Bonds are kept in the device's key store for the life of the process, as a wearable
+        # keeps them in flash across power cycles.
+        device.pairing_config_factory = wearable_pairing
         device.on(device.EVENT_CONNECTION, self._on_connection)
 
     @property

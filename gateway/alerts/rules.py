@@ -108,6 +108,8 @@ class _Sustained:
 
 # Link states in which the device is heard: a device-lost warning clears.
 _PRESENT: Final = frozenset({LinkState.OK, LinkState.HELD_ELSEWHERE})
+# Link states of a bonded trunk device (a vest) in which its motion alone decides man-down.
+_BONDED_HEARD: Final = frozenset({LinkState.OK, LinkState.STALE})
 
 
 @dataclass
@@ -124,6 +126,8 @@ class OfficerMonitor:
     # When any of the officer's devices last sent anything, and each device's link state.
     last_heard_ns: int | None = None
     links: dict[str, LinkState] = field(default_factory=dict)
+    # The link states of the officer's trunk devices that bond (encrypted links: a vest).
+    _bonded_trunk: dict[str, LinkState] = field(default_factory=dict)
     # Whether the officer has left the vehicle on foot; None until first seen at it (an officer
     # first seen far away, after a gateway restart say, did not just leave it).
     left_vehicle: bool | None = None
@@ -174,7 +178,7 @@ class OfficerMonitor:
 
     def on_activity(self, device: DeviceRef, summary: ActivitySummary) -> None:
         self.last_heard_ns = summary.time_ns
-        if not device.moves_with_trunk:
+        if not device.moves_with_trunk or not self._decides_motion(device):
             return
         self.intensity, self.posture = summary.intensity, summary.posture
         self.last_activity_ns = summary.time_ns
@@ -194,8 +198,19 @@ class OfficerMonitor:
         self.links.pop(device_id, None)
         self._detectors.pop(device_id, None)
 
+    def _decides_motion(self, device: DeviceRef) -> bool:
+        """Whether this trunk device's motion and stillness count for man-down: any device's,
+        unless a trunk device that bonds (a vest) is heard; then only a bonded one's. Motion on
+        an unencrypted link could be anyone's (a strap's address is easily copied), and must not
+        cancel or hold off what the encrypted link reports."""
+        return device.profile.bonds or not any(
+            state in _BONDED_HEARD for state in self._bonded_trunk.values()
+        )
+
     def on_link(self, device: DeviceRef, state: LinkState) -> None:
         self.links[device.device_id] = state
+        if device.moves_with_trunk and device.profile.bonds:
+            self._bonded_trunk[device.device_id] = state
         if state is LinkState.LOST:
             self.engine.raise_alert(
                 self.profile.officer_id,

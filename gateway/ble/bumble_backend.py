@@ -22,13 +22,14 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback, BaseBleakScanner
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakError, BleakGATTProtocolError
-from bumble import att
-from bumble.core import UUID
+from bumble import att, hci
+from bumble.core import UUID, ProtocolError
 from bumble.device import Advertisement, Connection, Peer
 from bumble.gatt import Characteristic
 from bumble.gatt_client import CharacteristicProxy
 
 from gateway.ble.advertisement import parse_advertisement, uuid_from_le_bytes
+from gateway.ble.bonds import BondRefusedError
 from gateway.ble.bumble_stack import BumbleConnectError, BumbleDeviceDetails, BumbleStack
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ DEFAULT_MTU = 247
 # A GATT request that gets no answer (a peer that ignores it) must not hang the caller forever;
 # ATT's own transaction timeout is 30 s (Core Vol 3 F 3.3.3), far longer than a gateway can wait.
 DEFAULT_GATT_TIMEOUT_S = 10.0
+
+# The link ends so when the two ends encrypted with different keys (Core Vol 6 B 5.1.3.1).
+_MIC_FAILURE = hci.HCI_ErrorCode.CONNECTION_TERMINATED_DUE_TO_MIC_FAILURE_ERROR
 
 _PROPERTY_NAMES: tuple[tuple[Characteristic.Properties, str], ...] = (
     (Characteristic.Properties.BROADCAST, "broadcast"),
@@ -146,6 +150,8 @@ class BumbleClient(BaseBleakClient):
         # One Bumble subscriber per characteristic handle: subscribing twice must replace, not
         # add, or every notification would reach the application twice.
         self._subscribers: dict[int, Callable[[bytes], None]] = {}
+        # Why the last link ended (an HCI error code), to tell a refused bond from a lost link.
+        self._disconnect_reason: int | None = None
 
     @property
     def name(self) -> str:
@@ -174,7 +180,7 @@ class BumbleClient(BaseBleakClient):
                 if self._mtu > att.ATT_DEFAULT_MTU:
                     await self._gatt("MTU exchange", self._peer.request_mtu(self._mtu))
                 if pair:
-                    await self._gatt("pairing", connection.pair())
+                    await self.pair()
                 self.services = await self._discover(self._peer)
         except BaseException:
             # A half-made connection (discovery timed out or failed) is closed, not leaked.
@@ -244,6 +250,7 @@ class BumbleClient(BaseBleakClient):
 
     def _on_disconnection(self, reason: int) -> None:
         logger.debug("%s: disconnected (reason 0x%02X)", self.address, reason)
+        self._disconnect_reason = reason
         was_connected = self._connection is not None
         self._forget()
         if was_connected and self._disconnected_callback is not None:
@@ -257,7 +264,39 @@ class BumbleClient(BaseBleakClient):
         self._subscribers.clear()
 
     async def pair(self, *args: Any, **kwargs: Any) -> None:
-        await self._gatt("pairing", self._require_connection().pair())
+        """Encrypt the link with the stored bond, or bond now (LE Secure Connections) if there
+        is none, as BlueZ's pairing of an already paired device just uses its keys.
+
+        Raises BondRefusedError when the device at a bonded address has no key for us, or
+        another one (the link then ends with a MIC failure): it is never paired again here, or
+        whoever copies a wearable's address would get the bond.
+        """
+        del args, kwargs
+        connection = self._require_connection()
+        keystore = self._stack.device.keystore
+        bonded = keystore is not None and await keystore.get(str(connection.peer_address))
+        self._disconnect_reason = None
+        try:
+            if bonded:
+                await self._gatt("encryption", connection.encrypt())
+            else:
+                await self._gatt("pairing", connection.pair())
+        except BleakError as exc:
+            if self._disconnect_reason == _MIC_FAILURE:
+                raise BondRefusedError(
+                    f"{self.address}: bonded, but the device's key is not this gateway's"
+                ) from exc
+            raise
+        except hci.HCI_Error as exc:
+            if exc.error_code == hci.HCI_ErrorCode.PIN_OR_KEY_MISSING_ERROR:
+                raise BondRefusedError(
+                    f"{self.address}: bonded, but the device has no key for this gateway"
+                ) from exc
+            raise BleakError(f"{self.address}: encryption failed: {exc}") from exc
+        except ProtocolError as exc:
+            raise BleakError(f"{self.address}: pairing failed: {exc}") from exc
+        if not connection.is_encrypted:
+            raise BleakError(f"{self.address}: link not encrypted after pairing")
 
     async def unpair(self) -> None:
         keystore = self._stack.device.keystore

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -19,6 +18,7 @@ from bumble.transport import open_transport
 from bumble.transport.common import Transport
 
 from bumble_mends import QuietHost
+from gateway.ble.bonds import PrivateKeyStore, random_static_address
 
 # How long closing waits for each link's disconnection: a controller's answer takes milliseconds.
 CLOSE_DISCONNECT_TIMEOUT_S: Final = 2.0
@@ -32,14 +32,13 @@ class BumbleConnectError(Exception):
     """The controller refused or failed a connection; the message names the address and why."""
 
 
-def _random_static_address() -> hci.Address:
-    octets = bytearray(secrets.token_bytes(6))
-    octets[0] |= 0xC0  # random static: the two most significant bits set (Core Vol 6 B 1.3.2.1)
-    return hci.Address(":".join(f"{o:02X}" for o in octets), hci.Address.RANDOM_DEVICE_ADDRESS)
-
-
-def _device(name: str, source: Any, sink: Any) -> Device:
-    return Device(name=name, address=_random_static_address(), host=QuietHost(source, sink))
+def _device(name: str, source: Any, sink: Any, key_store: PrivateKeyStore | None) -> Device:
+    """The gateway's host: with a key store, under the identity its bonds were made with;
+    without one (a one-off `scan` or `read`, tests), a new address and bonds in memory."""
+    address = key_store.identity if key_store is not None else random_static_address()
+    device = Device(name=name, address=address, host=QuietHost(source, sink))
+    device.keystore = key_store  # None: Bumble makes an in-memory one at power-on
+    return device
 
 
 @dataclass(frozen=True)
@@ -64,19 +63,31 @@ class BumbleStack:
         device.on(device.EVENT_ADVERTISEMENT, self._on_advertisement)
 
     @classmethod
-    async def open(cls, transport_spec: str, name: str = "bluewatch-gateway") -> BumbleStack:
+    async def open(
+        cls,
+        transport_spec: str,
+        name: str = "bluewatch-gateway",
+        key_store: PrivateKeyStore | None = None,
+    ) -> BumbleStack:
         """Attach to a controller through a Bumble transport string, e.g. `tcp-client:host:port`."""
         transport = await open_transport(transport_spec)
         try:
-            return await cls._power_on(_device(name, transport.source, transport.sink), transport)
+            device = _device(name, transport.source, transport.sink, key_store)
+            return await cls._power_on(device, transport)
         except BaseException:
             await transport.close()
             raise
 
     @classmethod
-    async def attach(cls, source: Any, sink: Any, name: str = "bluewatch-gateway") -> BumbleStack:
+    async def attach(
+        cls,
+        source: Any,
+        sink: Any,
+        name: str = "bluewatch-gateway",
+        key_store: PrivateKeyStore | None = None,
+    ) -> BumbleStack:
         """Attach to an in-process controller through an HCI (source, sink) pair."""
-        return await cls._power_on(_device(name, source, sink))
+        return await cls._power_on(_device(name, source, sink, key_store))
 
     @classmethod
     async def _power_on(cls, device: Device, transport: Transport | None = None) -> BumbleStack:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal, Self
 
 from bleak import BleakScanner
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from gateway.ble.bonds import PrivateKeyStore
 from gateway.ble.bumble_backend import BumbleClient, BumbleScanner
 from gateway.ble.bumble_stack import BumbleStack
 
@@ -37,11 +39,14 @@ class BleakFactory:
         self.stack = stack
 
     @classmethod
-    async def open(cls, settings: BleSettings) -> BleakFactory:
+    async def open(cls, settings: BleSettings, key_store: Path | None = None) -> BleakFactory:
+        """The factory for `settings`; bonds kept in `key_store` (Bumble), or in memory only
+        when None. BlueZ keeps its bonds itself (/var/lib/bluetooth)."""
         if settings.backend == "bluez":
             return cls()
         assert settings.bumble_transport is not None  # checked by BleSettings
-        return cls(await BumbleStack.open(settings.bumble_transport))
+        keys = None if key_store is None else PrivateKeyStore.open(key_store)
+        return cls(await BumbleStack.open(settings.bumble_transport, key_store=keys))
 
     def backend_kwargs(self, *, client: bool) -> dict[str, Any]:
         """Keyword arguments for BleakScanner, BleakClient or bleak-retry-connector."""

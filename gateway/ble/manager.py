@@ -1,7 +1,12 @@
 """The device manager: finds roster devices, keeps them connected and subscribed, grades links.
 
 Only devices on the roster are ever connected (an allowlist): anything else advertising the
-vest's or helmet's services is counted and ignored. Connections go through
+vest's or helmet's services is counted and ignored. A roster device is bound to one address:
+the roster's, or for a `name_only` entry the first advertiser of its name that connected. Another
+advertiser of a bound device's name, or a device at its address that cannot prove the bond, is
+never connected in its place: it is counted and logged once as a possible spoof. Devices whose
+model serves a service only encrypted are bonded on first use and encrypted on every link
+before anything is read from them. Connections go through
 bleak-retry-connector with a limited number of connection slots; devices that were lost get
 the next free slot before devices never seen, so an officer's vest comes back first.
 """
@@ -26,11 +31,12 @@ from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
 from gateway.backoff import BLE_HELD_ELSEWHERE, BLE_RECONNECT, BackoffPolicy
+from gateway.ble.bonds import Bindings, BondRefusedError
 from gateway.ble.factory import BleakFactory
 from gateway.ble.link import LinkHealth, LinkState
 from gateway.ble.pmd_link import PmdLink
 from gateway.ble.pmd_session import PmdSession, Problem, SessionState, StartedStream, WantedStream
-from gateway.ble.strangers import UnknownAdvertisers
+from gateway.ble.strangers import PossibleSpoofs, UnknownAdvertisers
 from gateway.domain import DeviceRef
 from sensors import (
     BroadcastUse,
@@ -48,13 +54,6 @@ logger = logging.getLogger(__name__)
 
 # bleak-retry-connector retries within one call; a few attempts there, then our own backoff.
 CONNECT_ATTEMPTS_PER_ROUND = 2
-
-
-def recognises(ref: DeviceRef, device: BLEDevice, advertisement: AdvertisementData) -> bool:
-    """Whether an advertiser is this roster device: by address when known, else by name."""
-    if ref.address is not None:
-        return device.address.upper() == ref.address.upper()
-    return advertisement.local_name == ref.name
 
 
 # (device, characteristic uuid, payload, gateway receive time in ns since the epoch)
@@ -138,6 +137,23 @@ class ManagedDevice:
     follow: asyncio.Task[None] | None = None
     # PMD problems by name (`error_invalid_mtu`, `stopped_by_sensor`, ...), for /metrics.
     pmd_problems: Counter[str] = field(default_factory=Counter)
+    # The one address this device is connected at: the roster's, or (name-only roster entry)
+    # the first advertiser of its name that connected; None until then.
+    address: str | None = None
+    # The name it advertises (the roster's, or heard from its address): another advertiser
+    # of this name is a possible spoof once the device is bound.
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        self.address = None if self.ref.address is None else self.ref.address.upper()
+        self.name = self.ref.name
+
+    def recognises(self, address: str, name: str | None) -> bool:
+        """Whether an advertiser is this device: at its bound address; or, while a name-only
+        device is not bound yet, by its name."""
+        if self.address is not None:
+            return address == self.address
+        return name is not None and name == self.name
 
 
 class DeviceManager:
@@ -160,10 +176,13 @@ class DeviceManager:
         held_elsewhere_backoff: BackoffPolicy = BLE_HELD_ELSEWHERE,
         rng: random.Random | None = None,
         pool: Sequence[DeviceProfile] = (),
+        bindings: Bindings | None = None,
     ) -> None:
         """`pool`: the profiles of devices that may be added while running (`add`), so that the
         scanner listens for their models from the start."""
         self._factory = factory
+        # Where name-only devices' bindings are kept across restarts (None: for this run only).
+        self._bindings = bindings
         self._on_notification = on_notification
         self._on_link_change = on_link_change
         self._on_broadcast = on_broadcast
@@ -183,7 +202,15 @@ class DeviceManager:
             ref.device_id: ManagedDevice(ref, LinkHealth(stale_after_s, lost_after_s))
             for ref in devices
         }
+        if bindings is not None:
+            for managed in self.devices.values():
+                if managed.address is None:
+                    managed.address = bindings.addresses.get(managed.ref.device_id)
         self.unknown_advertisers = UnknownAdvertisers()
+        # Advertisers posing as a bound roster device (its name at another address, or its
+        # address without its bond): address -> the device id they claim to be; bounded as
+        # the unknown advertisers are, since a spoofer may change its address at will.
+        self.possible_spoofs = PossibleSpoofs()
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
@@ -269,13 +296,22 @@ class DeviceManager:
             await scanner.stop()
 
     def _on_advertisement(self, device: BLEDevice, advertisement: AdvertisementData) -> None:
+        address, name = device.address.upper(), advertisement.local_name
         for managed in self.devices.values():
-            if recognises(managed.ref, device, advertisement):
+            if managed.recognises(address, name):
+                if managed.name is None:
+                    managed.name = name
                 managed.ble_device = device
                 managed.health.rssi_dbm = advertisement.rssi
                 managed.seen.set()
                 self._broadcast(managed, advertisement)
                 return
+        claimed = next(
+            (m for m in self.devices.values() if m.address is not None and name == m.name), None
+        )
+        if name is not None and claimed is not None:
+            self._possible_spoof(address, claimed, f"advertises its name {name!r}")
+            return
         if profile_for_services(advertisement.service_uuids) is None:
             return
         # Somebody else's vest (or a spoofer): never connected, but visible in metrics.
@@ -286,6 +322,15 @@ class DeviceManager:
                 device.address,
                 new,
             )
+
+    def _possible_spoof(self, address: str, managed: ManagedDevice, how: str) -> None:
+        """Count an advertiser posing as `managed`; said once per address, never connected."""
+        if not self.possible_spoofs.claim(address, managed.ref.device_id, self._monotonic()):
+            return
+        logger.warning(
+            "%s: possible spoof: %s %s; it is not connected (more are counted, not logged)",
+            managed.ref.device_id, address, how,
+        )  # fmt: skip
 
     def _broadcast(self, managed: ManagedDevice, advertisement: AdvertisementData) -> None:
         """Hand on the reading a device broadcasts when its profile says to use it (a CORE's
@@ -329,6 +374,10 @@ class DeviceManager:
                 await self._subscribe(managed, client)
                 await self._start_streams(managed, client)
             except (BleakError, TimeoutError, OSError) as exc:
+                if isinstance(exc, BondRefusedError) and managed.ble_device is not None:
+                    self._possible_spoof(
+                        managed.ble_device.address.upper(), managed, "cannot prove its bond"
+                    )
                 attempt += 1
                 delay = self._retry_delay(managed, exc, attempt)
                 await self._disconnect(managed)
@@ -341,6 +390,8 @@ class DeviceManager:
                 logger.info(
                     "%s: connected; no longer held by another central", managed.ref.device_id
                 )
+            if managed.address is None and managed.ble_device is not None:
+                self._bind(managed, managed.ble_device.address.upper())
             if managed.ever_connected:
                 managed.health.reconnects += 1
             managed.ever_connected = True
@@ -355,6 +406,16 @@ class DeviceManager:
             logger.warning("%s: disconnected", managed.ref.device_id)
             if managed.ble_device is not None:
                 managed.seen.set()  # try the last known device at once
+
+    def _bind(self, managed: ManagedDevice, address: str) -> None:
+        """Bind a name-only device to the address it connected at, for good."""
+        managed.address = address
+        logger.info("%s: bound to %s", managed.ref.device_id, address)
+        if self._bindings is not None:
+            try:
+                self._bindings.bind(managed.ref.device_id, address)
+            except OSError:  # bound for this run still; said, not fatal to the device's link
+                logger.exception("%s: binding not saved", managed.ref.device_id)
 
     def _retry_delay(self, managed: ManagedDevice, exc: Exception, attempt: int) -> float:
         """How long to wait after a failed connect; says "held elsewhere" once, not per try.
@@ -456,6 +517,9 @@ class DeviceManager:
             **self._factory.backend_kwargs(client=True),
         )
         managed.client = client
+        if managed.ref.profile.bonds:
+            # Bond on first use, encrypt with the bond after; nothing is read before.
+            await client.pair()
         managed.health.connected = True
         return client
 

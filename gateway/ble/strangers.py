@@ -54,3 +54,41 @@ class UnknownAdvertisers:
             return 0
         self._last_log_s, unlogged, self._unlogged = now_s, self._unlogged, 0
         return unlogged
+
+
+POSSIBLE_SPOOFS_MAX: Final = 256
+
+
+class PossibleSpoofs(OrderedDict[str, str]):
+    """Advertisers posing as a bound roster device: address -> the device id they claim.
+
+    Bounded like the unknown advertisers (the oldest forgotten first): a spoofer may change its
+    address with every advertisement. `evicted` counts what was forgotten.
+    """
+
+    def __init__(self, capacity: int = POSSIBLE_SPOOFS_MAX) -> None:
+        super().__init__()
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
+        self.capacity = capacity
+        self.evicted = 0
+        self._last_log_s: dict[str, float] = {}
+
+    def __setitem__(self, address: str, device_id: str) -> None:
+        super().__setitem__(address, device_id)
+        self.move_to_end(address)
+        while len(self) > self.capacity:
+            self.popitem(last=False)
+            self.evicted += 1
+
+    def claim(self, address: str, device_id: str, now_s: float) -> bool:
+        """Record a new posing address; True when it is to be logged: the first for a device,
+        then at most one line per device per UNKNOWN_LOG_INTERVAL_S (all are counted)."""
+        if address in self:
+            return False
+        self[address] = device_id
+        last = self._last_log_s.get(device_id)
+        if last is not None and now_s - last < UNKNOWN_LOG_INTERVAL_S:
+            return False
+        self._last_log_s[device_id] = now_s
+        return True

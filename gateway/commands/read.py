@@ -3,6 +3,8 @@
 A Polar sensor streams nothing until asked: when the device has the PMD service and its name
 names a model with PMD streams ("Polar H10 …"), its default streams are started through the
 gateway's own session (docs/pmd.md), printed decoded (ACC also in g), and stopped on the way out.
+A device serving a service that its model serves only encrypted (the Officer Safety service) is
+paired first; the bond is kept in memory only, so `read` leaves no keys behind.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ from sensors import CODECS, PROFILES, DecodeError, DeviceProfile, PmdDataFrame
 from sensors.pmd import PMD_CONTROL_POINT_UUID, PMD_DATA_UUID, MeasurementType
 
 FIND_TIMEOUT_S = 10.0
+# Services some model serves only on an encrypted link.
+ENCRYPTED_SERVICES = frozenset(
+    service.uuid
+    for profile in PROFILES.values()
+    for service in profile.services
+    if service.encrypted
+)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -119,6 +128,8 @@ async def read_with(factory: BleakFactory, address: str, seconds: float, io: Str
         disconnected_callback=lambda _: lost.set(),
         **factory.backend_kwargs(client=True),
     ) as client:
+        if any(service.uuid in ENCRYPTED_SERVICES for service in client.services):
+            await client.pair()
         for service in client.services:
             characteristics = [
                 {"uuid": c.uuid, "properties": c.properties} for c in service.characteristics

@@ -127,6 +127,7 @@ class StatusRows:
             "outbox_full": self._pipeline.outbox_full_since is not None,
             "urgent_held": self._pipeline.held,
             "full_dropped": counters.full_dropped,
+            "possible_spoofs": len(self._manager.possible_spoofs),
         }
         stats = self._outbox_stats()
         if stats is not None:

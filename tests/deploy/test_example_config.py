@@ -29,7 +29,10 @@ def test_the_example_loads_as_the_unit_runs_it(site: VehicleSite) -> None:
 
     assert config.ble.backend == "bluez"
     assert config.outbox.path == Path("/var/lib/bluewatch/outbox.sqlite3")
-    assert insecure_warnings(config) == []
+    assert config.key_store_path == Path("/var/lib/bluewatch/ble-keys.json")
+    # Only the strap known by its name is said at start: nothing crosses the network in clear.
+    (warning,) = insecure_warnings(config)
+    assert "'HRM-Dual:123456': name_only = true" in warning
     assert [officer.id for officer in config.officers] == ["officer-0412", "officer-0587"]
     assert len(config.device_refs()) == 4
 
@@ -78,8 +81,12 @@ def test_the_example_names_only_files_in_the_configuration_directory() -> None:
     document = tomllib.loads(EXAMPLE_TOML.read_text())
     named = [
         value
-        for section in (document["influx"], document["mqtt"], document["dispatch_api"],
-                        *document["webhooks"])
+        for section in (
+            document["influx"],
+            document["mqtt"],
+            document["dispatch_api"],
+            *document["webhooks"],
+        )
         for key, value in section.items()
         if key.endswith("_file")
     ]

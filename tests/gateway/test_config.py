@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import run
-from gateway.config import ConfigError, config_hash, load_config
+from gateway.config import ConfigError, config_hash, insecure_warnings, load_config
 from sensors import DeviceModel
 
 GOOD = """
@@ -28,7 +29,7 @@ model = "bluewatch-vest"
 address = "c4:00:00:00:00:01"
 [[officers.devices]]
 model = "bluewatch-helmet"
-name = "BW-Helmet-H0001"
+address = "c8:00:00:00:00:01"
 """
 
 
@@ -116,6 +117,51 @@ def test_errors_name_the_file_the_key_and_the_problem(
     assert str(path) in message
     assert key in message
     assert problem.lower() in message.lower()
+
+
+def test_a_device_known_by_name_only_is_refused_unless_the_roster_says_so(tmp_path: Path) -> None:
+    """Anyone nearby can advertise a name: a roster entry without an address is accepted only
+    with `name_only = true`, and then said at every start and by check-config."""
+    by_name = GOOD.replace('address = "c8:00:00:00:00:01"', 'name = "BW-Helmet-H0001"')
+    path = write(tmp_path, by_name)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert "officers.0.devices.1" in message
+    assert "name_only = true" in message
+
+    path = write(tmp_path, by_name + "name_only = true\n")
+    (warning,) = insecure_warnings(load_config(path))
+    assert warning == (
+        "officer officer-01: bluewatch-helmet 'BW-Helmet-H0001': name_only = true: the first "
+        "device advertising that name is taken as this one"
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["check-config", str(path)], io.StringIO(), out, err) == 0
+    assert f"warning: {warning}\n" in err.getvalue()
+
+
+def test_a_roster_without_name_only_keeps_its_configuration_hash(tmp_path: Path) -> None:
+    """Alert rows carry the configuration hash: adding the `name_only` key must not change the
+    hash of a roster that does not use it, and a roster that does is another configuration."""
+    config = load_config(write(tmp_path, GOOD))
+    shape = config.model_dump(mode="json", exclude={"dispatch_api", "influx", "mqtt", "webhooks"})
+    shape.pop("vehicle")
+    assert "name_only" not in shape["officers"][0]["devices"][0]
+    before = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
+    assert config_hash(config) == before
+    by_name = GOOD.replace('address = "c8:00:00:00:00:01"', 'name = "BW-Helmet-H0001"')
+    named = load_config(write(tmp_path, by_name + "name_only = true\n"))
+    assert named.model_dump()["officers"][0]["devices"][1]["name_only"] is True
+    assert config_hash(named) != config_hash(config)
+
+
+def test_name_only_with_an_address_is_refused(tmp_path: Path) -> None:
+    both = GOOD.replace(
+        'address = "c4:00:00:00:00:01"', 'address = "c4:00:00:00:00:01"\nname_only = true'
+    )
+    with pytest.raises(ConfigError, match="the address identifies it"):
+        load_config(write(tmp_path, both))
 
 
 def test_duplicate_officers_and_devices_are_refused(tmp_path: Path) -> None:

@@ -110,6 +110,7 @@ address = "A0:9E:1A:00:00:01"
 [[officers.devices]]
 model = "polar-verity-sense"
 name = "Polar Sense B5A2C3D4"
+name_only = true
 {verity}
 """
 

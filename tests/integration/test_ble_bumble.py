@@ -24,6 +24,7 @@ from sensors import (
     VEST,
     BatteryLevel,
     DeviceModel,
+    DeviceStatus,
     HeartRateMeasurement,
     ImuBatch,
     LocationAndSpeed,
@@ -93,8 +94,9 @@ async def test_connect_discover_subscribe_decode(bench: Bench, kind: DeviceModel
     peripheral = bench.vest if kind is DeviceModel.BLUEWATCH_VEST else bench.helmet
     profile = VEST if kind is DeviceModel.BLUEWATCH_VEST else HELMET
     device = await find(bench.stack, peripheral.address)
+    # Bonded: the Officer Safety service is served on an encrypted link only.
     client = await establish_connection(
-        BleakClient, device, peripheral.name, **client_kwargs(bench.stack)
+        BleakClient, device, peripheral.name, pair=True, **client_kwargs(bench.stack)
     )
     try:
         assert client.mtu_size == 247
@@ -236,3 +238,23 @@ async def test_just_works_pairing(bench: Bench) -> None:
         assert client.is_connected
         (connection,) = bench.vest.connections
         assert connection.is_encrypted
+
+
+@pytest.mark.parametrize(
+    "uuid", [ImuBatch.UUID, SafetyEvent.UUID, DeviceStatus.UUID], ids=["imu", "event", "status"]
+)
+async def test_officer_safety_is_refused_on_an_unencrypted_link(bench: Bench, uuid: str) -> None:
+    """The firmware serves the vendor service only to a bonded, encrypted link: an "I'm OK" or
+    motion from it cancels an officer-down pre-alert, so no unpaired central may subscribe."""
+    async with BleakClient(
+        await find(bench.stack, VEST_ADDRESS), **client_kwargs(bench.stack)
+    ) as client:
+        with pytest.raises(BleakGATTProtocolError) as subscribing:
+            await client.start_notify(uuid, lambda c, data: None)
+        assert subscribing.value.code is BleakGATTProtocolErrorCode.INSUFFICIENT_ENCRYPTION
+        if uuid == DeviceStatus.UUID:
+            with pytest.raises(BleakGATTProtocolError) as reading:
+                await client.read_gatt_char(uuid)
+            assert reading.value.code is BleakGATTProtocolErrorCode.INSUFFICIENT_ENCRYPTION
+        # What a commodity strap would serve stays open: the Heart Rate Service.
+        await client.start_notify(HeartRateMeasurement.UUID, lambda c, data: None)

@@ -19,6 +19,8 @@ from gateway.app import build
 from gateway.ble.bumble_stack import BumbleStack
 from gateway.ble.factory import BleakFactory
 from gateway.config import GatewayConfig
+from sensors import VEST
+from tests.integration.ble_fixtures import add_peripheral
 
 
 def config_for(fleet: Fleet, tmp_path: Path) -> GatewayConfig:
@@ -96,6 +98,34 @@ async def test_gateway_serves_metrics_health_and_notifies_systemd(
         ticker.cancel()
         await asyncio.gather(ticker, return_exceptions=True)
         notify.close()
+
+
+async def test_a_possible_spoof_is_shown_on_metrics_and_in_the_gateway_row(tmp_path: Path) -> None:
+    radio = VirtualRadio()
+    fleet = Fleet(radio, load_scenario("patrol-shift"), officers=1, seed=3, time_scale=1.0)
+    await fleet.start()
+    vest = next(d for d in fleet.roster()[0].devices if d.model == "bluewatch-vest")
+    spoofer = await add_peripheral(radio, VEST, vest.name, "C9:00:00:00:00:09")
+    stack = await BumbleStack.attach(*radio.host_pipe())
+    gateway = await build(config_for(fleet, tmp_path), [], BleakFactory(stack))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(gateway.run(stop))
+    device_id = f"{fleet.roster()[0].officer_id}-vest"
+    try:
+        async with asyncio.timeout(20):
+            while gateway.http_port is None or not gateway.manager.possible_spoofs:
+                await asyncio.sleep(0.1)
+        status, body = await asyncio.to_thread(
+            fetch, f"http://127.0.0.1:{gateway.http_port}/metrics"
+        )
+        assert status == 200
+        assert f'bluewatch_possible_spoofs{{device="{device_id}"}} 1.0' in body.decode()
+        (row,) = [p for p in gateway.status_rows.points() if p.measurement == "gateway"]
+        assert row.fields["possible_spoofs"] == 1
+        assert not spoofer.connections
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 20)
 
 
 async def test_dispatch_acknowledges_and_resolves_through_the_authenticated_endpoint(

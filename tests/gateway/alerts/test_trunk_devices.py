@@ -4,8 +4,11 @@ detector of its own, at its own rate, so their interleaved batches never go back
 from __future__ import annotations
 
 from gateway.acceleration import AccelerationFrame
+from gateway.activity import ActivitySummary, Intensity, Posture
 from gateway.alerts.engine import AlertEngine
+from gateway.alerts.model import AlertKind, AlertState
 from gateway.alerts.rules import AlertSettings, OfficerMonitor, officer_profile
+from gateway.ble.link import LinkState
 from gateway.domain import DeviceRef, UnitRef
 from sensors import DeviceModel
 from tests.gateway.analytics.signals import fall, walking
@@ -41,3 +44,46 @@ def test_a_vest_and_an_h10_each_have_their_own_fall_detector() -> None:
     assert monitor.fall_at_ns is not None
     assert abs(monitor.fall_at_ns / NS_PER_S - IMPACT_S) < 0.5
     assert "fall detected" in monitor.fall_detail
+
+
+def still_lying(time_s: float, intensity: Intensity = Intensity.STILL) -> ActivitySummary:
+    return ActivitySummary(
+        time_ns=round(time_s * NS_PER_S),
+        mean_g=1.0,
+        peak_g=1.0,
+        std_g=0.0,
+        intensity=intensity,
+        posture=Posture.LYING,
+        tilt_deg=90.0,
+        samples=50,
+    )
+
+
+def test_motion_on_an_unencrypted_link_never_cancels_what_the_bonded_vest_reports() -> None:
+    """A spoofer posing as the officer's H10 (an address is easily copied; a strap cannot bond)
+    sends motion: while the bonded vest is heard, only the vest's motion counts for man-down."""
+    engine = AlertEngine(UNIT, "cfg", clock_ns=lambda: 0, emit=lambda point: None)
+    monitor = OfficerMonitor(
+        officer_profile("o1", 60, None, None), AlertSettings(), engine, lambda p: None, {}
+    )
+    vest = DeviceRef(UNIT, "o1", "o1-vest", DeviceModel.BLUEWATCH_VEST)
+    h10 = DeviceRef(UNIT, "o1", "o1-h10", DeviceModel.POLAR_H10)
+    monitor.on_link(vest, LinkState.OK)
+    monitor.on_link(h10, LinkState.OK)
+    for second in range(1, 26):
+        monitor.on_activity(vest, still_lying(second))
+    down = engine.open_alert("o1", AlertKind.OFFICER_DOWN)
+    assert down is not None
+    assert down.state is AlertState.PRE_ALERT
+    monitor.on_activity(h10, still_lying(26, Intensity.VIGOROUS))
+    assert engine.open_alert("o1", AlertKind.OFFICER_DOWN) is not None
+    monitor.on_activity(vest, still_lying(27, Intensity.MODERATE))
+    assert engine.open_alert("o1", AlertKind.OFFICER_DOWN) is None  # the vest's own motion
+
+    # With the vest lost, the H10 is all there is: its motion counts again.
+    monitor.on_link(vest, LinkState.LOST)
+    for second in range(28, 53):
+        monitor.on_activity(h10, still_lying(second))
+    assert engine.open_alert("o1", AlertKind.OFFICER_DOWN) is not None
+    monitor.on_activity(h10, still_lying(53, Intensity.MODERATE))
+    assert engine.open_alert("o1", AlertKind.OFFICER_DOWN) is None

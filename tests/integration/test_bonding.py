@@ -1,0 +1,205 @@
+"""A device is who it says it is: bonding on first use, the key store, and spoofers refused.
+
+The device manager on the virtual radio against simulated vests whose Officer Safety service is
+served encrypted only, with the gateway's bonds in a key store file as `bluewatch run` keeps them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import stat
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from bumble.device import Connection
+from bumble.keys import PairingKeys
+
+from firmware_mocks.radio import VirtualRadio
+from gateway.backoff import BackoffPolicy
+from gateway.ble.bonds import Bindings, PrivateKeyStore
+from gateway.ble.bumble_stack import BumbleStack
+from gateway.ble.factory import BleakFactory
+from gateway.ble.link import LinkState
+from gateway.ble.manager import DeviceManager
+from gateway.domain import DeviceRef, UnitRef
+from sensors import VEST, DeviceModel, SafetyEvent, SafetyEventKind
+from tests.integration.ble_fixtures import add_peripheral
+
+TIMEOUT_S = 15
+UNIT = UnitRef("pd", "car-1")
+VEST_ADDRESS = "C1:00:00:00:00:01"
+SPOOF_ADDRESS = "C9:00:00:00:00:09"
+NAME = "BW-Vest-V0001"
+
+Received = list[tuple[str, str, bytes]]
+
+
+async def wait_for(condition: Callable[[], object]) -> None:
+    async with asyncio.timeout(TIMEOUT_S):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def running(
+    radio: VirtualRadio,
+    roster: list[DeviceRef],
+    received: Received,
+    keys: Path | None = None,
+    bindings: Path | None = None,
+) -> AsyncIterator[DeviceManager]:
+    store = None if keys is None else PrivateKeyStore.open(keys)
+    stack = await BumbleStack.attach(*radio.host_pipe(), key_store=store)
+    loop = asyncio.get_running_loop()
+    manager = DeviceManager(
+        roster,
+        BleakFactory(stack),
+        lambda ref, uuid, data, t: received.append((ref.device_id, uuid, data)),
+        stale_after_s=1,
+        lost_after_s=3,
+        clock_ns=lambda: int(loop.time() * 1e9),
+        monotonic=loop.time,
+        backoff=BackoffPolicy(first_s=0.05, cap_s=0.2),
+        rng=random.Random(1),
+        bindings=None if bindings is None else Bindings.open(bindings),
+    )
+    task = asyncio.create_task(manager.run())
+    try:
+        yield manager
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await manager.close()
+        await stack.close()
+
+
+def vest_ref(address: str | None = None, name: str | None = None) -> DeviceRef:
+    return DeviceRef(UNIT, "o1", "o1-vest", DeviceModel.BLUEWATCH_VEST, address, name)
+
+
+async def test_bonds_persist_0600_and_a_restarted_gateway_encrypts_without_pairing_again(
+    tmp_path: Path,
+) -> None:
+    radio = VirtualRadio()
+    vest = await add_peripheral(radio, VEST, NAME, VEST_ADDRESS)
+    pairings: list[Connection] = []
+    vest.device.on("pairing_start", pairings.append)
+    keys = tmp_path / "state" / "ble-keys.json"
+    received: Received = []
+    async with running(radio, [vest_ref(address=VEST_ADDRESS)], received, keys) as manager:
+        await wait_for(lambda: manager.devices["o1-vest"].ever_connected)
+        (link,) = vest.connections
+        assert link.is_encrypted
+        assert stat.S_IMODE(keys.stat().st_mode) == 0o600
+        (identity,) = json.loads(keys.read_text())
+        assert VEST_ADDRESS in json.loads(keys.read_text())[identity]
+        await vest.go_offline()
+        await wait_for(lambda: not manager.devices["o1-vest"].health.connected)
+        await vest.go_online()
+        await wait_for(lambda: manager.devices["o1-vest"].health.reconnects == 1)
+        (link,) = vest.connections
+        assert link.is_encrypted
+    # The daemon restarts (a new host, the same key store): the vest knows it by its identity.
+    async with running(radio, [vest_ref(address=VEST_ADDRESS)], received, keys) as manager:
+        await wait_for(lambda: manager.devices["o1-vest"].ever_connected)
+        (link,) = vest.connections
+        assert link.is_encrypted
+        assert str(link.peer_address) == identity
+    assert len(pairings) == 1  # bonded once; every later link was encrypted with the bond
+
+
+def test_the_key_store_is_made_0600_whatever_the_umask_and_keeps_its_identity(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ble-keys.json"
+    first = PrivateKeyStore.open(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.chmod(0o644)  # left readable by hand
+    again = PrivateKeyStore.open(path)
+    assert again.identity == first.identity
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_a_spoofer_advertising_a_bound_vests_name_is_never_connected_and_is_counted() -> None:
+    """A name-only vest is bound to the first advertiser that connected; a second advertiser
+    of its name never takes its place, not even while the vest is away."""
+    radio = VirtualRadio()
+    vest = await add_peripheral(radio, VEST, NAME, VEST_ADDRESS)
+    received: Received = []
+    async with running(radio, [vest_ref(name=NAME)], received) as manager:
+        managed = manager.devices["o1-vest"]
+        await wait_for(lambda: managed.ever_connected)  # connected, bonded, subscribed
+        assert managed.address == VEST_ADDRESS
+        spoofer = await add_peripheral(radio, VEST, NAME, SPOOF_ADDRESS)
+        await vest.go_offline()  # the vest reconnects to whoever has its name, before the fix
+        await wait_for(lambda: SPOOF_ADDRESS in manager.possible_spoofs)
+        await asyncio.sleep(1.0)
+        assert not spoofer.connections
+        assert manager.possible_spoofs == {SPOOF_ADDRESS: "o1-vest"}
+        # "I'm OK" from the spoofer cancels nothing: it never reaches the gateway.
+        ok = SafetyEvent(event=SafetyEventKind.IM_OK_PRESS, sequence=1, device_ticks_ms=5)
+        await spoofer.notify(ok.UUID, ok.encode())
+        await vest.go_online()
+        await wait_for(lambda: managed.health.reconnects == 1)
+        assert vest.connections
+        assert not spoofer.connections
+
+
+@pytest.mark.parametrize("held", ["no key", "another key"])
+async def test_a_device_at_a_bonded_address_without_the_bond_is_refused_and_counted(
+    held: str,
+) -> None:
+    """Whoever copies a bonded vest's address has no key for the gateway (or another one): the
+    link is never used (nothing read, the link never ok, so device-lost still fires) and never
+    re-paired."""
+    radio = VirtualRadio()
+    vest = await add_peripheral(radio, VEST, NAME, VEST_ADDRESS)
+    received: Received = []
+    async with running(radio, [vest_ref(address=VEST_ADDRESS)], received) as manager:
+        managed = manager.devices["o1-vest"]
+        await wait_for(lambda: managed.ever_connected)
+        await vest.go_offline()
+        await wait_for(lambda: not managed.health.connected)
+        assert vest.device.keystore is not None
+        if held == "no key":
+            await vest.device.keystore.delete_all()  # the unit at this address has no bond now
+        else:
+            ((gateway, keys),) = await vest.device.keystore.get_all()
+            assert keys.ltk is not None
+            keys.ltk = PairingKeys.Key(value=bytes(16), authenticated=False)
+            await vest.device.keystore.update(gateway, keys)
+        before = len(received)
+        await vest.go_online()
+        await wait_for(lambda: VEST_ADDRESS in manager.possible_spoofs)
+        await asyncio.sleep(1.0)
+        assert not managed.health.connected
+        assert len(received) == before
+        assert managed.health.state(asyncio.get_running_loop().time()) is not LinkState.OK
+        assert manager.possible_spoofs == {VEST_ADDRESS: "o1-vest"}
+
+
+async def test_a_name_only_vest_stays_bound_to_its_address_across_a_restart(tmp_path: Path) -> None:
+    """After a restart the first advertiser of the name is not taken as the vest again: the
+    binding is kept (0600) beside the key store."""
+    radio = VirtualRadio()
+    vest = await add_peripheral(radio, VEST, NAME, VEST_ADDRESS)
+    bindings = tmp_path / "ble-bindings.json"
+    received: Received = []
+    async with running(radio, [vest_ref(name=NAME)], received, bindings=bindings) as manager:
+        await wait_for(lambda: manager.devices["o1-vest"].ever_connected)
+    assert json.loads(bindings.read_text()) == {"o1-vest": VEST_ADDRESS}
+    assert stat.S_IMODE(bindings.stat().st_mode) == 0o600
+    await vest.go_offline()
+    spoofer = await add_peripheral(radio, VEST, NAME, SPOOF_ADDRESS)
+    async with running(radio, [vest_ref(name=NAME)], received, bindings=bindings) as manager:
+        await wait_for(lambda: SPOOF_ADDRESS in manager.possible_spoofs)
+        await asyncio.sleep(1.0)
+        assert not spoofer.connections
+        await vest.go_online()
+        await wait_for(lambda: manager.devices["o1-vest"].ever_connected)
+        assert vest.connections
+        assert not spoofer.connections
