@@ -197,6 +197,7 @@ class OfficerMonitor:
         Open alerts stay with the officer (the engine keys them by officer), not the device."""
         self.links.pop(device_id, None)
         self._detectors.pop(device_id, None)
+        self._bonded_trunk.pop(device_id, None)
 
     def _decides_motion(self, device: DeviceRef) -> bool:
         """Whether this trunk device's motion and stillness count for man-down: any device's,

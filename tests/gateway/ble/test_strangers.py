@@ -13,6 +13,7 @@ from gateway.ble.manager import DeviceManager
 from gateway.ble.strangers import (
     UNKNOWN_ADVERTISERS_MAX,
     UNKNOWN_LOG_INTERVAL_S,
+    PossibleSpoofs,
     UnknownAdvertisers,
 )
 from gateway.domain import DeviceRef, UnitRef
@@ -76,3 +77,16 @@ def test_an_address_heard_again_is_refreshed_not_counted() -> None:
     assert ("a" in strangers, "b" in strangers, "c" in strangers) == (True, False, True)
     assert (strangers.heard, strangers.evicted) == (3, 1)
     assert strangers.hear("d", 3.0 + UNKNOWN_LOG_INTERVAL_S) == 3  # b, c and d since the line
+
+
+def test_possible_spoofs_stay_bounded_and_log_once_a_minute_per_device() -> None:
+    spoofs = PossibleSpoofs(capacity=3)
+    logged = [spoofs.claim(f"AA:{n:02d}", "o1-vest", now_s=n * 1.0) for n in range(10)]
+    # A spoofer rotating its address: every address counted, the memory bounded, one line.
+    assert len(spoofs) == 3
+    assert spoofs.evicted == 7
+    assert logged == [True] + [False] * 9
+    assert list(spoofs) == ["AA:07", "AA:08", "AA:09"]
+    assert spoofs.claim("AA:09", "o1-vest", now_s=500.0) is False  # already known
+    assert spoofs.claim("BB:01", "o1-vest", now_s=500.0) is True  # a minute on
+    assert spoofs.claim("CC:01", "o2-vest", now_s=500.0) is True  # another device's first
