@@ -25,6 +25,7 @@ PURE_CORE = (
     "gateway.latency",
     "gateway.ble.link",
     "gateway.ble.pmd_session",
+    "gateway.ble.placement",
     "gateway.acceleration",
     "gateway.vehicle.protocol",
     "gateway.vehicle.track",
