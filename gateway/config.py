@@ -400,7 +400,7 @@ def summarise(config: GatewayConfig) -> dict[str, Any]:
             }
             for officer in config.officers
         ],
-        "ble": {"backend": config.ble.backend, "bumble_transport": config.ble.bumble_transport},
+        "ble": config.ble.model_dump(),
         "link": config.link.model_dump(),
         "outbox": {"path": str(config.outbox.path), "max_bytes": config.outbox.max_bytes},
         "http": config.http.model_dump(),

@@ -58,7 +58,12 @@ class BumbleStack:
         # Only one LE Create Connection may be pending per controller (Core Vol 4 E 7.8.12).
         self.connect_lock = asyncio.Lock()
         self._addresses: dict[str, hci.Address] = {}
+        # True once the transport has ended: the controller is gone with every link it held.
+        self.lost = False
+        self._lost_callbacks: list[Callable[[], None]] = []
         device.on(device.EVENT_ADVERTISEMENT, self._on_advertisement)
+        if transport is not None:
+            transport.source.terminated.add_done_callback(self._on_terminated)
 
     @classmethod
     async def open(cls, transport_spec: str, name: str = "bluewatch-gateway") -> BumbleStack:
@@ -80,7 +85,26 @@ class BumbleStack:
         await device.power_on()
         return cls(device, transport)
 
+    def on_lost(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the controller is gone (at once if it already is)."""
+        if self.lost:
+            callback()
+        else:
+            self._lost_callbacks.append(callback)
+
+    def _on_terminated(self, _: asyncio.Future[None]) -> None:
+        logger.warning("the controller's transport ended: its links are gone")
+        self.lost = True
+        callbacks, self._lost_callbacks = self._lost_callbacks, []
+        for callback in callbacks:
+            callback()
+
     async def close(self) -> None:
+        if self.lost:
+            # Nothing answers HCI commands any more: a disconnect or reset would wait forever.
+            if self._transport is not None:
+                await self._transport.close()
+            return
         for connection in list(self.device.connections.values()):
             try:
                 await connection.disconnect()

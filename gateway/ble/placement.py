@@ -40,6 +40,13 @@ class AdapterLoad:
         return self.present and self.links < self.link_limit
 
 
+def heard_recently(
+    heard: Mapping[str, Heard], now_s: float, within_s: float = HEARD_WITHIN_S
+) -> bool:
+    """Whether any adapter heard the device lately: worth waiting for a slot, not for a sighting."""
+    return any(now_s - reading.at_s <= within_s for reading in heard.values())
+
+
 def choose_adapter(
     heard: Mapping[str, Heard],
     adapters: Sequence[AdapterLoad],

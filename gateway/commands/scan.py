@@ -46,7 +46,7 @@ def describe(device: BLEDevice, advertisement: AdvertisementData) -> dict[str, o
 async def scan(args: argparse.Namespace, io: Streams) -> int:
     factory = await BleakFactory.open(ble_settings(args))
     try:
-        async with factory.scanner() as scanner:
+        async with factory.first.scanner() as scanner:
             await asyncio.sleep(args.seconds)
             found = scanner.discovered_devices_and_advertisement_data.values()
         for device, advertisement in sorted(found, key=lambda pair: pair[0].address):

@@ -61,7 +61,7 @@ async def test_gateway_serves_metrics_health_and_notifies_systemd(
     fleet = Fleet(radio, load_scenario("patrol-shift"), officers=2, seed=3, time_scale=1.0)
     await fleet.start()
     stack = await BumbleStack.attach(*radio.host_pipe())
-    gateway = await build(config_for(fleet, tmp_path), [], BleakFactory(stack))
+    gateway = await build(config_for(fleet, tmp_path), [], BleakFactory.bumble(stack))
     stop = asyncio.Event()
     runner = asyncio.create_task(gateway.run(stop))
     ticker = asyncio.create_task(fleet.run(tick_s=0.05))
@@ -111,7 +111,7 @@ async def test_dispatch_acknowledges_and_resolves_through_the_authenticated_endp
     config = GatewayConfig.model_validate(
         config_for(fleet, tmp_path).model_dump() | {"dispatch_api": {"token_file": token}}
     )
-    gateway = await build(config, [], BleakFactory(stack))
+    gateway = await build(config, [], BleakFactory.bumble(stack))
     stop = asyncio.Event()
     runner = asyncio.create_task(gateway.run(stop))
     try:
@@ -176,7 +176,7 @@ async def test_the_dispatch_api_can_listen_apart_from_metrics_and_health(tmp_pat
     config = GatewayConfig.model_validate(
         config_for(fleet, tmp_path).model_dump() | {"dispatch_api": {"token": token, "port": 0}}
     )
-    gateway = await build(config, [], BleakFactory(stack))
+    gateway = await build(config, [], BleakFactory.bumble(stack))
     stop = asyncio.Event()
     runner = asyncio.create_task(gateway.run(stop))
     try:
