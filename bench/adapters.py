@@ -201,7 +201,7 @@ def main(repeat: int, notify_ms: float) -> None:
     print("|---|---|---|---|")
     print(f"| 1 controller, limit 64 (baseline) | {base:.2f} | 1 | — |")
     ratio = multi / base
-    print(f"| 4 controllers, 16 links each, limit 24 | {multi:.2f} | {ratio:.2f} | {failover:.2f} |")
+    print(f"| 4 controllers, limit 24 | {multi:.2f} | {ratio:.2f} | {failover:.2f} |")
     print(
         f"\nmedians of {repeat} runs; streaming = a notification received "
         f"(every {notify_ms:g} ms per device); {os.cpu_count()} CPUs; "
