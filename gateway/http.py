@@ -122,6 +122,23 @@ class GatewayCollector(Collector):
             "bluewatch_unknown_advertisers", "wearables heard but not on the roster",
             value=len(o.manager.unknown_advertisers),
         )  # fmt: skip
+        yield from self._adapters()
+
+    def _adapters(self) -> Iterable[Metric]:
+        links = GaugeMetricFamily(
+            "bluewatch_adapter_links", "links held (connecting or connected)", labels=["adapter"]
+        )
+        limit = GaugeMetricFamily(
+            "bluewatch_adapter_link_limit", "links the adapter may hold", labels=["adapter"]
+        )
+        up = GaugeMetricFamily(
+            "bluewatch_adapter_up", "1 while the adapter is present", labels=["adapter"]
+        )
+        for load in self.observed.manager.adapter_loads():
+            links.add_metric([load.name], load.links)
+            limit.add_metric([load.name], load.link_limit)
+            up.add_metric([load.name], 1 if load.present else 0)
+        yield from (links, limit, up)
 
     def _sinks(self) -> Iterable[Metric]:
         delivered = CounterMetricFamily(

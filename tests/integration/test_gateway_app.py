@@ -17,7 +17,7 @@ from gateway.alerts.engine import Rule
 from gateway.alerts.model import AlertKind, Severity
 from gateway.app import build
 from gateway.ble.bumble_stack import BumbleStack
-from gateway.ble.factory import BleakFactory
+from gateway.ble.factory import DEFAULT_LINKS_PER_ADAPTER, BleakFactory
 from gateway.config import GatewayConfig
 
 
@@ -80,6 +80,13 @@ async def test_gateway_serves_metrics_health_and_notifies_systemd(
             device = f"{entry.officer_id}-vest"
             labels = f'device="{device}",model="bluewatch-vest",officer="{entry.officer_id}"'
             assert f"bluewatch_device_link_state{{{labels}}} 1.0" in text
+        # One adapter holding the four links, of its default limit.
+        assert 'bluewatch_adapter_links{adapter="bumble0"} 4.0' in text
+        assert (
+            f'bluewatch_adapter_link_limit{{adapter="bumble0"}} {DEFAULT_LINKS_PER_ADAPTER}.0'
+            in text
+        )
+        assert 'bluewatch_adapter_up{adapter="bumble0"} 1.0' in text
         status, body = await asyncio.to_thread(fetch, f"{base}/healthz")
         assert (status, json.loads(body)["ok"]) == (200, True)
         await asyncio.sleep(0.5)
