@@ -60,6 +60,7 @@ class BumbleStack:
         self._addresses: dict[str, hci.Address] = {}
         # True once the transport has ended: the controller is gone with every link it held.
         self.lost = False
+        self._closing = False
         self._lost_callbacks: list[Callable[[], None]] = []
         device.on(device.EVENT_ADVERTISEMENT, self._on_advertisement)
         if transport is not None:
@@ -93,6 +94,8 @@ class BumbleStack:
             self._lost_callbacks.append(callback)
 
     def _on_terminated(self, _: asyncio.Future[None]) -> None:
+        if self._closing:
+            return  # our own close, not a controller gone
         logger.warning("the controller's transport ended: its links are gone")
         self.lost = True
         callbacks, self._lost_callbacks = self._lost_callbacks, []
@@ -100,6 +103,7 @@ class BumbleStack:
             callback()
 
     async def close(self) -> None:
+        self._closing = True
         if self.lost:
             # Nothing answers HCI commands any more: a disconnect or reset would wait forever.
             if self._transport is not None:
