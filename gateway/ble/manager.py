@@ -33,7 +33,7 @@ from bleak_retry_connector import establish_connection
 from gateway.backoff import BLE_HELD_ELSEWHERE, BLE_RECONNECT, BackoffPolicy
 from gateway.ble.factory import Adapter, BleakFactory
 from gateway.ble.link import LinkHealth, LinkState
-from gateway.ble.placement import AdapterLoad, Heard, choose_adapter, heard_recently
+from gateway.ble.placement import AdapterLoad, Heard, choose_adapter, heard_recently, settled
 from gateway.ble.pmd_link import PmdLink
 from gateway.ble.pmd_session import PmdSession, Problem, SessionState, StartedStream, WantedStream
 from gateway.domain import DeviceRef
@@ -142,6 +142,8 @@ class ManagedDevice:
     # and its signal there.
     seen_by: dict[str, BLEDevice] = field(default_factory=dict)
     heard: dict[str, Heard] = field(default_factory=dict)
+    # When the first of `heard`'s readings came (None while it is empty).
+    first_heard_at: float | None = None
     # The adapter whose link slot it holds (connecting or connected), and the one it last held.
     adapter: str | None = None
     previous_adapter: str | None = None
@@ -289,7 +291,10 @@ class DeviceManager:
             if recognises(managed.ref, device, advertisement):
                 managed.ble_device = device
                 managed.seen_by[adapter] = device
-                managed.heard[adapter] = Heard(advertisement.rssi, self._monotonic())
+                now = self._monotonic()
+                if not managed.heard:
+                    managed.first_heard_at = now
+                managed.heard[adapter] = Heard(advertisement.rssi, now)
                 if managed.adapter in (None, adapter):
                     # The signal of the link it has, or of the best chance of one.
                     managed.health.rssi_dbm = advertisement.rssi
@@ -338,9 +343,11 @@ class DeviceManager:
             await managed.seen.wait()
             managed.seen.clear()
             now = self._monotonic()
-            name = choose_adapter(
-                managed.heard, self.adapter_loads(), now, managed.previous_adapter
-            )
+            loads = self.adapter_loads()
+            present = [load.name for load in loads if load.present]
+            if not settled(managed.heard, present, managed.first_heard_at, now):
+                continue  # until heard again (by another adapter, or later)
+            name = choose_adapter(managed.heard, loads, now, managed.previous_adapter)
             if name is None:
                 if heard_recently(managed.heard, now):
                     await asyncio.sleep(PLACEMENT_RETRY_S)  # for a free slot
@@ -405,6 +412,7 @@ class DeviceManager:
         # again when next heard, so a device gone for good does not take back its slot from one
         # waiting for it.
         managed.heard.clear()
+        managed.first_heard_at = None
         return None
 
     @staticmethod

@@ -6,7 +6,7 @@ adapter is, with the time; nothing here reads a clock or touches a radio.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 # An adapter's reading older than this no longer says the device is in its range: a vest seen
@@ -16,6 +16,10 @@ HEARD_WITHIN_S = 10.0
 # better: RSSI readings of one position swing by a few dB, and a device should not move between
 # adapters on noise (6 dB: a quarter of the power, well above that swing).
 HYSTERESIS_DB = 6
+# A device first heard by one adapter is not placed until every present adapter has heard it
+# or this long has passed: otherwise whichever adapter reported first would take it, however
+# weak its signal. Three advertising intervals of a wearable (100 ms).
+SETTLE_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,20 @@ class AdapterLoad:
     @property
     def free(self) -> bool:
         return self.present and self.links < self.link_limit
+
+
+def settled(
+    heard: Mapping[str, Heard],
+    present: Collection[str],
+    first_heard_s: float | None,
+    now_s: float,
+    settle_s: float = SETTLE_S,
+) -> bool:
+    """Whether a device has been heard enough to be placed: by every present adapter, or for
+    `settle_s` since the first of its current readings."""
+    if not heard or first_heard_s is None:
+        return False
+    return all(name in heard for name in present) or now_s - first_heard_s >= settle_s
 
 
 def heard_recently(

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from gateway.ble.placement import HEARD_WITHIN_S, HYSTERESIS_DB, AdapterLoad, Heard, choose_adapter
+from gateway.ble.placement import (
+    HEARD_WITHIN_S,
+    HYSTERESIS_DB,
+    SETTLE_S,
+    AdapterLoad,
+    Heard,
+    choose_adapter,
+    settled,
+)
 
 
 def loads(*links: int, limit: int = 4) -> list[AdapterLoad]:
@@ -52,3 +60,13 @@ def test_the_previous_adapter_keeps_the_device_within_the_hysteresis() -> None:
 def test_a_full_previous_adapter_does_not_hold_the_device() -> None:
     heard = {"hci0": Heard(-50, 0.0), "hci1": Heard(-60, 0.0)}
     assert choose_adapter(heard, loads(4, 0), now_s=0.0, previous="hci0") == "hci1"
+
+
+def test_a_device_is_placed_once_every_adapter_heard_it_or_after_the_settling_time() -> None:
+    one = {"hci0": Heard(-80, 10.0)}
+    both = {"hci0": Heard(-80, 10.0), "hci1": Heard(-50, 10.1)}
+    present = ["hci0", "hci1"]
+    assert not settled(one, present, first_heard_s=10.0, now_s=10.0)
+    assert settled(both, present, first_heard_s=10.0, now_s=10.1)
+    assert settled(one, present, first_heard_s=10.0, now_s=10.0 + SETTLE_S)
+    assert not settled({}, present, first_heard_s=None, now_s=100.0)
