@@ -151,7 +151,7 @@ async def measure(
         )
     config = bench_config(roster, folder, url)
     stack = await BumbleStack.attach(*radio.host_pipe())
-    gateway = await build(config, build_sinks(config), BleakFactory(stack))
+    gateway = await build(config, build_sinks(config), BleakFactory.bumble(stack))
     stop = asyncio.Event()
     runner = asyncio.create_task(gateway.run(stop))
     radio_ms: list[float] = []

@@ -21,7 +21,7 @@ from bumble.controller import Controller
 from bumble.device import Device
 from bumble.link import LocalLink
 from bumble.transport import open_transport
-from bumble.transport.common import AsyncPipeSink, Transport
+from bumble.transport.common import AsyncPipeSink, PacketParser, Transport
 
 from bumble_mends import QuietHost
 
@@ -46,6 +46,9 @@ class VirtualController(Controller):
     def __init__(self, name: str, link: LocalLink, rssi_dbm: int = DEFAULT_RSSI_DBM) -> None:
         super().__init__(name, link=link)
         self.rssi_dbm = rssi_dbm
+        # How this controller hears particular advertisers (by address text), when not at the
+        # advertiser's own RSSI: a gateway's adapters at different places in the vehicle.
+        self.rssi_from: dict[str, int] = {}
 
     # Mend 0 (speed). As for QuietHost: no eager per-packet debug formatting when debug is off.
     def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
@@ -140,7 +143,10 @@ class VirtualController(Controller):
 
     def _report_advertisement(self, pdu: ll.AdvInd | ll.AdvExtInd) -> None:
         advertiser = self._advertiser(pdu.advertiser_address)
-        rssi = advertiser.rssi_dbm if advertiser else DEFAULT_RSSI_DBM
+        rssi = self.rssi_from.get(
+            pdu.advertiser_address.to_string(False),
+            advertiser.rssi_dbm if advertiser else DEFAULT_RSSI_DBM,
+        )
         scan_response = advertiser.scan_response_for(pdu.advertiser_address) if advertiser else b""
         reports = [self._report(pdu, _EventType.CONNECTABLE_ADVERTISING, bytes(pdu.data), rssi)]
         if scan_response:
@@ -214,6 +220,73 @@ class ExportedController:
         await self.transport.close()
 
 
+class _TcpHost(asyncio.Protocol):
+    """The HCI stream of one host connected to a `PluggableController`, H4-framed."""
+
+    def __init__(self, controller: VirtualController, connections: set[asyncio.Transport]):
+        self._controller = controller
+        self._connections = connections
+        self._parser = PacketParser(controller)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._connections.add(transport)
+        self._controller.host = _WriteTo(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._connections.clear()
+
+    def data_received(self, data: bytes) -> None:
+        self._parser.feed_data(data)
+
+
+@dataclass
+class _WriteTo:
+    transport: asyncio.Transport
+
+    def on_packet(self, packet: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(packet)
+
+
+@dataclass
+class PluggableController:
+    """A controller served over TCP that can be pulled out like a USB dongle (`unplug`)."""
+
+    controller: VirtualController
+    server: asyncio.Server
+    port: int
+    connections: set[asyncio.Transport]
+
+    @property
+    def transport_spec(self) -> str:
+        """The gateway's side: a Bumble transport string."""
+        return f"tcp-client:127.0.0.1:{self.port}"
+
+    async def unplug(self) -> None:
+        """The controller vanishes: its peers lose their links (a supervision timeout, told at
+        once), it leaves the radio, and its host's connection closes, so the host sees its
+        transport end."""
+        controller = self.controller
+        for connection in list(controller.le_connections.values()):
+            connection.send_ll_control_pdu(
+                ll.TerminateInd(hci.HCI_ErrorCode.CONNECTION_TIMEOUT_ERROR)
+            )
+        controller.le_connections.clear()
+        controller.pending_le_connection = None
+        controller.le_scan_enable = False
+        if controller in controller.link.controllers:
+            controller.link.remove_controller(controller)
+        await self.close()
+
+    async def close(self) -> None:
+        self.server.close()
+        for transport in list(self.connections):
+            transport.close()
+        self.connections.clear()
+        await self.server.wait_closed()
+
+
 class VirtualRadio:
     """One virtual BLE link: controllers for simulated devices and for hosts that attach."""
 
@@ -237,6 +310,17 @@ class VirtualRadio:
         """An HCI (source, sink) pair for a host in this process: the gateway in tests."""
         controller = self.controller(name)
         return controller, AsyncPipeSink(controller)
+
+    async def pluggable(self, name: str, port: int = 0) -> PluggableController:
+        """Serve one controller of this link over TCP on loopback (H4, as Bumble's tcp-server),
+        to be unplugged at will; port 0 picks a free one."""
+        controller = self.controller(name)
+        connections: set[asyncio.Transport] = set()
+        server = await asyncio.get_running_loop().create_server(
+            lambda: _TcpHost(controller, connections), "127.0.0.1", port
+        )
+        bound = server.sockets[0].getsockname()[1]
+        return PluggableController(controller, server, bound, connections)
 
     async def export(self, spec: str, name: str = "exported") -> ExportedController:
         """Serve one controller of this link over an HCI transport, e.g. `tcp-server:_:9002`."""

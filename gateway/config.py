@@ -513,7 +513,7 @@ def summarise(config: GatewayConfig) -> dict[str, Any]:
             {"id": d.id, "model": d.model.value, "address": d.address, "name": d.name}
             for d in config.pool
         ],
-        "ble": {"backend": config.ble.backend, "bumble_transport": config.ble.bumble_transport},
+        "ble": config.ble.model_dump(),
         "link": config.link.model_dump(),
         "outbox": {"path": str(config.outbox.path), "max_bytes": config.outbox.max_bytes},
         "http": config.http.model_dump(),

@@ -166,6 +166,23 @@ class GatewayCollector(Collector):
         for device_id, count in sorted(Counter(o.manager.possible_spoofs.values()).items()):
             spoofs.add_metric([device_id], count)
         yield spoofs
+        yield from self._adapters()
+
+    def _adapters(self) -> Iterable[Metric]:
+        links = GaugeMetricFamily(
+            "bluewatch_adapter_links", "links held (connecting or connected)", labels=["adapter"]
+        )
+        limit = GaugeMetricFamily(
+            "bluewatch_adapter_link_limit", "links the adapter may hold", labels=["adapter"]
+        )
+        up = GaugeMetricFamily(
+            "bluewatch_adapter_up", "1 while the adapter is present", labels=["adapter"]
+        )
+        for load in self.observed.manager.adapter_loads():
+            links.add_metric([load.name], load.links)
+            limit.add_metric([load.name], load.link_limit)
+            up.add_metric([load.name], 1 if load.present else 0)
+        yield from (links, limit, up)
 
     def _sinks(self) -> Iterable[Metric]:
         delivered = CounterMetricFamily(

@@ -60,7 +60,13 @@ class BumbleStack:
         # Only one LE Create Connection may be pending per controller (Core Vol 4 E 7.8.12).
         self.connect_lock = asyncio.Lock()
         self._addresses: dict[str, hci.Address] = {}
+        # True once the transport has ended: the controller is gone with every link it held.
+        self.lost = False
+        self._closing = False
+        self._lost_callbacks: list[Callable[[], None]] = []
         device.on(device.EVENT_ADVERTISEMENT, self._on_advertisement)
+        if transport is not None:
+            transport.source.terminated.add_done_callback(self._on_terminated)
 
     @classmethod
     async def open(
@@ -94,7 +100,29 @@ class BumbleStack:
         await device.power_on()
         return cls(device, transport)
 
+    def on_lost(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the controller is gone (at once if it already is)."""
+        if self.lost:
+            callback()
+        else:
+            self._lost_callbacks.append(callback)
+
+    def _on_terminated(self, _: asyncio.Future[None]) -> None:
+        if self._closing:
+            return  # our own close, not a controller gone
+        logger.warning("the controller's transport ended: its links are gone")
+        self.lost = True
+        callbacks, self._lost_callbacks = self._lost_callbacks, []
+        for callback in callbacks:
+            callback()
+
     async def close(self) -> None:
+        self._closing = True
+        if self.lost:
+            # Nothing answers HCI commands any more: a disconnect or reset would wait forever.
+            if self._transport is not None:
+                await self._transport.close()
+            return
         for connection in list(self.device.connections.values()):
             try:
                 # Bounded: Bumble waits for the controller's answer without a deadline.

@@ -1,62 +1,168 @@
-"""Build bleak scanners and clients for the configured backend: BlueZ, or Bumble over HCI."""
+"""Build bleak scanners and clients for the configured backend and adapters: BlueZ, or Bumble."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Self
 
 from bleak import BleakScanner
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.ble.bonds import PrivateKeyStore
 from gateway.ble.bumble_backend import BumbleClient, BumbleScanner
 from gateway.ble.bumble_stack import BumbleStack
 
+# No HCI command reports how many LE links a controller holds: it refuses the next one with
+# "Connection Limit Exceeded" (0x09). Seven is Bluetooth's piconet limit of active peripherals
+# (Core Vol 2 B 1.1), which many USB controllers still apply to LE links; set yours from its
+# datasheet or from where it starts refusing.
+DEFAULT_LINKS_PER_ADAPTER = 7
+
 
 class BleSettings(BaseModel):
-    """`ble.*` configuration: which stack bleak runs on."""
+    """`ble.*` configuration: which stack bleak runs on, through which adapters."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     backend: Literal["bluez", "bumble"] = "bluez"
     # A Bumble transport: `tcp-client:127.0.0.1:9002` (a simulated fleet), `usb:0` (a USB HCI
-    # dongle on a machine without BlueZ), `unix:/path`...
+    # dongle on a machine without BlueZ), `unix:/path`... The one-adapter form of `adapters`.
     bumble_transport: str | None = None
+    # Several adapters: BlueZ adapter names (`hci0`, `hci1`), or Bumble transports. Empty on
+    # BlueZ: BlueZ's default adapter.
+    adapters: tuple[str, ...] = ()
+    links_per_adapter: int = Field(default=DEFAULT_LINKS_PER_ADAPTER, ge=1, le=64)
 
     @model_validator(mode="after")
     def _transport_for_bumble(self) -> Self:
-        if self.backend == "bumble" and not self.bumble_transport:
+        if self.backend == "bumble" and not (self.bumble_transport or self.adapters):
             raise ValueError(
                 "ble.backend = 'bumble' needs ble.bumble_transport (e.g. tcp-client:127.0.0.1:9002)"
+                " or ble.adapters (a list of transports)"
             )
+        if self.bumble_transport and self.adapters:
+            raise ValueError("give ble.bumble_transport or ble.adapters, not both")
+        if self.backend == "bluez" and self.bumble_transport:
+            raise ValueError("ble.bumble_transport is for ble.backend = 'bumble'")
+        if len(set(self.adapters)) != len(self.adapters):
+            raise ValueError("ble.adapters lists an adapter twice")
         return self
 
+    def adapter_names(self) -> tuple[str, ...]:
+        """The adapters to open: names on BlueZ (none: the default), transports on Bumble."""
+        if self.bumble_transport:
+            return (self.bumble_transport,)
+        return self.adapters
 
-class BleakFactory:
-    """Owns the process's one Bumble stack (if any) and hands bleak the right backend."""
 
-    def __init__(self, stack: BumbleStack | None = None) -> None:
-        self.stack = stack
+@dataclass
+class Adapter:
+    """One controller the gateway connects through, and whether it is still there."""
 
-    @classmethod
-    async def open(cls, settings: BleSettings, key_store: Path | None = None) -> BleakFactory:
-        """The factory for `settings`; bonds kept in `key_store` (Bumble), or in memory only
-        when None. BlueZ keeps its bonds itself (/var/lib/bluetooth)."""
-        if settings.backend == "bluez":
-            return cls()
-        assert settings.bumble_transport is not None  # checked by BleSettings
-        keys = None if key_store is None else PrivateKeyStore.open(key_store)
-        return cls(await BumbleStack.open(settings.bumble_transport, key_store=keys))
+    name: str
+    link_limit: int = DEFAULT_LINKS_PER_ADAPTER
+    # None on BlueZ: bleak selects the adapter by name (`bluez_name`, or BlueZ's default).
+    stack: BumbleStack | None = None
+    bluez_name: str | None = None
+    # Set once the controller has gone (a USB dongle pulled, its transport closed).
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
 
     def backend_kwargs(self, *, client: bool) -> dict[str, Any]:
         """Keyword arguments for BleakScanner, BleakClient or bleak-retry-connector."""
-        if self.stack is None:
-            return {}
-        return {"backend": BumbleClient if client else BumbleScanner, "bumble_stack": self.stack}
+        if self.stack is not None:
+            backend = BumbleClient if client else BumbleScanner
+            return {"backend": backend, "bumble_stack": self.stack}
+        if self.bluez_name is not None:
+            return {"bluez": {"adapter": self.bluez_name}}
+        return {}
 
     def scanner(self, **kwargs: Any) -> BleakScanner:
         return BleakScanner(**kwargs, **self.backend_kwargs(client=False))
 
+
+class BleakFactory:
+    """Owns the process's adapters (a Bumble stack each on Bumble) and hands bleak the backend."""
+
+    def __init__(self, adapters: Sequence[Adapter]) -> None:
+        if not adapters:
+            raise ValueError("at least one adapter")
+        self.adapters = tuple(adapters)
+
+    @classmethod
+    def bluez(cls) -> BleakFactory:
+        """BlueZ's default adapter, whichever it is."""
+        return cls([Adapter("default")])
+
+    @classmethod
+    def bumble(
+        cls, *stacks: BumbleStack, link_limit: int = DEFAULT_LINKS_PER_ADAPTER
+    ) -> BleakFactory:
+        """Stacks already attached, named `bumble0`, `bumble1`..., each watched for its loss."""
+        return cls(
+            [
+                _watched(Adapter(f"bumble{index}", link_limit, stack))
+                for index, stack in enumerate(stacks)
+            ]
+        )
+
+    @classmethod
+    async def open(cls, settings: BleSettings, key_store: Path | None = None) -> BleakFactory:
+        """The factory for `settings`; on Bumble, each adapter's bonds kept in a key store
+        beside `key_store` (`key_store_for`), or in memory only when None. BlueZ keeps its
+        bonds itself (/var/lib/bluetooth), per adapter too."""
+        limit = settings.links_per_adapter
+        names = settings.adapter_names()
+        if settings.backend == "bluez":
+            if not names:
+                return cls([Adapter("default", limit)])
+            return cls([Adapter(name, limit, bluez_name=name) for name in names])
+        adapters: list[Adapter] = []
+        try:
+            for index, name in enumerate(names):
+                keys = None
+                if key_store is not None:
+                    keys = PrivateKeyStore.open(key_store_for(key_store, index, name))
+                stack = await BumbleStack.open(name, key_store=keys)
+                adapters.append(_watched(Adapter(name, limit, stack)))
+        except BaseException:
+            await cls._close_all(adapters)
+            raise
+        return cls(adapters)
+
+    @property
+    def first(self) -> Adapter:
+        """The adapter for one-off work (`bluewatch read`): the first configured."""
+        return self.adapters[0]
+
     async def close(self) -> None:
-        if self.stack is not None:
-            await self.stack.close()
+        await self._close_all(self.adapters)
+
+    @staticmethod
+    async def _close_all(adapters: Sequence[Adapter]) -> None:
+        for adapter in adapters:
+            if adapter.stack is not None:
+                await adapter.stack.close()
+
+
+def key_store_for(key_store: Path, index: int, name: str) -> Path:
+    """Each adapter's key store: the first adapter's is `key_store` itself (a gateway with one
+    adapter keeps the file it always had), the others' are named after their transport.
+
+    Each controller has its own identity address, and a wearable stores its bond under the
+    address of the central it paired with: as on BlueZ, bonds are per adapter, so a device that
+    moves to another adapter bonds again there on first use.
+    """
+    if index == 0:
+        return key_store
+    return key_store.with_name(f"{key_store.stem}-{re.sub(r'[^A-Za-z0-9]+', '-', name)}.json")
+
+
+def _watched(adapter: Adapter) -> Adapter:
+    """Mark `adapter` lost when its Bumble transport ends (the dongle or the link went away)."""
+    assert adapter.stack is not None
+    adapter.stack.on_lost(adapter.lost.set)
+    return adapter

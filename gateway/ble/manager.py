@@ -9,6 +9,10 @@ model serves a service only encrypted are bonded on first use and encrypted on e
 before anything is read from them. Connections go through
 bleak-retry-connector with a limited number of connection slots; devices that were lost get
 the next free slot before devices never seen, so an officer's vest comes back first.
+
+With several adapters, every adapter scans, and each device connects through the one with a
+free link slot that hears it best (gateway/ble/placement.py). When an adapter goes, its devices'
+links are dropped at once and they connect again through the others.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ import itertools
 import logging
 import random
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
@@ -32,8 +37,9 @@ from bleak_retry_connector import establish_connection
 
 from gateway.backoff import BLE_HELD_ELSEWHERE, BLE_RECONNECT, BackoffPolicy
 from gateway.ble.bonds import Bindings, BondRefusedError
-from gateway.ble.factory import BleakFactory
+from gateway.ble.factory import Adapter, BleakFactory
 from gateway.ble.link import LinkHealth, LinkState
+from gateway.ble.placement import AdapterLoad, Heard, choose_adapter, heard_recently, settled
 from gateway.ble.pmd_link import PmdLink
 from gateway.ble.pmd_session import PmdSession, Problem, SessionState, StartedStream, WantedStream
 from gateway.ble.strangers import PossibleSpoofs, UnknownAdvertisers
@@ -51,9 +57,13 @@ from sensors.pmd import PMD_DATA_UUID, MeasurementType
 from sensors.profiles import Property
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # bleak-retry-connector retries within one call; a few attempts there, then our own backoff.
 CONNECT_ATTEMPTS_PER_ROUND = 2
+# How soon a device that no adapter can take (every one that hears it is full) looks again: a
+# slot frees when another device's link drops, which nothing announces to the waiting device.
+PLACEMENT_RETRY_S = 0.25
 
 
 # (device, characteristic uuid, payload, gateway receive time in ns since the epoch)
@@ -85,6 +95,10 @@ def _ignore_broadcast(device: DeviceRef, data: bytes, received_ns: int) -> None:
 
 class PmdSessionError(BleakError):
     """The PMD handshake could not complete on this link (MTU refused, no answer): reconnect."""
+
+
+class AdapterLostError(BleakError):
+    """The adapter went away while a device was connecting through it: try another."""
 
 
 class PrioritySlots:
@@ -127,7 +141,19 @@ class ManagedDevice:
     ref: DeviceRef
     health: LinkHealth
     seen: asyncio.Event = field(default_factory=asyncio.Event)
+    # The last advertisement heard of it, by any adapter.
     ble_device: BLEDevice | None = None
+    # Each adapter's own view of it: bleak's device (on BlueZ, a D-Bus path under that adapter)
+    # and its signal there.
+    seen_by: dict[str, BLEDevice] = field(default_factory=dict)
+    heard: dict[str, Heard] = field(default_factory=dict)
+    # When the first of `heard`'s readings came (None while it is empty).
+    first_heard_at: float | None = None
+    # The adapter whose link slot it holds (connecting or connected), and the one it last held.
+    adapter: str | None = None
+    previous_adapter: str | None = None
+    # Set when the current link is gone: the peer or the stack said so, or the adapter went.
+    link_gone: asyncio.Event | None = None
     client: BleakClient | None = None
     ever_connected: bool = False
     boot_count: int | None = None
@@ -198,6 +224,9 @@ class DeviceManager:
         self._lost_after_s = lost_after_s
         self._pool = tuple(pool)
         self._group: asyncio.TaskGroup | None = None
+        self.adapters = {adapter.name: adapter for adapter in factory.adapters}
+        # Link slots held per adapter, by devices connecting or connected through it.
+        self.links: Counter[str] = Counter()
         self.devices = {
             ref.device_id: ManagedDevice(ref, LinkHealth(stale_after_s, lost_after_s))
             for ref in devices
@@ -214,7 +243,8 @@ class DeviceManager:
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
-            group.create_task(self._scan(), name="ble-scanner")
+            for adapter in self.adapters.values():
+                group.create_task(self._scan(adapter), name=f"ble-scanner-{adapter.name}")
             group.create_task(self._grade_links(), name="link-grader")
             for managed in self.devices.values():
                 self._start(group, managed)
@@ -281,28 +311,65 @@ class DeviceManager:
 
     # --- discovery --------------------------------------------------------------------------
 
-    async def _scan(self) -> None:
+    def adapter_loads(self) -> list[AdapterLoad]:
+        """Every adapter with the link slots it holds, in configuration order."""
+        return [
+            AdapterLoad(a.name, self.links[a.name], a.link_limit, not a.lost.is_set())
+            for a in self.adapters.values()
+        ]
+
+    async def _scan(self, adapter: Adapter) -> None:
+        """Scan through one adapter until it goes (then drop its links) or until cancelled."""
         # Only advertisers of the roster's models are reported: a vehicle parked at a gym hears
         # dozens of straps, and the scanner filters them in the controller where it can.
         profiles = [m.ref.profile for m in self.devices.values()] + list(self._pool)
         advertised = sorted({uuid for profile in profiles for uuid in profile.advertised_services})
-        scanner = self._factory.scanner(
-            detection_callback=self._on_advertisement, service_uuids=advertised
-        )
-        await scanner.start()
-        try:
-            await asyncio.Event().wait()  # scanning until cancelled
-        finally:
-            await scanner.stop()
 
-    def _on_advertisement(self, device: BLEDevice, advertisement: AdvertisementData) -> None:
+        def on_advertisement(device: BLEDevice, advertisement: AdvertisementData) -> None:
+            self._on_advertisement(adapter.name, device, advertisement)
+
+        scanner = adapter.scanner(detection_callback=on_advertisement, service_uuids=advertised)
+        if not adapter.lost.is_set():
+            await scanner.start()
+            try:
+                await adapter.lost.wait()
+            except asyncio.CancelledError:
+                await scanner.stop()
+                raise
+        # A gone adapter's scanner is not stopped: nothing would answer the command.
+        self._on_adapter_lost(adapter)
+
+    def _on_adapter_lost(self, adapter: Adapter) -> None:
+        moving = [m for m in self.devices.values() if m.adapter == adapter.name]
+        logger.error(
+            "adapter %s is gone; %d device(s) connect again through the others",
+            adapter.name, len(moving),
+        )  # fmt: skip
+        for managed in self.devices.values():
+            # What it heard no longer counts for placement.
+            managed.heard.pop(adapter.name, None)
+            managed.seen_by.pop(adapter.name, None)
+        for managed in moving:
+            if managed.link_gone is not None:
+                managed.link_gone.set()
+
+    def _on_advertisement(
+        self, adapter: str, device: BLEDevice, advertisement: AdvertisementData
+    ) -> None:
         address, name = device.address.upper(), advertisement.local_name
         for managed in self.devices.values():
             if managed.recognises(address, name):
                 if managed.name is None:
                     managed.name = name
                 managed.ble_device = device
-                managed.health.rssi_dbm = advertisement.rssi
+                managed.seen_by[adapter] = device
+                now = self._monotonic()
+                if not managed.heard:
+                    managed.first_heard_at = now
+                managed.heard[adapter] = Heard(advertisement.rssi, now)
+                if managed.adapter in (None, adapter):
+                    # The signal of the link it has, or of the best chance of one.
+                    managed.health.rssi_dbm = advertisement.rssi
                 managed.seen.set()
                 self._broadcast(managed, advertisement)
                 return
@@ -367,45 +434,101 @@ class DeviceManager:
         while True:
             await managed.seen.wait()
             managed.seen.clear()
-            lost = asyncio.Event()
+            now = self._monotonic()
+            loads = self.adapter_loads()
+            present = [load.name for load in loads if load.present]
+            if not settled(managed.heard, present, managed.first_heard_at, now):
+                continue  # until heard again (by another adapter, or later)
+            name = choose_adapter(managed.heard, loads, now, managed.previous_adapter)
+            if name is None:
+                if heard_recently(managed.heard, now):
+                    await asyncio.sleep(PLACEMENT_RETRY_S)  # for a free slot
+                    managed.seen.set()
+                continue  # otherwise until it is heard again
+            adapter = self.adapters[name]
+            # The slot is taken before the first await: two devices cannot both take the last.
+            self.links[name] += 1
+            managed.adapter = name
             try:
-                async with self._slots.acquire(priority=0 if managed.ever_connected else 1):
-                    client = await self._connect(managed, lost)
-                await self._subscribe(managed, client)
-                await self._start_streams(managed, client)
-            except (BleakError, TimeoutError, OSError) as exc:
-                if isinstance(exc, BondRefusedError) and managed.ble_device is not None:
-                    self._possible_spoof(
-                        managed.ble_device.address.upper(), managed, "cannot prove its bond"
-                    )
+                delay = await self._connect_and_stream(managed, adapter, attempt + 1)
+            finally:
+                self.links[name] -= 1
+                managed.adapter = None
+                managed.previous_adapter = name
+                managed.link_gone = None
+            if delay is None:
+                attempt = 0
+            else:
                 attempt += 1
-                delay = self._retry_delay(managed, exc, attempt)
-                await self._disconnect(managed)
                 await asyncio.sleep(delay)
-                if managed.ble_device is not None:
-                    managed.seen.set()  # retry the device last heard without waiting to hear it
-                continue
-            if managed.health.held_elsewhere:
-                managed.health.held_elsewhere = False
-                logger.info(
-                    "%s: connected; no longer held by another central", managed.ref.device_id
-                )
-            if managed.address is None and managed.ble_device is not None:
-                self._bind(managed, managed.ble_device.address.upper())
-            if managed.ever_connected:
-                managed.health.reconnects += 1
-            managed.ever_connected = True
-            attempt = 0
-            logger.info("%s: connected and subscribed", managed.ref.device_id)
-            await self._while_connected(managed, lost)
-            managed.health.connected = False
-            managed.client = None
-            if managed.pmd is not None:
-                managed.pmd.link_lost()
-                managed.pmd = None
-            logger.warning("%s: disconnected", managed.ref.device_id)
             if managed.ble_device is not None:
-                managed.seen.set()  # try the last known device at once
+                # Retry the device last heard (or try it again at once after a drop) without
+                # waiting to hear it.
+                managed.seen.set()
+
+    async def _connect_and_stream(
+        self, managed: ManagedDevice, adapter: Adapter, attempt: int
+    ) -> float | None:
+        """Connect through `adapter` and stream until the link drops; on a failure, the delay
+        before the next try."""
+        lost = asyncio.Event()
+        managed.link_gone = lost
+        try:
+            async with self._slots.acquire(priority=0 if managed.ever_connected else 1):
+                client = await self._unless_gone(adapter, self._connect(managed, adapter, lost))
+            await self._unless_gone(adapter, self._subscribe(managed, client))
+            await self._unless_gone(adapter, self._start_streams(managed, client))
+        except AdapterLostError as exc:
+            logger.warning("%s: %s; connecting through another", managed.ref.device_id, exc)
+            await self._disconnect(managed)
+            return 0.0  # not the device's fault: no backoff
+        except (BleakError, TimeoutError, OSError) as exc:
+            if isinstance(exc, BondRefusedError) and managed.ble_device is not None:
+                self._possible_spoof(
+                    managed.ble_device.address.upper(), managed, "cannot prove its bond"
+                )
+            delay = self._retry_delay(managed, exc, attempt)
+            await self._disconnect(managed)
+            return delay
+        if managed.health.held_elsewhere:
+            managed.health.held_elsewhere = False
+            logger.info("%s: connected; no longer held by another central", managed.ref.device_id)
+        if managed.address is None and managed.ble_device is not None:
+            self._bind(managed, managed.ble_device.address.upper())
+        if managed.ever_connected:
+            managed.health.reconnects += 1
+        managed.ever_connected = True
+        logger.info("%s: connected and subscribed through %s", managed.ref.device_id, adapter.name)
+        await self._while_connected(managed, lost)
+        managed.health.connected = False
+        managed.client = None
+        if managed.pmd is not None:
+            managed.pmd.link_lost()
+            managed.pmd = None
+        logger.warning("%s: disconnected", managed.ref.device_id)
+        # What was heard before the link says nothing of where the device is now: it is placed
+        # again when next heard, so a device gone for good does not take back its slot from one
+        # waiting for it.
+        managed.heard.clear()
+        managed.first_heard_at = None
+        return None
+
+    @staticmethod
+    async def _unless_gone(adapter: Adapter, work: Awaitable[T]) -> T:
+        """`work`'s result, unless the adapter goes first: then AdapterLostError, `work`
+        cancelled (a request to a vanished controller would wait for its full timeout)."""
+        task = asyncio.ensure_future(work)
+        gone = asyncio.ensure_future(adapter.lost.wait())
+        try:
+            await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if task.cancelled():
+            raise AdapterLostError(f"adapter {adapter.name} is gone")
+        return task.result()
 
     def _bind(self, managed: ManagedDevice, address: str) -> None:
         """Bind a name-only device to the address it connected at, for good."""
@@ -505,16 +628,20 @@ class DeviceManager:
             return None
         return managed.pmd.session.started.get(measurement)
 
-    async def _connect(self, managed: ManagedDevice, lost: asyncio.Event) -> BleakClient:
-        assert managed.ble_device is not None
+    async def _connect(
+        self, managed: ManagedDevice, adapter: Adapter, lost: asyncio.Event
+    ) -> BleakClient:
+        ble_device = managed.seen_by.get(adapter.name)
+        if ble_device is None:
+            raise AdapterLostError(f"adapter {adapter.name} no longer hears the device")
         client = await establish_connection(
             BleakClient,
-            managed.ble_device,
+            ble_device,
             managed.ref.device_id,
             disconnected_callback=lambda _: lost.set(),
             max_attempts=CONNECT_ATTEMPTS_PER_ROUND,
             services=list(managed.ref.profile.service_uuids),
-            **self._factory.backend_kwargs(client=True),
+            **adapter.backend_kwargs(client=True),
         )
         managed.client = client
         if managed.ref.profile.bonds:
@@ -556,7 +683,10 @@ class DeviceManager:
     async def _disconnect(self, managed: ManagedDevice) -> None:
         client, managed.client = managed.client, None
         managed.health.connected = False
-        if client is not None:
+        # The client belongs to the adapter the device holds, or held last. Through a gone
+        # adapter the link is already gone, and nothing would answer a disconnect.
+        name = managed.adapter or managed.previous_adapter
+        if client is not None and not (name is not None and self.adapters[name].lost.is_set()):
             try:
                 await client.disconnect()
             except (BleakError, TimeoutError, OSError):

@@ -117,7 +117,7 @@ async def read(args: argparse.Namespace, io: Streams) -> int:
 async def read_with(factory: BleakFactory, address: str, seconds: float, io: Streams) -> int:
     """`bluewatch read` on an open BLE stack (tests run it in-process)."""
     device = await BleakScanner.find_device_by_address(
-        address, timeout=FIND_TIMEOUT_S, **factory.backend_kwargs(client=False)
+        address, timeout=FIND_TIMEOUT_S, **factory.first.backend_kwargs(client=False)
     )
     if device is None:
         io.stderr.write(f"bluewatch read: {address} not heard within {FIND_TIMEOUT_S:g} s\n")
@@ -126,7 +126,7 @@ async def read_with(factory: BleakFactory, address: str, seconds: float, io: Str
     async with BleakClient(
         device,
         disconnected_callback=lambda _: lost.set(),
-        **factory.backend_kwargs(client=True),
+        **factory.first.backend_kwargs(client=True),
     ) as client:
         if any(service.uuid in ENCRYPTED_SERVICES for service in client.services):
             await client.pair()

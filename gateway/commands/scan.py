@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections import Counter
+from contextlib import AsyncExitStack
 
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
@@ -20,15 +22,20 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser = commands.add_parser(
         "scan",
         help="list the BLE devices heard",
-        description="Scan and print one JSON line per device heard: address, name, RSSI, "
-        "advertised service UUIDs, and the device model when it matches a known profile.",
+        description="Scan through every adapter and print one JSON line per device heard: "
+        "address, name, best RSSI and the RSSI at each adapter, advertised service UUIDs, and "
+        "the device model when it matches a known profile; then one line per adapter: the "
+        "devices it heard, those it hears best, its link limit.",
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="how long to listen")
     add_ble_options(parser)
     parser.set_defaults(handler=run)
 
 
-def describe(device: BLEDevice, advertisement: AdvertisementData) -> dict[str, object]:
+def describe(
+    device: BLEDevice, advertisement: AdvertisementData, heard_by: dict[str, int]
+) -> dict[str, object]:
+    """One device line; `heard_by` is the RSSI at each adapter that heard it."""
     profile = profile_for_advertisement(
         advertisement.service_uuids,
         advertisement.local_name,
@@ -37,7 +44,8 @@ def describe(device: BLEDevice, advertisement: AdvertisementData) -> dict[str, o
     return {
         "address": device.address,
         "name": advertisement.local_name,
-        "rssi": advertisement.rssi,
+        "rssi": max(heard_by.values()),
+        "adapters": heard_by,
         "service_uuids": advertisement.service_uuids,
         "model": profile.model.value if profile else None,
     }
@@ -46,13 +54,40 @@ def describe(device: BLEDevice, advertisement: AdvertisementData) -> dict[str, o
 async def scan(args: argparse.Namespace, io: Streams) -> int:
     factory = await BleakFactory.open(ble_settings(args))
     try:
-        async with factory.scanner() as scanner:
-            await asyncio.sleep(args.seconds)
-            found = scanner.discovered_devices_and_advertisement_data.values()
-        for device, advertisement in sorted(found, key=lambda pair: pair[0].address):
-            io.stdout.write(json.dumps(describe(device, advertisement)) + "\n")
+        return await scan_with(factory, args.seconds, io)
     finally:
         await factory.close()
+
+
+async def scan_with(factory: BleakFactory, seconds: float, io: Streams) -> int:
+    """Listen through every adapter at once; print a line per device heard, then one per
+    adapter with its load: the devices it heard, and those it hears best (where the gateway
+    would place them, slots permitting)."""
+    found: dict[str, tuple[BLEDevice, AdvertisementData]] = {}
+    heard_by: dict[str, dict[str, int]] = {}
+    async with AsyncExitStack() as stack:
+        scanners = [
+            (adapter.name, await stack.enter_async_context(adapter.scanner()))
+            for adapter in factory.adapters
+        ]
+        await asyncio.sleep(seconds)
+        for name, scanner in scanners:
+            for address, (device, ad) in scanner.discovered_devices_and_advertisement_data.items():
+                found.setdefault(address, (device, ad))
+                heard_by.setdefault(address, {})[name] = ad.rssi
+    best = Counter(max(levels, key=lambda name: levels[name]) for levels in heard_by.values())
+    for address in sorted(found):
+        device, advertisement = found[address]
+        io.stdout.write(json.dumps(describe(device, advertisement, heard_by[address])) + "\n")
+    for adapter in factory.adapters:
+        line = {
+            "adapter": adapter.name,
+            "present": not adapter.lost.is_set(),
+            "heard": sum(adapter.name in levels for levels in heard_by.values()),
+            "best_for": best[adapter.name],
+            "link_limit": adapter.link_limit,
+        }
+        io.stdout.write(json.dumps(line) + "\n")
     return EXIT_OK
 
 

@@ -17,16 +17,14 @@ def bluewatch(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[st
 
 def test_scan_and_read_a_simulated_fleet_over_tcp() -> None:
     fleet = start_fleet(officers=2, scenario="patrol-shift")
-    transport = [
-        "--ble-backend",
-        "bumble",
-        "--bumble-transport",
-        f"tcp-client:127.0.0.1:{fleet.port}",
-    ]
+    fleet_transport = f"tcp-client:127.0.0.1:{fleet.port}"
+    transport = ["--ble-backend", "bumble", "--bumble-transport", fleet_transport]
     try:
         scan = bluewatch("scan", "--seconds", "2", *transport)
         assert scan.returncode == 0, scan.stderr
-        heard = {row["address"]: row for row in map(json.loads, scan.stdout.splitlines())}
+        rows = [json.loads(line) for line in scan.stdout.splitlines()]
+        heard = {row["address"]: row for row in rows if "address" in row}
+        assert [row["adapter"] for row in rows if "adapter" in row] == [fleet_transport]
         for entry in fleet.roster:
             for device in entry["devices"]:
                 assert heard[device["address"]]["model"] == device["model"]

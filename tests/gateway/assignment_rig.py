@@ -33,7 +33,7 @@ def pool_ref(device_id: str, officer_id: str) -> DeviceRef:
 def manager() -> DeviceManager:
     return DeviceManager(
         [],
-        BleakFactory(),
+        BleakFactory.bluez(),
         lambda *_: None,
         stale_after_s=5,
         lost_after_s=20,

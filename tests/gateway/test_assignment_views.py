@@ -38,7 +38,7 @@ address = "c4:00:00:00:00:07"
 async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
     path = tmp_path / "gateway.toml"
     path.write_text(CONFIG.format(outbox=tmp_path / "outbox.sqlite3"))
-    wired = await build(load_config(path), [], factory=BleakFactory())
+    wired = await build(load_config(path), [], factory=BleakFactory.bluez())
     yield wired
     await wired.outbox.close()
     wired.assignment_store.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.ble.factory import DEFAULT_LINKS_PER_ADAPTER
 from gateway.cli import run
 from gateway.config import (
     ConfigError,
@@ -259,3 +260,39 @@ def test_a_configuration_without_a_pool_keeps_its_hash(tmp_path: Path) -> None:
     plain = load_config(write(tmp_path, GOOD))
     assert config_hash(plain) == hash_before_later_settings(plain)
     assert config_hash(load_config(write(tmp_path, GOOD + POOL))) != config_hash(plain)
+
+
+def test_several_adapters_and_their_link_limit(tmp_path: Path) -> None:
+    bluez = GOOD.replace(
+        'backend = "bumble"\nbumble_transport = "tcp-client:127.0.0.1:9002"',
+        'adapters = ["hci0", "hci1"]\nlinks_per_adapter = 5',
+    )
+    config = load_config(write(tmp_path, bluez))
+    assert config.ble.backend == "bluez"
+    assert config.ble.adapter_names() == ("hci0", "hci1")
+    assert config.ble.links_per_adapter == 5
+    transports = GOOD.replace(
+        'bumble_transport = "tcp-client:127.0.0.1:9002"',
+        'adapters = ["usb:0", "usb:1"]',
+    )
+    config = load_config(write(tmp_path, transports))
+    assert config.ble.adapter_names() == ("usb:0", "usb:1")
+    assert config.ble.links_per_adapter == DEFAULT_LINKS_PER_ADAPTER
+    assert load_config(write(tmp_path, GOOD)).ble.adapter_names() == ("tcp-client:127.0.0.1:9002",)
+
+
+@pytest.mark.parametrize(
+    ("ble", "problem"),
+    [
+        ('bumble_transport = "usb:0"\nadapters = ["usb:1"]', "not both"),
+        ('adapters = ["hci0", "hci0"]', "twice"),
+        ('backend = "bluez"\nbumble_transport = "usb:0"', "for ble.backend = 'bumble'"),
+        ("links_per_adapter = 0", "ble.links_per_adapter"),
+    ],
+)
+def test_adapter_settings_that_cannot_work_are_refused(
+    tmp_path: Path, ble: str, problem: str
+) -> None:
+    text = GOOD.replace('backend = "bumble"\nbumble_transport = "tcp-client:127.0.0.1:9002"', ble)
+    with pytest.raises(ConfigError, match=problem):
+        load_config(write(tmp_path, text))

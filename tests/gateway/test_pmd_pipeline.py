@@ -154,7 +154,7 @@ async def test_a_held_sensor_is_said_once_and_its_advertised_heart_rate_is_used(
     now = [0.0]
     manager = DeviceManager(
         [DeviceRef(UNIT, "o1", "o1-h10", DeviceModel.POLAR_H10, address="A0:9E:1A:00:00:01")],
-        BleakFactory(),
+        BleakFactory.bluez(),
         lambda ref, uuid, data, t: None,
         stale_after_s=5,
         lost_after_s=20,
@@ -172,6 +172,7 @@ async def test_a_held_sensor_is_said_once_and_its_advertised_heart_rate_is_used(
             sensor_contact=True, frame_counter=counter, fast_hr_bpm=bpm, slow_hr_bpm=bpm
         )
         manager._on_advertisement(
+            "default",
             device,
             AdvertisementData(
                 local_name="Polar H10 0A0B0C01",

@@ -28,6 +28,7 @@ PURE_CORE = (
     "gateway.ble.link",
     "gateway.ble.pmd_session",
     "gateway.ble.strangers",
+    "gateway.ble.placement",
     "gateway.acceleration",
     "gateway.vehicle.protocol",
     "gateway.vehicle.track",

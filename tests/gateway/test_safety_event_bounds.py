@@ -131,7 +131,7 @@ async def test_the_counters_are_on_metrics(tmp_path: Path) -> None:
     await run_until_idle(pipeline)
     manager = DeviceManager(
         [vest(1)],
-        BleakFactory(),
+        BleakFactory.bluez(),
         lambda ref, uuid, data, t: None,
         stale_after_s=5,
         lost_after_s=20,

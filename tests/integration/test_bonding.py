@@ -57,7 +57,7 @@ async def running(
     loop = asyncio.get_running_loop()
     manager = DeviceManager(
         roster,
-        BleakFactory(stack),
+        BleakFactory.bumble(stack),
         lambda ref, uuid, data, t: received.append((ref.device_id, uuid, data)),
         stale_after_s=1,
         lost_after_s=3,

@@ -56,7 +56,7 @@ async def test_manager_connects_roster_devices_only_and_reconnects() -> None:
     loop = asyncio.get_running_loop()
     manager = DeviceManager(
         roster,
-        BleakFactory(stack),
+        BleakFactory.bumble(stack),
         lambda ref, uuid, data, t: received.append((ref.device_id, uuid, data)),
         stale_after_s=1,
         lost_after_s=3,
@@ -124,7 +124,7 @@ async def test_a_core_is_read_through_its_own_characteristic_or_its_thermometer(
     loop = asyncio.get_running_loop()
     manager = DeviceManager(
         roster,
-        BleakFactory(stack),
+        BleakFactory.bumble(stack),
         lambda ref, uuid, data, t: received.append((ref.device_id, uuid)),
         stale_after_s=1,
         lost_after_s=3,

@@ -17,7 +17,7 @@ from gateway.alerts.engine import Rule
 from gateway.alerts.model import AlertKind, Severity
 from gateway.app import build
 from gateway.ble.bumble_stack import BumbleStack
-from gateway.ble.factory import BleakFactory
+from gateway.ble.factory import DEFAULT_LINKS_PER_ADAPTER, BleakFactory
 from gateway.config import GatewayConfig
 from sensors import VEST
 from tests.integration.ble_fixtures import add_peripheral
@@ -63,7 +63,7 @@ async def test_gateway_serves_metrics_health_and_notifies_systemd(
     fleet = Fleet(radio, load_scenario("patrol-shift"), officers=2, seed=3, time_scale=1.0)
     await fleet.start()
     stack = await BumbleStack.attach(*radio.host_pipe())
-    gateway = await build(config_for(fleet, tmp_path), [], BleakFactory(stack))
+    gateway = await build(config_for(fleet, tmp_path), [], BleakFactory.bumble(stack))
     stop = asyncio.Event()
     runner = asyncio.create_task(gateway.run(stop))
     ticker = asyncio.create_task(fleet.run(tick_s=0.05))
@@ -82,6 +82,13 @@ async def test_gateway_serves_metrics_health_and_notifies_systemd(
             device = f"{entry.officer_id}-vest"
             labels = f'device="{device}",model="bluewatch-vest",officer="{entry.officer_id}"'
             assert f"bluewatch_device_link_state{{{labels}}} 1.0" in text
+        # One adapter holding the four links, of its default limit.
+        assert 'bluewatch_adapter_links{adapter="bumble0"} 4.0' in text
+        assert (
+            f'bluewatch_adapter_link_limit{{adapter="bumble0"}} {DEFAULT_LINKS_PER_ADAPTER}.0'
+            in text
+        )
+        assert 'bluewatch_adapter_up{adapter="bumble0"} 1.0' in text
         status, body = await asyncio.to_thread(fetch, f"{base}/healthz")
         assert (status, json.loads(body)["ok"]) == (200, True)
         await asyncio.sleep(0.5)
@@ -107,7 +114,7 @@ async def test_a_possible_spoof_is_shown_on_metrics_and_in_the_gateway_row(tmp_p
     vest = next(d for d in fleet.roster()[0].devices if d.model == "bluewatch-vest")
     spoofer = await add_peripheral(radio, VEST, vest.name, "C9:00:00:00:00:09")
     stack = await BumbleStack.attach(*radio.host_pipe())
-    gateway = await build(config_for(fleet, tmp_path), [], BleakFactory(stack))
+    gateway = await build(config_for(fleet, tmp_path), [], BleakFactory.bumble(stack))
     stop = asyncio.Event()
     runner = asyncio.create_task(gateway.run(stop))
     device_id = f"{fleet.roster()[0].officer_id}-vest"
@@ -141,7 +148,7 @@ async def test_dispatch_acknowledges_and_resolves_through_the_authenticated_endp
     config = GatewayConfig.model_validate(
         config_for(fleet, tmp_path).model_dump() | {"dispatch_api": {"token_file": token}}
     )
-    gateway = await build(config, [], BleakFactory(stack))
+    gateway = await build(config, [], BleakFactory.bumble(stack))
     stop = asyncio.Event()
     runner = asyncio.create_task(gateway.run(stop))
     try:
@@ -206,7 +213,7 @@ async def test_the_dispatch_api_can_listen_apart_from_metrics_and_health(tmp_pat
     config = GatewayConfig.model_validate(
         config_for(fleet, tmp_path).model_dump() | {"dispatch_api": {"token": token, "port": 0}}
     )
-    gateway = await build(config, [], BleakFactory(stack))
+    gateway = await build(config, [], BleakFactory.bumble(stack))
     stop = asyncio.Event()
     runner = asyncio.create_task(gateway.run(stop))
     try:

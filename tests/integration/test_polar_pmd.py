@@ -103,7 +103,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[object]:
 
         manager = DeviceManager(
             [] if pooled else [ref],
-            BleakFactory(stack),
+            BleakFactory.bumble(stack),
             submit,
             stale_after_s=2,
             lost_after_s=5,

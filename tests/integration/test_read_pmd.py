@@ -38,7 +38,7 @@ async def test_read_starts_decodes_and_stops_pmd_streams(
     out, err = io.StringIO(), io.StringIO()
     try:
         status = await read_with(
-            BleakFactory(stack), address, 2.5, Streams(io.StringIO(), out, err)
+            BleakFactory.bumble(stack), address, 2.5, Streams(io.StringIO(), out, err)
         )
     finally:
         await stack.close()

@@ -45,7 +45,7 @@ def test_a_spoofer_rotating_addresses_is_remembered_bounded_and_logged_rarely(
     )  # fmt: skip
     manager = DeviceManager(
         [own],
-        BleakFactory(),
+        BleakFactory.bluez(),
         lambda ref, uuid, data, t: None,
         stale_after_s=5,
         lost_after_s=20,

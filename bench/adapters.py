@@ -1,0 +1,273 @@
+"""Several adapters: time to connect a fleet, and failover when a controller is pulled out.
+
+    .venv/bin/python bench/adapters.py [--repeat 5]
+
+The simulated devices run in a child process (`serve` mode) on one virtual radio that serves
+each gateway-side controller over its own HCI TCP connection, as `bluewatch simulate` does; the
+gateway's device manager runs in this process with one Bumble stack per controller. Every
+connected device notifies its heart rate every `--notify-ms`; a device counts as streaming
+when the gateway has received a notification from it.
+
+Cases, each in a fresh pair of processes per run:
+- baseline: every device on one controller (the single-adapter gateway);
+- adapters: the same devices over four controllers, each hearing "its" quarter best. Once all
+  stream, one controller is unplugged (its peers' links drop, its TCP connection closes) and
+  the time until each of its devices streams again through another is measured.
+
+Prints one JSON line per run and a Markdown table of medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from firmware_mocks.devices.gatt import DeviceIdentity
+from firmware_mocks.devices.peripheral import Peripheral
+from firmware_mocks.radio import PluggableController, VirtualRadio
+from gateway.ble.bumble_stack import BumbleStack
+from gateway.ble.factory import BleakFactory
+from gateway.ble.manager import DeviceManager
+from gateway.domain import DeviceRef, UnitRef
+from sensors import VEST, DeviceModel, HeartRateMeasurement
+
+UNIT = UnitRef("bench", "car-1")
+# Generous: on a loaded machine a single controller takes minutes to connect 64 devices.
+RUN_TIMEOUT_S = 300.0
+# What the controller a device is placed near hears it at, and the others: the vehicle's
+# quarters, a few dB of spread each, so that the lost controller's devices spread by signal.
+NEAR_DBM, FAR_DBM, SPREAD_DB = -50, -70, 8
+
+
+def address(index: int) -> str:
+    return f"D1:00:00:00:{index // 256:02X}:{index % 256:02X}"
+
+
+def rssi_table(controllers: int, devices: int, seed: int) -> list[list[int]]:
+    """`[c][d]`: how controller `c` hears device `d`; device d is nearest controller d % c."""
+    rng = random.Random(seed)
+    return [
+        [
+            (NEAR_DBM if d % controllers == c else FAR_DBM) - rng.randrange(SPREAD_DB)
+            for d in range(devices)
+        ]
+        for c in range(controllers)
+    ]
+
+
+async def serve(controllers: int, devices: int, notify_ms: float, seed: int) -> None:
+    """The fleet: devices notifying while connected; `unplug N` on stdin pulls controller N."""
+    radio = VirtualRadio()
+    vests = []
+    for index in range(devices):
+        identity = DeviceIdentity("bench", "bench", f"A{index}", "1", "1", "1")
+        vest = Peripheral(radio.device(f"BW-Vest-A{index:04d}", address(index)), VEST, identity)
+        await vest.power_on()
+        vests.append(vest)
+    plugged: list[PluggableController] = []
+    for c, heard in enumerate(rssi_table(controllers, devices, seed)):
+        controller = await radio.pluggable(f"adapter{c}")
+        controller.controller.rssi_from = {address(d): level for d, level in enumerate(heard)}
+        plugged.append(controller)
+    print(json.dumps({"ports": [c.port for c in plugged]}), flush=True)
+
+    async def notify_forever() -> None:
+        value = HeartRateMeasurement(heart_rate_bpm=70).encode()
+        while True:
+            for vest in vests:
+                await vest.notify(HeartRateMeasurement.UUID, value)
+            await asyncio.sleep(notify_ms / 1000)
+
+    notifier = asyncio.create_task(notify_forever())
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := await reader.readline():
+        _, number = line.split()
+        await plugged[int(number)].unplug()
+        print("unplugged", flush=True)
+    notifier.cancel()
+    for controller in plugged:
+        await controller.close()
+
+
+class Streams:
+    """When each device was last heard from, by the gateway's notification callback."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, float] = {}
+
+    def on_notification(self, ref: DeviceRef, uuid: str, data: bytes, received_ns: int) -> None:
+        del uuid, data, received_ns
+        self.last[ref.device_id] = time.monotonic()
+
+    def count_since(self, devices: set[str], since: float) -> int:
+        return sum(self.last.get(d, -1.0) > since for d in devices)
+
+    async def all_since(self, devices: set[str], since: float) -> float | None:
+        """Wait until every one of `devices` was heard after `since`; the time that took, or
+        None after RUN_TIMEOUT_S."""
+        try:
+            async with asyncio.timeout(RUN_TIMEOUT_S):
+                while self.count_since(devices, since) < len(devices):
+                    await asyncio.sleep(0.005)
+        except TimeoutError:
+            return None
+        return max(self.last[d] for d in devices) - since
+
+
+async def one_run(
+    controllers: int, devices: int, link_limit: int, notify_ms: float, seed: int
+) -> dict[str, Any]:
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "serve", "--controllers", str(controllers),
+        "--devices", str(devices), "--notify-ms", str(notify_ms), "--seed", str(seed),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdin is not None
+    assert child.stdout is not None
+    ports = json.loads(await child.stdout.readline())["ports"]
+    stacks = [await BumbleStack.open(f"tcp-client:127.0.0.1:{port}") for port in ports]
+    factory = BleakFactory.bumble(*stacks, link_limit=link_limit)
+    roster = [
+        DeviceRef(UNIT, f"o{d}", f"d{d}", DeviceModel.BLUEWATCH_VEST, address=address(d))
+        for d in range(devices)
+    ]
+    streams = Streams()
+    loop = asyncio.get_running_loop()
+    manager = DeviceManager(
+        roster,
+        factory,
+        streams.on_notification,
+        stale_after_s=5,
+        lost_after_s=20,
+        clock_ns=time.time_ns,
+        monotonic=loop.time,
+    )
+    started = time.monotonic()
+    task = asyncio.create_task(manager.run())
+    # The machine's load: a shared machine's other work starves both processes' timers.
+    result: dict[str, Any] = {"loadavg_1min": os.getloadavg()[0]}
+    try:
+        everyone = set(manager.devices)
+        result["connect_all_s"] = await streams.all_since(everyone, started)
+        result["links"] = [load.links for load in manager.adapter_loads()]
+        if result["connect_all_s"] is None:
+            result["streaming_at_timeout"] = streams.count_since(everyone, started)
+        elif controllers > 1:
+            lost = factory.adapters[0].name
+            moving = {d for d, m in manager.devices.items() if m.adapter == lost}
+            child.stdin.write(b"unplug 0\n")
+            await child.stdin.drain()
+            unplugged = time.monotonic()
+            await child.stdout.readline()
+            result["failover_s"] = await streams.all_since(moving, unplugged)
+            result["moved"] = len(moving)
+            if result["failover_s"] is None:
+                result["moved_streaming_at_timeout"] = streams.count_since(moving, unplugged)
+            result["links_after"] = [load.links for load in manager.adapter_loads()]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await manager.close()
+        await factory.close()
+        child.stdin.close()
+        await child.wait()
+    return result
+
+
+CONTROLLERS = 4
+
+
+def cases(devices: int) -> dict[str, dict[str, int]]:
+    """The two cases for a fleet of `devices` (64: the goal's fleet)."""
+    return {
+        # Every device on one controller: the gateway as it was, one adapter taking every link.
+        "baseline": {"controllers": 1, "devices": devices, "link_limit": devices},
+        # Four controllers carrying a quarter each (16 links for 64 devices); the limit leaves
+        # the three that remain room for the lost controller's quarter (24 for 64: 8 free each),
+        # as a vehicle's spare capacity must.
+        "adapters": {
+            "controllers": CONTROLLERS,
+            "devices": devices,
+            "link_limit": -(-devices // (CONTROLLERS - 1)),
+        },
+    }
+
+
+def main(repeat: int, notify_ms: float, devices: int) -> None:
+    rows: dict[str, list[dict[str, Any]]] = {}
+    shapes = cases(devices)
+    for case, shape in shapes.items():
+        for run in range(repeat):
+            done = subprocess.run(
+                [sys.executable, __file__, "case", "--case", case, "--seed", str(run),
+                 "--notify-ms", str(notify_ms), "--devices", str(devices)],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            row = json.loads(done.stdout.splitlines()[-1])
+            print(json.dumps({"case": case, **shape, "run": run, **row}), flush=True)
+            rows.setdefault(case, []).append(row)
+    base = median_of(rows["baseline"], "connect_all_s")
+    multi = median_of(rows["adapters"], "connect_all_s")
+    failover = median_of(rows["adapters"], "failover_s")
+    ratio = "—" if base is None or multi is None else f"{multi / base:.2f}"
+    limit = shapes["adapters"]["link_limit"]
+    print(f"\n| case | connect all {devices} (s) | ratio | failover (s) |")
+    print("|---|---|---|---|")
+    print(f"| 1 controller (baseline) | {shown(base)} | 1 | — |")
+    several = f"{CONTROLLERS} controllers, limit {limit}"
+    print(f"| {several} | {shown(multi)} | {ratio} | {shown(failover)} |")
+    print(
+        f"\nmedians of the runs that finished within {RUN_TIMEOUT_S:g} s, of {repeat}; "
+        f"streaming = a notification received (every {notify_ms:g} ms per device); "
+        f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}"
+    )
+
+
+def median_of(rows: list[dict[str, Any]], key: str) -> float | None:
+    values = [row[key] for row in rows if row.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def shown(value: float | None) -> str:
+    return "did not finish" if value is None else f"{value:.2f}"
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", nargs="?", default="run", choices=("run", "serve", "case"))
+    parser.add_argument("--case", choices=("baseline", "adapters"), default="adapters")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--controllers", type=int, default=4)
+    parser.add_argument("--devices", type=int, default=64)
+    parser.add_argument("--notify-ms", type=float, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    options = parser.parse_args()
+    if options.mode == "serve":
+        asyncio.run(serve(options.controllers, options.devices, options.notify_ms, options.seed))
+    elif options.mode == "case":
+        shape = cases(options.devices)[options.case]
+        print(
+            json.dumps(
+                asyncio.run(
+                    one_run(
+                        shape["controllers"], shape["devices"], shape["link_limit"],
+                        options.notify_ms, options.seed,
+                    )
+                )
+            )
+        )  # fmt: skip
+    else:
+        main(options.repeat, options.notify_ms, options.devices)
