@@ -56,7 +56,7 @@ def test_a_spoofer_rotating_addresses_is_remembered_bounded_and_logged_rarely(
         for n in range(1000):  # a new random address every 0.25 s for 250 s
             now[0] += 0.25
             address = f"7A:{n >> 16 & 0xFF:02X}:{n >> 8 & 0xFF:02X}:{n & 0xFF:02X}:00:00"
-            manager._on_advertisement(BLEDevice(address, None, None), _advertisement())
+            manager._on_advertisement("default", BLEDevice(address, None, None), _advertisement())
     strangers = manager.unknown_advertisers
     assert len(strangers) == UNKNOWN_ADVERTISERS_MAX
     assert "7A:00:03:E7:00:00" in strangers  # the most recent is remembered
