@@ -46,8 +46,10 @@ def start_fleet(
     seed: int = 7,
     *,
     start_when_connected: bool = False,
+    port: int | None = None,
 ) -> Fleet:
-    port = free_port()
+    """`port`: serve HCI there (a fleet started again where a gateway already looks)."""
+    port = port or free_port()
     process = subprocess.Popen(
         [
             BLUEWATCH,
@@ -122,12 +124,14 @@ def gateway_config(
     return path
 
 
-def start_gateway(config: Path, log: Path, seconds: float = 0) -> subprocess.Popen[bytes]:
+def start_gateway(
+    config: Path, log: Path, seconds: float = 0, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     argv = [BLUEWATCH, "run", "--config", str(config)]
     if seconds:
         argv += ["--seconds", str(seconds)]
     with log.open("ab") as handle:
-        return subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT)
+        return subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env)
 
 
 def influx_query(url: str, database: str, query: str) -> list[list[object]]:

@@ -1,0 +1,148 @@
+"""The soak's fault kinds: a table of kind → injector, each a small coroutine.
+
+An injector breaks one thing, holds the fault for a random time from the soak's seeded random
+generator, and puts it right again in a `finally` (so an interrupted soak leaves nothing broken).
+To add a fault: write an injector and add a row to FAULTS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final
+
+from bench.soak_rig import LIBFAKETIME, WEBHOOK_TIMEOUT_S, Rig, RigOptions
+from gateway.commands.dispatch_sink import Faults
+
+Injector = Callable[[Rig, random.Random], Awaitable[None]]
+
+
+async def hold(rng: random.Random, low_s: float, high_s: float) -> None:
+    await asyncio.sleep(rng.uniform(low_s, high_s))
+
+
+async def gateway_kill(rig: Rig, rng: random.Random) -> None:
+    """`kill -9` of the gateway; the supervisor starts it again (systemd's Restart=)."""
+    rig.kill_gateway(signal.SIGKILL)
+    await hold(rng, 2, 5)
+
+
+async def influxdb_restart(rig: Rig, rng: random.Random) -> None:
+    """InfluxDB stopped (SIGTERM) for a while, then started again on the same data."""
+    await rig.proxy.pause()
+    await asyncio.to_thread(rig.influx.stop)
+    try:
+        await hold(rng, 3, 20)
+    finally:
+        await asyncio.to_thread(rig.influx.start)
+        await rig.proxy.resume()
+
+
+async def broker_restart(rig: Rig, rng: random.Random) -> None:
+    """The MQTT broker stopped for a while, then started again."""
+    await asyncio.to_thread(rig.broker.stop)
+    try:
+        await hold(rng, 2, 15)
+    finally:
+        await asyncio.to_thread(rig.broker.start)
+
+
+async def receiver_500(rig: Rig, rng: random.Random) -> None:
+    """The dispatch receiver answers 500 to every request for a while."""
+    rig.receiver_faults(Faults(failing=True))
+    try:
+        await hold(rng, 3, 20)
+    finally:
+        rig.receiver_faults(Faults())
+
+
+async def receiver_timeout(rig: Rig, rng: random.Random) -> None:
+    """The dispatch receiver handles each request but answers after the gateway gave up."""
+    rig.receiver_faults(Faults(delay_s=WEBHOOK_TIMEOUT_S + 1.0))
+    try:
+        await hold(rng, 3, 20)
+    finally:
+        rig.receiver_faults(Faults())
+
+
+async def ble_drop(rig: Rig, rng: random.Random) -> None:
+    """Every BLE link dropped at once, the devices out of range for a while (past the
+    gateway's lost_after_s of 8 s on most draws, so device-lost alerts come and go)."""
+    rig.links(up=False)
+    try:
+        await hold(rng, 2, 20)
+    finally:
+        rig.links(up=True)
+
+
+async def clock_jump(rig: Rig, rng: random.Random) -> None:
+    """The gateway's wall clock an hour ahead or behind for a while (libfaketime)."""
+    rig.shift_clock(rng.choice(("+1h", "-1h")))
+    try:
+        await hold(rng, 5, 30)
+    finally:
+        rig.shift_clock("+0")
+
+
+async def disk_full(rig: Rig, rng: random.Random) -> None:
+    """The outbox's filesystem filled to the last byte for a while, then freed."""
+    folder = rig.options.outbox_dir
+    assert folder is not None, "disk_full needs the outbox on a size-limited filesystem"
+    filler = folder / "filler"
+    try:
+        await asyncio.to_thread(fill, filler)
+        await hold(rng, 3, 15)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            filler.unlink()
+
+
+def fill(path: os.PathLike[str]) -> None:
+    """Write zeros to `path` until the filesystem has no space left."""
+    chunk = b"\0" * (1 << 20)
+    with open(path, "wb") as handle:  # noqa: PTH123
+        try:
+            while True:
+                handle.write(chunk)
+                handle.flush()
+        except OSError:
+            pass  # ENOSPC: full, which is the point
+        # Then byte by byte fills what a megabyte no longer fit into.
+        with contextlib.suppress(OSError):
+            while True:
+                handle.write(b"\0" * 4096)
+                handle.flush()
+
+
+@dataclass(frozen=True)
+class Fault:
+    inject: Injector
+    # Why this kind cannot run here (a missing tool or privilege), or None.
+    unavailable: Callable[[RigOptions], str | None] = lambda _: None
+
+
+def _without_libfaketime(_: RigOptions) -> str | None:
+    return None if LIBFAKETIME.exists() else f"{LIBFAKETIME} missing (Debian package faketime)"
+
+
+def _without_small_filesystem(options: RigOptions) -> str | None:
+    if options.outbox_dir is None:
+        return "needs root to mount a size-limited tmpfs for the outbox"
+    return None
+
+
+FAULTS: Final[dict[str, Fault]] = {
+    "gateway_kill": Fault(gateway_kill),
+    "influxdb_restart": Fault(influxdb_restart),
+    "broker_restart": Fault(broker_restart),
+    "receiver_500": Fault(receiver_500),
+    "receiver_timeout": Fault(receiver_timeout),
+    "ble_drop": Fault(ble_drop),
+    "clock_jump": Fault(clock_jump, _without_libfaketime),
+    "disk_full": Fault(disk_full, _without_small_filesystem),
+}
