@@ -20,15 +20,17 @@ import argparse
 import asyncio
 import contextlib
 import random
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -42,6 +44,7 @@ from bench.soak_counts import (
 )
 from bench.soak_faults import FAULTS
 from bench.soak_rig import DATABASE, Exit, Rig, RigOptions, start_rig
+from gateway.commands.dispatch_sink import ReceiverStats
 
 # A crash loop as systemd counts one (StartLimitBurst=5 in StartLimitIntervalSec=10 s by
 # default); three exits a minute is already one for a gateway that starts in seconds.
@@ -63,6 +66,7 @@ class SoakResult:
     exits: list[Exit]
     rss_peak_mib: float
     rss_quarters_mib: list[float]
+    receiver: ReceiverStats
     skipped: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -102,7 +106,9 @@ class SoakResult:
             "",
             f"alert changes: {self.alerts.expected} in the outbox, {self.alerts.received} "
             f"received ({self.alerts.requests} requests with redeliveries), "
-            f"{len(self.alerts.missing)} missing, {len(self.alerts.out_of_order)} out of order",
+            f"{len(self.alerts.missing)} missing, {len(self.alerts.out_of_order)} out of order; "
+            f"the receiver answered {self.receiver.failed} with 500 and "
+            f"{self.receiver.delayed} too late",
             f"unexpected exits: {len(self.exits)} "
             + (", ".join(f"{e.process} {e.status} at {e.at_s}s" for e in self.exits) or "")
             + f"; crash loop: {'yes' if self.crash_looped else 'no'}",
@@ -110,6 +116,8 @@ class SoakResult:
             "quarter of the run " + " / ".join(f"{q:.0f}" for q in self.rss_quarters_mib),
             f"outbox points sharing a key: {self.counts.collisions}",
         ]
+        if self.counts.collision_sample:
+            lines.append(f"first keys the outbox holds twice: {self.counts.collision_sample}")
         if self.counts.lost_sample:
             lines.append(f"first lost keys: {self.counts.lost_sample}")
         if self.alerts.missing:
@@ -159,6 +167,7 @@ async def soak(
     *,
     officers: int = 2,
     gap_s: tuple[float, float] = (10.0, 40.0),
+    hold_scale: float = 1.0,
     log: Callable[[str], None] = print,
 ) -> SoakResult:
     rng = random.Random(seed)
@@ -168,7 +177,7 @@ async def soak(
         outbox_dir = small_filesystem(workdir / "outbox-fs")
     options = RigOptions(
         workdir, officers=officers, seed=seed, fake_clock="clock_jump" in kinds,
-        outbox_dir=outbox_dir, log=log,
+        outbox_dir=outbox_dir, hold_scale=hold_scale, log=log,
     )  # fmt: skip
     skipped = {k: why for k in kinds if (why := FAULTS[k].unavailable(options)) is not None}
     kinds = [k for k in kinds if k not in skipped]
@@ -195,12 +204,16 @@ async def soak(
             helper.cancel()
         await rig.close()
         if outbox_dir is not None:
+            # Kept for a look afterwards: the tmpfs goes with the unmount.
+            for file in outbox_dir.glob("outbox.sqlite3*"):
+                shutil.copy2(file, workdir)
             subprocess.run(["umount", str(outbox_dir)], check=False)
     rss = [kib for _, kib in rig.rss_kib]
     return SoakResult(
         seed, minutes, injected, counts, alerts, rig.exits,
         rss_peak_mib=max(rss, default=0) / 1024,
         rss_quarters_mib=quarters(rig.rss_kib, duration_s),
+        receiver=rig.receiver.stats,
         skipped=skipped,
     )  # fmt: skip
 
@@ -223,6 +236,16 @@ def small_filesystem(folder: Path) -> Path | None:
     return folder if done.returncode == 0 else None
 
 
+async def until_signalled(run: Coroutine[Any, Any, SoakResult]) -> SoakResult:
+    """Run the soak; SIGTERM or SIGINT cancels it, so its cleanup still stops every process
+    and unmounts the outbox's filesystem."""
+    task = asyncio.ensure_future(run)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    return await task
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -243,8 +266,10 @@ def main() -> int:
         workdir = args.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         workdir.mkdir(parents=True, exist_ok=True)
         result = asyncio.run(
-            soak(args.minutes, seed, kinds, workdir, officers=args.officers,
-                 gap_s=tuple(args.gap_s))
+            until_signalled(
+                soak(args.minutes, seed, kinds, workdir, officers=args.officers,
+                     gap_s=tuple(args.gap_s))
+            )
         )  # fmt: skip
     print(result.table())
     return 0 if result.ok else 1

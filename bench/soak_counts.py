@@ -132,6 +132,7 @@ class Counts:
     duplicated: int  # extra acknowledged writes of one series and timestamp
     collisions: int  # outbox points sharing a key (InfluxDB would keep one of them)
     lost_sample: list[str] = field(default_factory=list)
+    collision_sample: list[str] = field(default_factory=list)
 
 
 def count(export: Export, stored: set[Key], written: Mapping[tuple[str, str], int]) -> Counts:
@@ -144,4 +145,5 @@ def count(export: Export, stored: set[Key], written: Mapping[tuple[str, str], in
         duplicated=sum(n - 1 for n in written.values() if n > 1),
         collisions=sum(n - 1 for n in export.keys.values() if n > 1),
         lost_sample=[repr(k) for k in sorted(lost)[:5]],
+        collision_sample=[repr(k) for k, n in export.keys.items() if n > 1][:5],
     )

@@ -14,6 +14,7 @@ import random
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 from bench.soak_rig import LIBFAKETIME, WEBHOOK_TIMEOUT_S, Rig, RigOptions
@@ -22,14 +23,15 @@ from gateway.commands.dispatch_sink import Faults
 Injector = Callable[[Rig, random.Random], Awaitable[None]]
 
 
-async def hold(rng: random.Random, low_s: float, high_s: float) -> None:
-    await asyncio.sleep(rng.uniform(low_s, high_s))
+async def hold(rig: Rig, rng: random.Random, low_s: float, high_s: float) -> None:
+    """Keep a fault for a random time in [low_s, high_s], times the soak's hold scale."""
+    await asyncio.sleep(rng.uniform(low_s, high_s) * rig.options.hold_scale)
 
 
 async def gateway_kill(rig: Rig, rng: random.Random) -> None:
     """`kill -9` of the gateway; the supervisor starts it again (systemd's Restart=)."""
     rig.kill_gateway(signal.SIGKILL)
-    await hold(rng, 2, 5)
+    await hold(rig, rng, 2, 5)
 
 
 async def influxdb_restart(rig: Rig, rng: random.Random) -> None:
@@ -37,7 +39,7 @@ async def influxdb_restart(rig: Rig, rng: random.Random) -> None:
     await rig.proxy.pause()
     await asyncio.to_thread(rig.influx.stop)
     try:
-        await hold(rng, 3, 20)
+        await hold(rig, rng, 3, 20)
     finally:
         await asyncio.to_thread(rig.influx.start)
         await rig.proxy.resume()
@@ -47,7 +49,7 @@ async def broker_restart(rig: Rig, rng: random.Random) -> None:
     """The MQTT broker stopped for a while, then started again."""
     await asyncio.to_thread(rig.broker.stop)
     try:
-        await hold(rng, 2, 15)
+        await hold(rig, rng, 2, 15)
     finally:
         await asyncio.to_thread(rig.broker.start)
 
@@ -56,7 +58,7 @@ async def receiver_500(rig: Rig, rng: random.Random) -> None:
     """The dispatch receiver answers 500 to every request for a while."""
     rig.receiver_faults(Faults(failing=True))
     try:
-        await hold(rng, 3, 20)
+        await hold(rig, rng, 3, 20)
     finally:
         rig.receiver_faults(Faults())
 
@@ -65,17 +67,19 @@ async def receiver_timeout(rig: Rig, rng: random.Random) -> None:
     """The dispatch receiver handles each request but answers after the gateway gave up."""
     rig.receiver_faults(Faults(delay_s=WEBHOOK_TIMEOUT_S + 1.0))
     try:
-        await hold(rng, 3, 20)
+        await hold(rig, rng, 3, 20)
     finally:
         rig.receiver_faults(Faults())
 
 
 async def ble_drop(rig: Rig, rng: random.Random) -> None:
-    """Every BLE link dropped at once, the devices out of range for a while (past the
-    gateway's lost_after_s of 8 s on most draws, so device-lost alerts come and go)."""
+    """Every BLE link dropped at once, the devices out of range for a while: past the
+    gateway's lost_after_s, so device-lost alerts are raised and then cleared (the alert
+    traffic whose delivery to dispatch the soak checks)."""
     rig.links(up=False)
     try:
-        await hold(rng, 2, 20)
+        await asyncio.sleep(rig.lost_after_s + 1.0)
+        await hold(rig, rng, 0, 10)
     finally:
         rig.links(up=True)
 
@@ -84,7 +88,7 @@ async def clock_jump(rig: Rig, rng: random.Random) -> None:
     """The gateway's wall clock an hour ahead or behind for a while (libfaketime)."""
     rig.shift_clock(rng.choice(("+1h", "-1h")))
     try:
-        await hold(rng, 5, 30)
+        await hold(rig, rng, 5, 30)
     finally:
         rig.shift_clock("+0")
 
@@ -96,27 +100,22 @@ async def disk_full(rig: Rig, rng: random.Random) -> None:
     filler = folder / "filler"
     try:
         await asyncio.to_thread(fill, filler)
-        await hold(rng, 3, 15)
+        await hold(rig, rng, 3, 15)
     finally:
         with contextlib.suppress(FileNotFoundError):
             filler.unlink()
 
 
-def fill(path: os.PathLike[str]) -> None:
+def fill(path: Path) -> None:
     """Write zeros to `path` until the filesystem has no space left."""
-    chunk = b"\0" * (1 << 20)
-    with open(path, "wb") as handle:  # noqa: PTH123
-        try:
-            while True:
-                handle.write(chunk)
-                handle.flush()
-        except OSError:
-            pass  # ENOSPC: full, which is the point
-        # Then byte by byte fills what a megabyte no longer fit into.
-        with contextlib.suppress(OSError):
-            while True:
-                handle.write(b"\0" * 4096)
-                handle.flush()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (1 << 20, 4096, 1):  # then smaller writes fill what a larger no longer fit
+            with contextlib.suppress(OSError):  # ENOSPC: full, which is the point
+                while True:
+                    os.write(descriptor, b"\0" * size)
+    finally:
+        os.close(descriptor)
 
 
 @dataclass(frozen=True)

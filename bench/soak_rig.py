@@ -22,6 +22,7 @@ from typing import Final, TextIO
 
 from bench.soak_proxy import CountingProxy
 from gateway.commands.dispatch_sink import DispatchReceiver, Faults
+from gateway.config import load_config
 from gateway.config_file import TomlTable
 from tests.e2e.harness import Fleet, gateway_config, start_fleet, start_gateway
 from tests.integration.private_services import PrivateServer, influxdb, mosquitto
@@ -53,6 +54,7 @@ class RigOptions:
     seed: int = 1
     fake_clock: bool = False  # start the gateway under libfaketime (clock jumps)
     outbox_dir: Path | None = None  # a size-limited filesystem for the full-disk fault
+    hold_scale: float = 1.0  # faults held this many times their drawn duration
     log: Callable[[str], None] = print
 
 
@@ -68,6 +70,7 @@ class Rig:
     raw_log: TextIO
     fleet: Fleet
     config: Path
+    lost_after_s: float  # the gateway's [link] lost_after_s
     started: float = field(default_factory=time.monotonic)
     gateway: subprocess.Popen[bytes] | None = None
     exits: list[Exit] = field(default_factory=list)
@@ -231,7 +234,8 @@ async def start_rig(options: RigOptions) -> Rig:
         work, fleet, influx_url=proxy.url, database=DATABASE,
         mqtt=("127.0.0.1", broker.port), extra=extra,
     )  # fmt: skip
-    rig = Rig(options, influx, proxy, broker, receiver, raw_log, fleet, config)
+    lost_after_s = load_config(config).link.lost_after_s
+    rig = Rig(options, influx, proxy, broker, receiver, raw_log, fleet, config, lost_after_s)
     if options.fake_clock:
         rig.shift_clock("+0")
     rig.start_gateway()
