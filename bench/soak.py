@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.soak_counts import (
     AlertCheck,
     Counts,
+    Export,
     check_alerts,
     count,
     influx_keys,
@@ -144,18 +145,31 @@ def quarters(samples: list[tuple[float, int]], duration_s: float) -> list[float]
 
 async def drive(
     rig: Rig, kinds: Sequence[str], rng: random.Random, seconds: float,
-    gap_s: tuple[float, float], log: Callable[[str], None],
+    *, gap_s: tuple[float, float], log: Callable[[str], None], max_faults: int | None = None,
 ) -> Counter[str]:  # fmt: skip
-    """Inject faults one after another until `seconds` have passed."""
+    """Start a fault after each random gap until `seconds` have passed (or `max_faults` were
+    started), then wait for the last to end. Faults overlap, except two on one resource (the
+    later waits). Each fault draws from its own generator, seeded here in schedule order, so a
+    seed gives the same faults whatever the timing."""
     injected: Counter[str] = Counter()
+    locks = {fault.resource: asyncio.Lock() for fault in FAULTS.values()}
+
+    async def inject(kind: str, fault_rng: random.Random) -> None:
+        fault = FAULTS[kind]
+        async with locks[fault.resource]:
+            log(f"[{rig.now_s():7.1f}s] {kind}")
+            await fault.inject(rig, fault_rng)
+            injected[kind] += 1
+
     deadline = time.monotonic() + seconds
-    for kind in schedule(kinds, rng):
-        await asyncio.sleep(min(rng.uniform(*gap_s), max(0.0, deadline - time.monotonic())))
-        if time.monotonic() >= deadline:
-            break
-        log(f"[{rig.now_s():7.1f}s] {kind}")
-        await FAULTS[kind].inject(rig, rng)
-        injected[kind] += 1
+    async with asyncio.TaskGroup() as faults:
+        for kind in schedule(kinds, rng)[:max_faults]:
+            gap = rng.uniform(*gap_s)
+            fault_rng = random.Random(rng.getrandbits(64))
+            await asyncio.sleep(min(gap, max(0.0, deadline - time.monotonic())))
+            if time.monotonic() >= deadline:
+                break
+            faults.create_task(inject(kind, fault_rng))
     return injected
 
 
@@ -168,6 +182,7 @@ async def soak(
     officers: int = 2,
     gap_s: tuple[float, float] = (10.0, 40.0),
     hold_scale: float = 1.0,
+    max_faults: int | None = None,
     log: Callable[[str], None] = print,
 ) -> SoakResult:
     rng = random.Random(seed)
@@ -184,7 +199,11 @@ async def soak(
     rig = await start_rig(options)
     helpers = [asyncio.create_task(rig.supervise()), asyncio.create_task(rig.sample_rss())]
     try:
-        injected = await drive(rig, kinds, rng, minutes * 60, gap_s, log)
+        await rig.streaming()
+        log(f"[{rig.now_s():7.1f}s] streaming; faults from now")
+        injected = await drive(
+            rig, kinds, rng, minutes * 60, gap_s=gap_s, log=log, max_faults=max_faults
+        )
         log(f"[{rig.now_s():7.1f}s] faults over; settling")
         await asyncio.sleep(SETTLE_S)
         duration_s = rig.now_s()
@@ -207,7 +226,7 @@ async def soak(
             # Kept for a look afterwards: the tmpfs goes with the unmount.
             for file in outbox_dir.glob("outbox.sqlite3*"):
                 shutil.copy2(file, workdir)
-            subprocess.run(["umount", str(outbox_dir)], check=False)
+            await asyncio.to_thread(subprocess.run, ["umount", str(outbox_dir)], check=False)
     rss = [kib for _, kib in rig.rss_kib]
     return SoakResult(
         seed, minutes, injected, counts, alerts, rig.exits,
@@ -218,7 +237,7 @@ async def soak(
     )  # fmt: skip
 
 
-async def final_counts(rig: Rig) -> tuple[Counts, object]:
+async def final_counts(rig: Rig) -> tuple[Counts, Export]:
     export = await asyncio.to_thread(read_export, rig.config)
     measurements = {key[0] for key in export.keys}
     stored = await asyncio.to_thread(influx_keys, rig.proxy.url, DATABASE, measurements)
@@ -254,7 +273,9 @@ def main() -> int:
         "--faults", default=",".join(FAULTS), help=f"comma-separated, of: {', '.join(FAULTS)}"
     )
     parser.add_argument("--officers", type=int, default=2)
-    parser.add_argument("--gap-s", type=float, nargs=2, default=(10.0, 40.0), metavar=("MIN", "MAX"))
+    parser.add_argument(
+        "--gap-s", type=float, nargs=2, default=(10.0, 40.0), metavar=("MIN", "MAX")
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary one")
     args = parser.parse_args()
     kinds = [k for k in args.faults.split(",") if k]

@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.support.processes import BLUEWATCH
 
@@ -53,10 +54,10 @@ def read_export(config: Path) -> Export:
     return Export(keys, alert_changes)
 
 
-def _query(url: str, database: str, query: str) -> list[dict[str, object]]:
+def _query(url: str, database: str, query: str) -> list[dict[str, Any]]:
     """Every series InfluxDB answers `query` with (chunked, so no row limit applies)."""
     params = urllib.parse.urlencode({"db": database, "q": query, "epoch": "ns", "chunked": "true"})
-    series: list[dict[str, object]] = []
+    series: list[dict[str, Any]] = []
     with urllib.request.urlopen(f"{url}/query?{params}", timeout=120) as response:
         for line in response:
             if not line.strip():
@@ -73,13 +74,13 @@ def influx_keys(url: str, database: str, measurements: Iterable[str]) -> set[Key
     keys: set[Key] = set()
     for measurement in measurements:
         tag_keys = {
-            str(row[0])  # type: ignore[index]
+            str(row[0])
             for s in _query(url, database, f'SHOW TAG KEYS FROM "{measurement}"')
-            for row in s["values"]  # type: ignore[attr-defined]
+            for row in s["values"]
         }
         for s in _query(url, database, f'SELECT * FROM "{measurement}"'):
-            columns: list[str] = s["columns"]  # type: ignore[assignment]
-            for values in s["values"]:  # type: ignore[attr-defined]
+            columns: list[str] = s["columns"]
+            for values in s["values"]:
                 row = dict(zip(columns, values, strict=True))
                 tags = tuple(sorted((k, str(row[k])) for k in tag_keys if row.get(k) is not None))
                 keys.add((measurement, tags, int(row["time"])))

@@ -1,6 +1,6 @@
 """The soak's fault kinds: a table of kind → injector, each a small coroutine.
 
-An injector breaks one thing, holds the fault for a random time from the soak's seeded random
+An injector breaks one thing, holds the fault for a random time from its own seeded random
 generator, and puts it right again in a `finally` (so an interrupted soak leaves nothing broken).
 To add a fault: write an injector and add a row to FAULTS.
 """
@@ -78,7 +78,7 @@ async def ble_drop(rig: Rig, rng: random.Random) -> None:
     traffic whose delivery to dispatch the soak checks)."""
     rig.links(up=False)
     try:
-        await asyncio.sleep(rig.lost_after_s + 1.0)
+        await asyncio.sleep(rig.lost_after_s + 2.0)  # links are graded once a second
         await hold(rig, rng, 0, 10)
     finally:
         rig.links(up=True)
@@ -121,6 +121,7 @@ def fill(path: Path) -> None:
 @dataclass(frozen=True)
 class Fault:
     inject: Injector
+    resource: str  # what it breaks: two faults on one resource never overlap
     # Why this kind cannot run here (a missing tool or privilege), or None.
     unavailable: Callable[[RigOptions], str | None] = lambda _: None
 
@@ -136,12 +137,12 @@ def _without_small_filesystem(options: RigOptions) -> str | None:
 
 
 FAULTS: Final[dict[str, Fault]] = {
-    "gateway_kill": Fault(gateway_kill),
-    "influxdb_restart": Fault(influxdb_restart),
-    "broker_restart": Fault(broker_restart),
-    "receiver_500": Fault(receiver_500),
-    "receiver_timeout": Fault(receiver_timeout),
-    "ble_drop": Fault(ble_drop),
-    "clock_jump": Fault(clock_jump, _without_libfaketime),
-    "disk_full": Fault(disk_full, _without_small_filesystem),
+    "gateway_kill": Fault(gateway_kill, "gateway"),
+    "influxdb_restart": Fault(influxdb_restart, "influxdb"),
+    "broker_restart": Fault(broker_restart, "broker"),
+    "receiver_500": Fault(receiver_500, "receiver"),
+    "receiver_timeout": Fault(receiver_timeout, "receiver"),
+    "ble_drop": Fault(ble_drop, "fleet"),
+    "clock_jump": Fault(clock_jump, "clock", _without_libfaketime),
+    "disk_full": Fault(disk_full, "disk", _without_small_filesystem),
 }

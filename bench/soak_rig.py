@@ -156,6 +156,18 @@ class Rig:
                     self.rss_kib.append((self.now_s(), rss))
             await asyncio.sleep(RSS_EVERY_S)
 
+    async def streaming(self, timeout_s: float = 90.0) -> None:
+        """Return once InfluxDB has acknowledged heart rate from every officer: the devices
+        are connected, so a first fault finds links to drop and data in flight."""
+        officers = self.options.officers
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            series = {s for s, _ in self.proxy.written if s.startswith("heart_rate,")}
+            if len(series) >= officers:
+                return
+            await asyncio.sleep(0.5)
+        raise TimeoutError(f"no heart rate from {officers} officers within {timeout_s:g} s")
+
     # --- the fleet ----------------------------------------------------------------------------
 
     def links(self, up: bool) -> None:

@@ -75,6 +75,7 @@ async def simulate(args: argparse.Namespace, io: Streams) -> int:
     fleet = Fleet(radio, scenario, args.officers, args.seed, time_scale=args.time_scale)
     await fleet.start()
     loop = asyncio.get_running_loop()
+
     # For fault injection from another process (bench/soak.py): every BLE link dropped at once.
     def out_of_range(value: bool) -> None:
         fleet.out_of_range = value

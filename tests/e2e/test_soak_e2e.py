@@ -1,0 +1,62 @@
+"""The fault-injection soak (bench/soak.py), short: one round of faults, about a minute and a half.
+
+The seed fixes the faults (bench/soak.py: they overlap, each drawn from its own generator): the
+BLE links drop first, past lost_after_s, so a device-lost alert is raised and, once the links
+are back, cleared; the receiver answers 500 from 1 s later for longer than the alert takes to
+be raised; meanwhile InfluxDB restarts, the gateway is killed with SIGKILL and the broker
+restarts; then the receiver answers too late. Counting is the soak's own (bench/soak_counts.py).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bench.soak import soak
+
+SEED = 322  # schedule: ble_drop, receiver_500 (held over the device-lost alert), influxdb_restart,
+#             gateway_kill, broker_restart, receiver_timeout (overlapping; see bench/soak.py)
+ROUND = (
+    "gateway_kill", "influxdb_restart", "broker_restart", "receiver_500", "receiver_timeout",
+    "ble_drop",
+)  # fmt: skip
+
+
+@pytest.mark.timeout(300)
+async def test_one_round_of_faults_loses_nothing_and_keeps_alerts_in_order(
+    tmp_path: Path,
+) -> None:
+    result = await soak(
+        3, SEED, ROUND, tmp_path, officers=1, gap_s=(1, 2),
+        max_faults=len(ROUND), log=lambda _: None,
+    )  # fmt: skip
+    report = result.table() + "\n" + (tmp_path / "gateway.log").read_text()[-3000:]
+    assert set(result.injected) == set(ROUND), report
+    assert result.counts.accepted > 100, report
+    assert result.counts.lost == 0, report
+    assert result.alerts.expected > 0, report  # device lost, then back
+    assert result.receiver.failed > 0, report  # the 500s met alert deliveries
+    assert result.alerts.ok, report
+    assert result.exits == [], report  # only the kill -9, which the soak caused
+    assert result.memory_bounded, report
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting the small outbox filesystem needs root")
+@pytest.mark.xfail(
+    strict=True,
+    reason="the outbox does not survive a full disk yet: SQLITE_FULL fails the pipeline and the "
+    "gateway exits (the outbox's full-disk handling is being reworked separately)",
+)
+async def test_a_full_disk_neither_stops_the_gateway_nor_loses_accepted_rows(
+    tmp_path: Path,
+) -> None:
+    result = await soak(
+        3, SEED, ["disk_full"], tmp_path, officers=1, gap_s=(2, 3), max_faults=1,
+        log=lambda _: None,
+    )  # fmt: skip
+    assert result.injected["disk_full"] == 1
+    assert result.exits == [], result.table()
+    assert result.counts.lost == 0, result.table()
