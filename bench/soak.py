@@ -183,6 +183,7 @@ async def soak(
     gap_s: tuple[float, float] = (10.0, 40.0),
     hold_scale: float = 1.0,
     max_faults: int | None = None,
+    settle_s: float = SETTLE_S,
     log: Callable[[str], None] = print,
 ) -> SoakResult:
     rng = random.Random(seed)
@@ -205,7 +206,7 @@ async def soak(
             rig, kinds, rng, minutes * 60, gap_s=gap_s, log=log, max_faults=max_faults
         )
         log(f"[{rig.now_s():7.1f}s] faults over; settling")
-        await asyncio.sleep(SETTLE_S)
+        await asyncio.sleep(settle_s)
         duration_s = rig.now_s()
         status = await rig.stop_gateway()
         log(f"[{rig.now_s():7.1f}s] gateway stopped ({status}); counting")
