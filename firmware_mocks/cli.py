@@ -40,7 +40,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "a vest and a helmet by default) on one virtual BLE link and serve a controller of that "
         "link over an HCI transport, so a gateway in another process can scan, connect and read "
         "them. Prints one JSON line with the roster: per officer, its devices (model, address, "
-        "name).",
+        "name). SIGUSR1 takes every device out of range (links drop, advertising stops), "
+        "SIGUSR2 brings them back.",
     )
     parser.add_argument("--officers", type=int, default=4, help="number of officers")
     parser.add_argument(
@@ -97,6 +98,14 @@ async def _serve(
     args: argparse.Namespace, io: Streams, scenario: Scenario, radio: VirtualRadio, fleet: Fleet
 ) -> int:
     await fleet.start()
+    loop = asyncio.get_running_loop()
+
+    # For fault injection from another process (bench/soak.py): every BLE link dropped at once.
+    def out_of_range(value: bool) -> None:
+        fleet.out_of_range = value
+
+    loop.add_signal_handler(signal.SIGUSR1, out_of_range, True)
+    loop.add_signal_handler(signal.SIGUSR2, out_of_range, False)
     exported = await radio.export(args.listen)
     try:
         io.stdout.write(

@@ -112,6 +112,9 @@ class Fleet:
         self.time_scale = time_scale if time_scale is not None else scenario.time_scale
         self._clock = clock
         self._last_tick: float | None = None
+        # Every device out of the gateway's reach (set from outside: a soak's dropped links):
+        # links end and advertising stops, as in a scenario's dropout, until cleared.
+        self.out_of_range = False
         rng = random.Random(seed)
         self.officers: list[SimulatedOfficer] = []
         for index in range(officers):
@@ -206,7 +209,7 @@ class Fleet:
     async def _emit(self, sim: OfficerSimulation, device: SimulatedDevice) -> None:
         faults = sim.faults(device.kind)
         peripheral = device.peripheral
-        if not faults.link_up:
+        if not faults.link_up or self.out_of_range:
             if peripheral.online:
                 await peripheral.go_offline()
             # A powered-off device loses what it would have measured.

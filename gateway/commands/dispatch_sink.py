@@ -4,7 +4,9 @@ For demos and integration tests: it verifies each request's signature and timest
 log line naming the reason when either is wrong), drops redeliveries by idempotency key (200,
 shown once), and prints each new alert state change as one JSON line on stdout as it arrives.
 It can also misbehave on purpose to exercise at-least-once delivery: answer 500 to the first
-requests, answer late, or refuse alerts of some kinds with 400.
+requests (or to every request while `Faults.failing` is set), answer late, or refuse alerts of
+some kinds with 400. A raw log (`--raw-log`) gets one JSON line per accepted request before
+de-duplication, redeliveries included, so a test can count what the gateway sent twice.
 
 `DispatchReceiver` is the same server as a class, for tests to start on port 0 and inspect.
 """
@@ -72,6 +74,7 @@ class Faults:
     """Misbehaviour on purpose, for tests of at-least-once delivery. Change it at any time."""
 
     fail_first: int = 0  # answer 500 to this many authentic requests, before handling them
+    failing: bool = False  # answer 500 to every authentic request while set (an outage)
     delay_s: float = 0.0  # answer this late, after handling (the answer is what gets lost)
     delay_first: int | None = None  # delay only this many answers (None: every answer)
     reject_kinds: frozenset[str] = frozenset()  # answer 400 to alerts of these kinds
@@ -153,7 +156,10 @@ class DispatchReceiver:
         clock_s: Callable[[], float] = time.time,
         tolerance_s: float = DEFAULT_TOLERANCE_S,
         memory: int = 100_000,
+        raw_log: TextIO | None = None,
     ) -> None:
+        """`raw_log`: one JSON line per request answered 200, duplicates included (`key`,
+        `duplicate`, `alert`), written before the answer."""
         self._secret = secret
         self.faults = faults or Faults()
         self._out = out
@@ -163,6 +169,8 @@ class DispatchReceiver:
         self.received: list[ReceivedAlert] = []
         self.stats = ReceiverStats()
         self._answered = 0
+        self._failed_first = 0
+        self._raw_log = raw_log
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -220,7 +228,7 @@ class DispatchReceiver:
             self.stats.unauthorized += 1
             logger.warning("refused a request from %s: %s", request.remote, exc)
             return web.Response(status=401, text=f"{exc}\n")
-        if self.stats.failed < self.faults.fail_first:
+        if self._inject_failure():
             self.stats.failed += 1
             retry = self.faults.retry_after_s
             headers = {} if retry is None else {"Retry-After": str(retry)}
@@ -242,8 +250,24 @@ class DispatchReceiver:
                 ReceivedAlert(key, request.content_type, alert, body, self._signing(request))
             )
             self._seen.remember(key)
+        self._log_raw(key, duplicate, alert)
         await self._pause()
         return web.json_response({"idempotency_key": key, "duplicate": duplicate})
+
+    def _inject_failure(self) -> bool:
+        """Whether to answer this request 500: while failing, or among the first N."""
+        if self.faults.failing:
+            return True
+        if self._failed_first < self.faults.fail_first:
+            self._failed_first += 1
+            return True
+        return False
+
+    def _log_raw(self, key: str, duplicate: bool, alert: dict[str, Any]) -> None:
+        if self._raw_log is not None:
+            entry = {"key": key, "duplicate": duplicate, "alert": alert}
+            self._raw_log.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            self._raw_log.flush()
 
     def _parse(self, request: web.Request, body: bytes) -> tuple[str, dict[str, Any]]:
         if request.content_type == "application/json":
@@ -330,6 +354,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument(
         "--seconds", type=float, default=0.0, metavar="S", help="stop after S (0: on a signal)"
     )
+    parser.add_argument(
+        "--raw-log", type=Path, default=None, metavar="FILE",
+        help="append one JSON line per accepted request, redeliveries included (before "
+        "de-duplication)",
+    )  # fmt: skip
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
     parser.set_defaults(handler=run)
 
@@ -376,17 +405,25 @@ def run(args: argparse.Namespace, io: Streams) -> int:
         reject_kinds=frozenset(args.reject_kind),
     )
 
-    async def main() -> None:
+    async def main(raw_log: TextIO | None) -> None:
         receiver = DispatchReceiver(
-            secret, faults=faults, out=io.stdout, tolerance_s=args.tolerance_s
+            secret, faults=faults, out=io.stdout, tolerance_s=args.tolerance_s, raw_log=raw_log
         )
         await serve(receiver, host, port, args.seconds, io)
 
     try:
-        asyncio.run(main())
+        raw_log = None if args.raw_log is None else args.raw_log.open("a", encoding="utf-8")
+    except OSError as exc:
+        io.stderr.write(f"bluewatch dispatch-sink: cannot open {args.raw_log}: {exc.strerror}\n")
+        return EXIT_USAGE
+    try:
+        asyncio.run(main(raw_log))
     except OSError as exc:
         io.stderr.write(
             f"bluewatch dispatch-sink: cannot listen on {args.listen}: {exc.strerror}\n"
         )
         return EXIT_FAILURE
+    finally:
+        if raw_log is not None:
+            raw_log.close()
     return EXIT_OK

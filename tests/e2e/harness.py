@@ -47,10 +47,12 @@ def start_fleet(
     *,
     start_when_connected: bool = False,
     vehicle_nmea: int | None = None,
+    port: int | None = None,
 ) -> Fleet:
-    """`bluewatch simulate` serving HCI on a free port; with `vehicle_nmea`, the first
-    officer's car's NMEA to that UDP port on loopback (for `start_gpsd`)."""
-    port = free_port()
+    """`bluewatch simulate` serving HCI on `port` (default: a free one; a fleet started again
+    where a gateway already looks); with `vehicle_nmea`, the first officer's car's NMEA to that
+    UDP port on loopback (for `start_gpsd`)."""
+    port = port or free_port()
     process = subprocess.Popen(
         [
             BLUEWATCH,
@@ -147,12 +149,14 @@ def pool_ids(fleet: Fleet) -> list[str]:
     return ids
 
 
-def start_gateway(config: Path, log: Path, seconds: float = 0) -> subprocess.Popen[bytes]:
+def start_gateway(
+    config: Path, log: Path, seconds: float = 0, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     argv = [BLUEWATCH, "run", "--config", str(config)]
     if seconds:
         argv += ["--seconds", str(seconds)]
     with log.open("ab") as handle:
-        return subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT)
+        return subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env)
 
 
 def influx_query(url: str, database: str, query: str) -> list[list[object]]:

@@ -330,6 +330,30 @@ async def test_a_receiver_failing_for_a_while_gets_every_change_once_in_order(
     assert await gateway.pending(sink.name) == []
 
 
+async def test_a_receiver_down_until_told_gets_every_change_once_and_logs_each_request(
+    gateway: Gateway,
+) -> None:
+    # `failing` answers 500 for as long as it is set (an outage of unknown length); the raw log
+    # has one line per request answered 200, before de-duplication.
+    raw = io.StringIO()
+    async with DispatchReceiver(SECRET, faults=Faults(failing=True), raw_log=raw) as receiver:
+        points = three_officers(now_ns())
+        sink = webhook(receiver.url)
+        delivery = await gateway.start(sink)
+        await gateway.append(points)
+        await until(lambda: receiver.stats.failed >= 3, "three refusals")
+        assert receiver.received == []
+        receiver.faults = Faults()
+        want = expected_keys(points, "high")
+        await until(lambda: delivery.counters.delivered == len(points), "the cursor to move")
+
+    assert received_keys(receiver) == want
+    logged = [json.loads(line) for line in raw.getvalue().splitlines()]
+    assert [entry["key"] for entry in logged] == want
+    assert [entry["alert"]["idempotency_key"] for entry in logged] == want
+    assert not any(entry["duplicate"] for entry in logged)
+
+
 async def test_a_receiver_answering_too_late_gets_every_change_once_in_order(
     gateway: Gateway, receiver: DispatchReceiver
 ) -> None:
