@@ -88,6 +88,20 @@ class DeviceAssignment(_Section):
     # second per officer that no alert reads.
     ecg: bool = False
 
+    def ref(self, unit: UnitRef, officer_id: str, device_id: str) -> DeviceRef:
+        """This device as `officer_id`'s, under the gateway's `device_id` for it."""
+        return DeviceRef(
+            unit,
+            officer_id,
+            device_id,
+            self.model,
+            self.address,
+            self.name,
+            acc_rate_hz=self.acc_rate_hz,
+            acc_range_g=self.acc_range_g,
+            ecg=self.ecg,
+        )
+
     @model_validator(mode="before")
     @classmethod
     def _legacy_kind(cls, data: Any) -> Any:
@@ -354,19 +368,7 @@ class GatewayConfig(BaseSettings):
                 same = [d for d in officer.devices if d.model is device.model]
                 suffix = f"-{same.index(device) + 1}" if len(same) > 1 else ""
                 device_id = f"{officer.id}-{PROFILES[device.model].short_name}{suffix}"
-                refs.append(
-                    DeviceRef(
-                        unit,
-                        officer.id,
-                        device_id,
-                        device.model,
-                        device.address,
-                        device.name,
-                        acc_rate_hz=device.acc_rate_hz,
-                        acc_range_g=device.acc_range_g,
-                        ecg=device.ecg,
-                    )
-                )
+                refs.append(device.ref(unit, officer.id, device_id))
         return refs
 
     def pool_ref(self, device_id: str, officer_id: str) -> DeviceRef:
@@ -375,17 +377,7 @@ class GatewayConfig(BaseSettings):
         device = next((d for d in self.pool if d.id == device_id), None)
         if device is None:
             raise KeyError(device_id)
-        return DeviceRef(
-            self.unit_ref,
-            officer_id,
-            device.id,
-            device.model,
-            device.address,
-            device.name,
-            acc_rate_hz=device.acc_rate_hz,
-            acc_range_g=device.acc_range_g,
-            ecg=device.ecg,
-        )
+        return device.ref(self.unit_ref, officer_id, device.id)
 
     @classmethod
     def settings_customise_sources(

@@ -4,20 +4,19 @@ controller is pulled out (its transport ends) to the adapters that remain."""
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from firmware_mocks.devices.peripheral import Peripheral
 from firmware_mocks.radio import PluggableController, VirtualRadio
-from gateway.backoff import BackoffPolicy
 from gateway.ble.bumble_stack import BumbleStack
 from gateway.ble.factory import BleakFactory
 from gateway.ble.manager import DeviceManager
 from gateway.domain import DeviceRef, UnitRef
 from sensors import VEST, DeviceModel, HeartRateMeasurement
 from tests.integration.ble_fixtures import add_peripheral
+from tests.support.managers import quick_manager
 
 TIMEOUT_S = 20
 UNIT = UnitRef("pd", "car-1")
@@ -65,17 +64,8 @@ async def rig(rssi: list[list[int]], link_limit: int) -> AsyncIterator[Rig]:
         for i in range(len(vests))
     ]
     received: list[tuple[str, str]] = []
-    loop = asyncio.get_running_loop()
-    manager = DeviceManager(
-        roster,
-        factory,
-        lambda ref, uuid, data, t: received.append((ref.device_id, uuid)),
-        stale_after_s=1,
-        lost_after_s=3,
-        clock_ns=lambda: int(loop.time() * 1e9),
-        monotonic=loop.time,
-        backoff=BackoffPolicy(first_s=0.05, cap_s=0.2),
-        rng=random.Random(1),
+    manager = quick_manager(
+        roster, factory, lambda ref, uuid, data, t: received.append((ref.device_id, uuid))
     )
     task = asyncio.create_task(manager.run())
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import stat
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,7 +18,6 @@ from bumble.device import Connection
 from bumble.keys import PairingKeys
 
 from firmware_mocks.radio import VirtualRadio
-from gateway.backoff import BackoffPolicy
 from gateway.ble.bonds import Bindings, PrivateKeyStore
 from gateway.ble.bumble_stack import BumbleStack
 from gateway.ble.factory import BleakFactory
@@ -28,6 +26,7 @@ from gateway.ble.manager import DeviceManager
 from gateway.domain import DeviceRef, UnitRef
 from sensors import VEST, DeviceModel, SafetyEvent, SafetyEventKind
 from tests.integration.ble_fixtures import add_peripheral
+from tests.support.managers import quick_manager
 
 TIMEOUT_S = 15
 UNIT = UnitRef("pd", "car-1")
@@ -54,17 +53,10 @@ async def running(
 ) -> AsyncIterator[DeviceManager]:
     store = None if keys is None else PrivateKeyStore.open(keys)
     stack = await BumbleStack.attach(*radio.host_pipe(), key_store=store)
-    loop = asyncio.get_running_loop()
-    manager = DeviceManager(
+    manager = quick_manager(
         roster,
         BleakFactory.bumble(stack),
         lambda ref, uuid, data, t: received.append((ref.device_id, uuid, data)),
-        stale_after_s=1,
-        lost_after_s=3,
-        clock_ns=lambda: int(loop.time() * 1e9),
-        monotonic=loop.time,
-        backoff=BackoffPolicy(first_s=0.05, cap_s=0.2),
-        rng=random.Random(1),
         bindings=None if bindings is None else Bindings.open(bindings),
     )
     task = asyncio.create_task(manager.run())

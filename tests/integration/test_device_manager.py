@@ -9,7 +9,6 @@ from dataclasses import replace
 
 from firmware_mocks.devices.peripheral import Peripheral
 from firmware_mocks.radio import VirtualRadio
-from gateway.backoff import BackoffPolicy
 from gateway.ble.bumble_stack import BumbleStack
 from gateway.ble.factory import BleakFactory
 from gateway.ble.manager import DeviceManager
@@ -29,6 +28,7 @@ from sensors import (
 )
 from sensors.profiles import CORE
 from tests.integration.ble_fixtures import add_peripheral, identity
+from tests.support.managers import quick_manager
 
 TIMEOUT_S = 15
 UNIT = UnitRef("pd", "car-1")
@@ -53,17 +53,10 @@ async def test_manager_connects_roster_devices_only_and_reconnects() -> None:
     ]
     received: list[tuple[str, str, bytes]] = []
     stack = await BumbleStack.attach(*radio.host_pipe())
-    loop = asyncio.get_running_loop()
-    manager = DeviceManager(
+    manager = quick_manager(
         roster,
         BleakFactory.bumble(stack),
         lambda ref, uuid, data, t: received.append((ref.device_id, uuid, data)),
-        stale_after_s=1,
-        lost_after_s=3,
-        clock_ns=lambda: int(loop.time() * 1e9),
-        monotonic=loop.time,
-        backoff=BackoffPolicy(first_s=0.05, cap_s=0.2),
-        rng=random.Random(1),
     )
     task = asyncio.create_task(manager.run())
     try:
