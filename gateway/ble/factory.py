@@ -17,10 +17,12 @@ from gateway.ble.bumble_backend import BumbleClient, BumbleScanner
 from gateway.ble.bumble_stack import BumbleStack
 
 # No HCI command reports how many LE links a controller holds: it refuses the next one with
-# "Connection Limit Exceeded" (0x09). Seven is Bluetooth's piconet limit of active peripherals
-# (Core Vol 2 B 1.1), which many USB controllers still apply to LE links; set yours from its
-# datasheet or from where it starts refusing.
-DEFAULT_LINKS_PER_ADAPTER = 7
+# "Connection Limit Exceeded" (0x09), and the Core specification sets no number for LE. Seven,
+# the BR/EDR piconet's active peripherals (Core Vol 2 B 1.1), is too few for one car: four
+# officers with a vest and a helmet each are eight links. Sixteen holds a van's crew and is
+# what the adapter bench gives each controller (docs/performance.md); set yours from the
+# controller's datasheet or from where it starts refusing.
+DEFAULT_LINKS_PER_ADAPTER = 16
 
 
 class BleSettings(BaseModel):

@@ -177,4 +177,4 @@ def test_scan_names_the_polar_model_from_company_and_name() -> None:
         platform_data=(),
     )
     device = BLEDevice("A0:9E:1A:00:00:01", "Polar H10 8C4A1B2D", None)
-    assert describe(device, advertisement)["model"] == "polar-h10"
+    assert describe(device, advertisement, {"hci0": -60})["model"] == "polar-h10"
