@@ -71,9 +71,11 @@ class MockBlueZ:
         return bool(props.Get(ADAPTER, "Discovering"))
 
     def remove_adapter(self, name: str) -> None:
-        """As when a dongle is pulled: the adapter's InterfacesRemoved (the template leaves its
-        devices in place, as a crashing bluetoothd may)."""
-        self.server.obj.RemoveAdapter(name, dbus_interface=BLUEZ_MOCK)
+        """As bluetoothd does when a dongle is pulled: its devices' InterfacesRemoved, then the
+        adapter's. (The template's RemoveAdapter leaves the devices, still connected: then
+        bleak-retry-connector, which reuses any connected object of the address whatever its
+        adapter, would reconnect to the gone adapter's stale object.)"""
+        self.server.obj.RemoveAdapterWithDevices(name, dbus_interface=BLUEZ_MOCK)
 
     def add_device(self, adapter: str, address: str, name: str) -> str:
         """A device `adapter` has found, not yet advertising anything the scanner wants.
@@ -149,6 +151,11 @@ class MockBlueZ:
             self._add(path, CHARACTERISTIC, props, methods)
             paths[char.uuid] = path
         return paths
+
+    def notifying(self, characteristic_path: str) -> bool:
+        """Whether a client has subscribed to the characteristic (StartNotify)."""
+        props = dbus.Interface(self._bus.get_object(BLUEZ, characteristic_path), PROPERTIES)
+        return bool(props.Get(CHARACTERISTIC, "Notifying"))
 
     def notify(self, characteristic_path: str, value: bytes) -> None:
         self._mock(characteristic_path).UpdateProperties(CHARACTERISTIC, {"Value": _bytes(value)})

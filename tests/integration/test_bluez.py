@@ -52,9 +52,16 @@ async def wait_for(condition: Callable[[], object]) -> None:
             await asyncio.sleep(0.02)
 
 
-def add_strap(bluez: MockBlueZ, adapter: str, rssi: int) -> dict[str, str]:
-    """A heart-rate strap as `adapter` sees it: advertising, with its GATT objects; returns
-    its characteristics' object paths by UUID."""
+@dataclass(frozen=True)
+class Strap:
+    """A heart-rate strap's objects under one adapter."""
+
+    path: str
+    chars: dict[str, str]  # object paths by UUID
+
+
+def add_strap(bluez: MockBlueZ, adapter: str, rssi: int) -> Strap:
+    """A heart-rate strap as `adapter` sees it: advertising, with its GATT objects."""
     path = bluez.add_device(adapter, ADDRESS, "Strap")
     location = BodySensorLocation(body_sensor_location=SensorLocation.CHEST).encode()
     chars = bluez.add_service(
@@ -77,7 +84,7 @@ def add_strap(bluez: MockBlueZ, adapter: str, rssi: int) -> dict[str, str]:
         ],
     )
     bluez.advertise(path, [HEART_RATE_SERVICE], rssi)
-    return chars
+    return Strap(path, chars)
 
 
 @dataclass
@@ -151,15 +158,56 @@ async def test_strap_read_and_notified_through_its_adapter(
     bluez.add_adapter("hci0")
     async with rig(tmp_path, ("hci0",)) as r:
         await wait_for(lambda: bluez.discovering("hci0"))
-        chars = add_strap(bluez, "hci0", rssi=-50)
+        strap = add_strap(bluez, "hci0", rssi=-50)
         await wait_for(lambda: r.manager.devices["o1-hrs"].health.connected)
         assert r.manager.devices["o1-hrs"].adapter == "hci0"
         # The battery level is read on connect.
         await wait_for(lambda: BatteryLevel(battery_pct=81) in r.readings)
-        await asyncio.sleep(0.1)  # the subscriptions follow the read
-        bluez.notify(
-            chars[HeartRateMeasurement.UUID], HeartRateMeasurement(heart_rate_bpm=72).encode()
-        )
-        await wait_for(lambda: any(isinstance(x, HeartRateMeasurement) for x in r.readings))
-        heart = next(x for x in r.readings if isinstance(x, HeartRateMeasurement))
-        assert heart.heart_rate_bpm == 72
+        heart_rate = strap.chars[HeartRateMeasurement.UUID]
+        await wait_for(lambda: bluez.notifying(heart_rate))
+        beat = HeartRateMeasurement(heart_rate_bpm=72).encode()
+        bluez.notify(heart_rate, beat)
+        await wait_for(lambda: HeartRateMeasurement.decode(beat) in r.readings)
+
+
+async def test_removed_adapter_is_lost_and_its_device_moves_to_the_other(
+    bluez: MockBlueZ, tmp_path: Path
+) -> None:
+    bluez.add_adapter("hci0")
+    bluez.add_adapter("hci1")
+    async with rig(tmp_path, ("hci0", "hci1")) as r:
+        await wait_for(lambda: bluez.discovering("hci0") and bluez.discovering("hci1"))
+        add_strap(bluez, "hci0", rssi=-40)
+        seen_by_hci1 = add_strap(bluez, "hci1", rssi=-70)
+        strap = r.manager.devices["o1-hrs"]
+        await wait_for(lambda: strap.health.connected)
+        assert strap.adapter == "hci0"  # heard best there
+
+        bluez.remove_adapter("hci0")
+        hci0, hci1 = r.factory.adapters
+        await wait_for(hci0.lost.is_set)
+        assert not hci1.lost.is_set()
+        await wait_for(lambda: not strap.health.connected)
+        # Its link gone, the strap advertises again; hci1 hears it.
+        bluez.advertise(seen_by_hci1.path, [HEART_RATE_SERVICE], -70)
+        await wait_for(lambda: strap.adapter == "hci1" and strap.health.connected)
+        loads = {load.name: (load.links, load.present) for load in r.manager.adapter_loads()}
+        assert loads == {"hci0": (0, False), "hci1": (1, True)}
+
+        heart_rate = seen_by_hci1.chars[HeartRateMeasurement.UUID]
+        await wait_for(lambda: bluez.notifying(heart_rate))
+        beat = HeartRateMeasurement(heart_rate_bpm=95).encode()
+        bluez.notify(heart_rate, beat)
+        await wait_for(lambda: HeartRateMeasurement.decode(beat) in r.readings)
+
+
+async def test_every_adapter_is_lost_when_bluetoothd_leaves_the_bus(bluez: MockBlueZ) -> None:
+    bluez.add_adapter("hci0")
+    bluez.add_adapter("hci1")
+    factory = await BleakFactory.open(BleSettings(adapters=("hci0", "hci1")))
+    try:
+        assert not any(adapter.lost.is_set() for adapter in factory.adapters)
+        bluez.stop()
+        await wait_for(lambda: all(adapter.lost.is_set() for adapter in factory.adapters))
+    finally:
+        await factory.close()
