@@ -1,11 +1,7 @@
 """The BlueZ path, bleak's default backend, against a mock bluetoothd (tests/integration/
 bluez_mock.py): adapters listed, devices discovered through the adapter that hears them,
 connect, a GATT read and notifications decoded by the pipeline, and failover when an adapter
-is removed or bluetoothd leaves the bus.
-
-Untested here (the mock has no radio): pairing and encryption, real connection and discovery
-timing, controller link limits, and BlueZ's own scan filtering (the mock ignores
-SetDiscoveryFilter; the scanner's own UUID filter is what the tests see).
+is removed or bluetoothd leaves the bus. What stays untested on BlueZ: docs/install.md, "BlueZ".
 """
 
 from __future__ import annotations
