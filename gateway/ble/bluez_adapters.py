@@ -53,7 +53,11 @@ class BlueZAdapterWatch:
         """Connect to the system bus and start watching the adapters named in `lost`."""
         bus = MessageBus(bus_type=BusType.SYSTEM, auth=get_dbus_authenticator())
         try:
-            await bus.connect()
+            try:
+                await bus.connect()
+            except OSError as exc:
+                # `bluewatch run` reports an OSError in one line: it should name the bus.
+                raise ConnectionError(f"cannot reach BlueZ's system bus (D-Bus): {exc}") from exc
             watch = cls(bus, lost)
             bus.add_message_handler(watch.on_message)
             for rule in MATCH_RULES:

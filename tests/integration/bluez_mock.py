@@ -195,7 +195,9 @@ def bluez(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockBlueZ]:
     monkeypatch.delenv("DBUS_SYSTEM_BUS_ADDRESS", raising=False)
     with PrivateDBus(BusType.SYSTEM):
         server = SpawnedMock.spawn_with_template("bluez5", bustype=BusType.SYSTEM)
+        connection = BusType.SYSTEM.get_connection()
         try:
-            yield MockBlueZ(BusType.SYSTEM.get_connection(), server)
+            yield MockBlueZ(connection, server)
         finally:
+            connection.close()
             server.terminate()

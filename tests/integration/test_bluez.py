@@ -15,6 +15,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from gateway.backoff import BackoffPolicy
 from gateway.ble.factory import BleakFactory, BleSettings
 from gateway.ble.manager import DeviceManager
@@ -207,3 +209,11 @@ async def test_every_adapter_is_lost_when_bluetoothd_leaves_the_bus(bluez: MockB
         await wait_for(lambda: all(adapter.lost.is_set() for adapter in factory.adapters))
     finally:
         await factory.close()
+
+
+async def test_named_adapters_without_a_system_bus_fail_at_start_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus'}")
+    with pytest.raises(ConnectionError, match="system bus"):
+        await BleakFactory.open(BleSettings(adapters=("hci0", "hci1")))
