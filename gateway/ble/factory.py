@@ -73,6 +73,13 @@ class Adapter:
     # BlueZ adapter removed or bluetoothd gone (gateway/ble/bluez_adapters.py).
     lost: asyncio.Event = field(default_factory=asyncio.Event)
 
+    @property
+    def answers_when_lost(self) -> bool:
+        """Whether a request through this adapter is still answered once it is lost: on BlueZ
+        bluetoothd (or the bus, when bluetoothd is gone) refuses it at once; a gone Bumble
+        controller never answers."""
+        return self.stack is None
+
     def backend_kwargs(self, *, client: bool) -> dict[str, Any]:
         """Keyword arguments for BleakScanner, BleakClient or bleak-retry-connector."""
         if self.stack is not None:

@@ -152,6 +152,21 @@ class MockBlueZ:
             paths[char.uuid] = path
         return paths
 
+    def drop(self, device_path: str) -> None:
+        """The peer ends the link (out of range, switched off)."""
+        self._mock(device_path).UpdateProperties(
+            DEVICE, {"Connected": dbus.Boolean(False), "ServicesResolved": dbus.Boolean(False)}
+        )
+
+    def connections(self) -> int:
+        """How many connections the bus has (the mock's, the test's, and the gateway's: bleak's
+        manager, the adapter watch, one per connected client)."""
+        daemon = dbus.Interface(
+            self._bus.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus"),
+            "org.freedesktop.DBus",
+        )
+        return sum(1 for name in daemon.ListNames() if name.startswith(":"))
+
     def notifying(self, characteristic_path: str) -> bool:
         """Whether a client has subscribed to the characteristic (StartNotify)."""
         props = dbus.Interface(self._bus.get_object(BLUEZ, characteristic_path), PROPERTIES)

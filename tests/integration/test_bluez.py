@@ -168,6 +168,23 @@ async def test_strap_read_and_notified_through_its_adapter(
         await wait_for(lambda: HeartRateMeasurement.decode(beat) in r.readings)
 
 
+async def test_a_dropped_link_releases_its_client(bluez: MockBlueZ, tmp_path: Path) -> None:
+    bluez.add_adapter("hci0")
+    async with rig(tmp_path, ("hci0",)) as r:
+        await wait_for(lambda: bluez.discovering("hci0"))
+        strap = add_strap(bluez, "hci0", rssi=-50)
+        managed = r.manager.devices["o1-hrs"]
+        await wait_for(lambda: managed.health.connected)
+        connected = bluez.connections()
+        for _ in range(2):
+            bluez.drop(strap.path)
+            await wait_for(lambda: not managed.health.connected)
+            bluez.advertise(strap.path, [HEART_RATE_SERVICE], -50)  # advertising again
+            await wait_for(lambda: managed.health.connected)
+        # Each bleak client has a D-Bus connection of its own: one per link, none left over.
+        assert bluez.connections() == connected
+
+
 async def test_removed_adapter_is_lost_and_its_device_moves_to_the_other(
     bluez: MockBlueZ, tmp_path: Path
 ) -> None:
@@ -180,6 +197,7 @@ async def test_removed_adapter_is_lost_and_its_device_moves_to_the_other(
         strap = r.manager.devices["o1-hrs"]
         await wait_for(lambda: strap.health.connected)
         assert strap.adapter == "hci0"  # heard best there
+        connected = bluez.connections()
 
         bluez.remove_adapter("hci0")
         hci0, hci1 = r.factory.adapters
@@ -191,6 +209,7 @@ async def test_removed_adapter_is_lost_and_its_device_moves_to_the_other(
         await wait_for(lambda: strap.adapter == "hci1" and strap.health.connected)
         loads = {load.name: (load.links, load.present) for load in r.manager.adapter_loads()}
         assert loads == {"hci0": (0, False), "hci1": (1, True)}
+        assert bluez.connections() == connected  # the client through hci0 was released
 
         heart_rate = seen_by_hci1.chars[HeartRateMeasurement.UUID]
         await wait_for(lambda: bluez.notifying(heart_rate))
