@@ -12,6 +12,7 @@ from typing import Any, Literal, Self
 from bleak import BleakScanner
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gateway.ble.bluez_adapters import BlueZAdapterWatch
 from gateway.ble.bonds import PrivateKeyStore
 from gateway.ble.bumble_backend import BumbleClient, BumbleScanner
 from gateway.ble.bumble_stack import BumbleStack
@@ -70,8 +71,16 @@ class Adapter:
     # None on BlueZ: bleak selects the adapter by name (`bluez_name`, or BlueZ's default).
     stack: BumbleStack | None = None
     bluez_name: str | None = None
-    # Set once the controller has gone (a USB dongle pulled, its transport closed).
+    # Set once the controller has gone: a USB dongle pulled, its Bumble transport closed, its
+    # BlueZ adapter removed or bluetoothd gone (gateway/ble/bluez_adapters.py).
     lost: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def answers_when_lost(self) -> bool:
+        """Whether a request through this adapter is still answered once it is lost: on BlueZ
+        bluetoothd (or the bus, when bluetoothd is gone) refuses it at once; a gone Bumble
+        controller never answers."""
+        return self.stack is None
 
     def backend_kwargs(self, *, client: bool) -> dict[str, Any]:
         """Keyword arguments for BleakScanner, BleakClient or bleak-retry-connector."""
@@ -89,10 +98,14 @@ class Adapter:
 class BleakFactory:
     """Owns the process's adapters (a Bumble stack each on Bumble) and hands bleak the backend."""
 
-    def __init__(self, adapters: Sequence[Adapter]) -> None:
+    def __init__(
+        self, adapters: Sequence[Adapter], bluez_watch: BlueZAdapterWatch | None = None
+    ) -> None:
+        """`bluez_watch`: what sets the named BlueZ adapters' `lost`; closed with the factory."""
         if not adapters:
             raise ValueError("at least one adapter")
         self.adapters = tuple(adapters)
+        self._bluez_watch = bluez_watch
 
     @classmethod
     def bluez(cls) -> BleakFactory:
@@ -120,8 +133,12 @@ class BleakFactory:
         names = settings.adapter_names()
         if settings.backend == "bluez":
             if not names:
+                # BlueZ's default adapter may be any of them from one scan to the next: there
+                # is no one adapter to watch, and no other to fail over to.
                 return cls([Adapter("default", limit)])
-            return cls([Adapter(name, limit, bluez_name=name) for name in names])
+            named = [Adapter(name, limit, bluez_name=name) for name in names]
+            watch = await BlueZAdapterWatch.open({a.name: a.lost for a in named})
+            return cls(named, watch)
         adapters: list[Adapter] = []
         try:
             for index, name in enumerate(names):
@@ -141,6 +158,8 @@ class BleakFactory:
         return self.adapters[0]
 
     async def close(self) -> None:
+        if self._bluez_watch is not None:
+            self._bluez_watch.close()
         await self._close_all(self.adapters)
 
     @staticmethod

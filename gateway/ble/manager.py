@@ -77,6 +77,9 @@ LINK_GRADE_INTERVAL_S = 1.0
 
 # How long a removed device's task gets to end after it is cancelled.
 REMOVE_WAIT_S = 5.0
+# How long releasing a client through a gone BlueZ adapter may take: bluetoothd, or the bus
+# when bluetoothd is gone, refuses at once; a bluetoothd that hangs must not hold up failover.
+GONE_DISCONNECT_S = 2.0
 
 
 # (device, manufacturer data after the company identifier, receive time in ns since the epoch)
@@ -500,8 +503,9 @@ class DeviceManager:
         managed.ever_connected = True
         logger.info("%s: connected and subscribed through %s", managed.ref.device_id, adapter.name)
         await self._while_connected(managed, lost)
-        managed.health.connected = False
-        managed.client = None
+        # The link is gone, but the client still holds what it opened for it (on BlueZ, a D-Bus
+        # connection of its own, kept until disconnect() is called).
+        await self._disconnect(managed)
         if managed.pmd is not None:
             managed.pmd.link_lost()
             managed.pmd = None
@@ -683,14 +687,21 @@ class DeviceManager:
     async def _disconnect(self, managed: ManagedDevice) -> None:
         client, managed.client = managed.client, None
         managed.health.connected = False
+        if client is None:
+            return
         # The client belongs to the adapter the device holds, or held last. Through a gone
-        # adapter the link is already gone, and nothing would answer a disconnect.
+        # adapter the link is already gone: a disconnect only releases the client, and only
+        # where something still answers it (BlueZ), within a deadline.
         name = managed.adapter or managed.previous_adapter
-        if client is not None and not (name is not None and self.adapters[name].lost.is_set()):
-            try:
+        adapter = None if name is None else self.adapters[name]
+        gone = adapter is not None and adapter.lost.is_set()
+        if gone and not (adapter is not None and adapter.answers_when_lost):
+            return
+        try:
+            async with asyncio.timeout(GONE_DISCONNECT_S if gone else None):
                 await client.disconnect()
-            except (BleakError, TimeoutError, OSError):
-                logger.debug("%s: disconnect failed", managed.ref.device_id, exc_info=True)
+        except (BleakError, TimeoutError, OSError):
+            logger.debug("%s: disconnect failed", managed.ref.device_id, exc_info=True)
 
     def observe(self, device: DeviceRef, reading: Characteristic, received_ns: int) -> None:
         """Pipeline observer: sample gaps and clock drift from IMU batches, restarts from status."""
