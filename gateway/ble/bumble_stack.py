@@ -185,17 +185,22 @@ class BumbleStack:
         """Start the scan afresh each period, which empties the controller's duplicate filter."""
         while not self.lost:
             await asyncio.sleep(self._duplicate_period_s)
-            async with self._scan_lock:
-                if self.lost or not self._listeners:
-                    return  # a gone controller answers no command
-                try:
-                    if self.device.is_scanning:
-                        await self.device.stop_scanning()
-                    await self._start_scanning()
-                except Exception:  # the next period tries again
-                    # A controller gone while answering is said once, by the loss itself.
-                    if not self.lost:
-                        logger.warning("restarting the scan failed", exc_info=True)
+            if self.lost or not self._listeners:
+                return  # a gone controller answers no command
+            try:
+                await self._restart_scan()
+            except Exception:  # the next period tries again
+                # A controller gone while answering is said once, by the loss itself.
+                if not self.lost:
+                    logger.warning("restarting the scan failed", exc_info=True)
+
+    async def _restart_scan(self) -> None:
+        """Scan afresh if scanning (the controller's duplicate filter starts empty)."""
+        async with self._scan_lock:
+            if self._listeners and not self.lost:
+                if self.device.is_scanning:
+                    await self.device.stop_scanning()
+                await self._start_scanning()
 
     async def _stop_refresher(self) -> None:
         refresher, self._refresher = self._refresher, None
@@ -231,6 +236,14 @@ class BumbleStack:
         Raises TimeoutError when the device is not there, BumbleConnectError when refused.
         """
         async with self.connect_lock:
+            resolver = self.device.address_resolver
+            if resolver is not None and resolver.can_resolve_to(address):
+                # A bonded peer: Bumble's host connects only once a report of it comes in (to
+                # resolve its address), and the duplicate filter has already reported it.
+                try:
+                    await self._restart_scan()
+                except Exception:  # the connect goes on; its own timeout bounds the wait
+                    logger.debug("restarting the scan before a connect failed", exc_info=True)
             try:
                 return await self.device.connect(
                     address, transport=core.PhysicalTransport.LE, timeout=timeout

@@ -60,3 +60,26 @@ async def test_each_advertiser_is_reported_again_every_period_and_only_then() ->
     finally:
         await often.close()
         await seldom.close()
+
+
+async def test_a_bonded_device_reconnects_without_waiting_for_the_next_period() -> None:
+    # Bumble's host connects to a bonded peer only once a report of it comes in (to resolve its
+    # address), which the duplicate filter would hold back until the next period: an hour here.
+    radio = VirtualRadio()
+    await add_peripheral(radio, VEST, "BW-Vest-T0001", VEST_ADDRESS)
+    stack = await BumbleStack.attach(*radio.host_pipe(), duplicate_period_s=3600)
+    heard, listener = counter()
+    try:
+        await stack.add_listener(listener)
+        async with asyncio.timeout(10):
+            while not heard[VEST_ADDRESS]:
+                await asyncio.sleep(0.01)
+        address = stack.address_for(VEST_ADDRESS)
+        connection = await stack.connect(address, timeout=5)
+        await connection.pair()
+        await connection.disconnect()
+        async with asyncio.timeout(10):  # Bumble's resolution wait has no deadline of its own
+            again = await stack.connect(address, timeout=5)
+        assert again.peer_address == address
+    finally:
+        await stack.close()
