@@ -8,11 +8,16 @@ gateway's device manager runs in this process with one Bumble stack per controll
 connected device notifies its heart rate every `--notify-ms`; a device counts as streaming
 when the gateway has received a notification from it.
 
+Each device bonds on its first connection (LE Secure Connections), so the fleet is measured
+twice: the first connection of all (bonding included), then, after the links are closed, a new
+device manager on the same stacks connecting all again with the bonds (a gateway restarted).
+
 Cases, each in a fresh pair of processes per run:
 - baseline: every device on one controller (the single-adapter gateway);
 - adapters: the same devices over four controllers, each hearing "its" quarter best. Once all
-  stream, one controller is unplugged (its peers' links drop, its TCP connection closes) and
-  the time until each of its devices streams again through another is measured.
+  stream again, one controller is unplugged (its peers' links drop, its TCP connection closes)
+  and the time until each of its devices streams again through another is measured (each bonds
+  with the adapter it moves to: bonds are per adapter).
 
 Prints one JSON line per run and a Markdown table of medians.
 """
@@ -146,25 +151,44 @@ async def one_run(
     ]
     streams = Streams()
     loop = asyncio.get_running_loop()
-    manager = DeviceManager(
-        roster,
-        factory,
-        streams.on_notification,
-        stale_after_s=5,
-        lost_after_s=20,
-        clock_ns=time.time_ns,
-        monotonic=loop.time,
-    )
+
+    def start() -> tuple[DeviceManager, asyncio.Task[None]]:
+        manager = DeviceManager(
+            roster,
+            factory,
+            streams.on_notification,
+            stale_after_s=5,
+            lost_after_s=20,
+            clock_ns=time.time_ns,
+            monotonic=loop.time,
+        )
+        return manager, asyncio.create_task(manager.run())
+
+    async def stop(manager: DeviceManager, task: asyncio.Task[None]) -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await manager.close()
+
     started = time.monotonic()
-    task = asyncio.create_task(manager.run())
+    manager, task = start()
     # The machine's load: a shared machine's other work starves both processes' timers.
     result: dict[str, Any] = {"loadavg_1min": os.getloadavg()[0]}
     try:
         everyone = set(manager.devices)
+        # First use: every device bonds (LE Secure Connections) with the adapter it is placed on.
         result["connect_all_s"] = await streams.all_since(everyone, started)
         result["links"] = [load.links for load in manager.adapter_loads()]
         if result["connect_all_s"] is None:
             result["streaming_at_timeout"] = streams.count_since(everyone, started)
+            return result
+        # Reconnect: the links closed, a new manager on the same stacks (the gateway restarted
+        # with its bonds kept) connects every device again, encrypting with the bond it has.
+        await stop(manager, task)
+        restarted = time.monotonic()
+        manager, task = start()
+        result["reconnect_all_s"] = await streams.all_since(everyone, restarted)
+        if result["reconnect_all_s"] is None:
+            result["streaming_at_timeout"] = streams.count_since(everyone, restarted)
         elif controllers > 1:
             lost = factory.adapters[0].name
             moving = {d for d, m in manager.devices.items() if m.adapter == lost}
@@ -172,15 +196,14 @@ async def one_run(
             await child.stdin.drain()
             unplugged = time.monotonic()
             await child.stdout.readline()
+            # Each moved device bonds with the adapter it moves to: bonds are per adapter.
             result["failover_s"] = await streams.all_since(moving, unplugged)
             result["moved"] = len(moving)
             if result["failover_s"] is None:
                 result["moved_streaming_at_timeout"] = streams.count_since(moving, unplugged)
             result["links_after"] = [load.links for load in manager.adapter_loads()]
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await manager.close()
+        await stop(manager, task)
         await factory.close()
         child.stdin.close()
         await child.wait()
@@ -219,21 +242,36 @@ def main(repeat: int, notify_ms: float, devices: int) -> None:
             row = json.loads(done.stdout.splitlines()[-1])
             print(json.dumps({"case": case, **shape, "run": run, **row}), flush=True)
             rows.setdefault(case, []).append(row)
-    base = median_of(rows["baseline"], "connect_all_s")
-    multi = median_of(rows["adapters"], "connect_all_s")
-    failover = median_of(rows["adapters"], "failover_s")
-    ratio = "—" if base is None or multi is None else f"{multi / base:.2f}"
+    print(
+        f"\n| case | first connect of {devices} (s) | ratio | reconnect of {devices} (s) "
+        "| ratio | failover (s) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
     limit = shapes["adapters"]["link_limit"]
-    print(f"\n| case | connect all {devices} (s) | ratio | failover (s) |")
-    print("|---|---|---|---|")
-    print(f"| 1 controller (baseline) | {shown(base)} | 1 | — |")
-    several = f"{CONTROLLERS} controllers, limit {limit}"
-    print(f"| {several} | {shown(multi)} | {ratio} | {shown(failover)} |")
+    labels = {
+        "baseline": "1 controller (baseline)",
+        "adapters": f"{CONTROLLERS} controllers, limit {limit}",
+    }
+    first_base = median_of(rows["baseline"], "connect_all_s")
+    again_base = median_of(rows["baseline"], "reconnect_all_s")
+    for case, label in labels.items():
+        first = median_of(rows[case], "connect_all_s")
+        again = median_of(rows[case], "reconnect_all_s")
+        failover = median_of(rows[case], "failover_s")
+        print(
+            f"| {label} | {shown(first)} | {ratio(first, first_base)} | {shown(again)} "
+            f"| {ratio(again, again_base)} | {shown(failover) if case != 'baseline' else '—'} |"
+        )
     print(
         f"\nmedians of the runs that finished within {RUN_TIMEOUT_S:g} s, of {repeat}; "
         f"streaming = a notification received (every {notify_ms:g} ms per device); "
+        f"first connect bonds, reconnect uses the bonds, failover bonds with the new adapter; "
         f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}"
     )
+
+
+def ratio(value: float | None, base: float | None) -> str:
+    return "—" if value is None or base is None else f"{value / base:.2f}"
 
 
 def median_of(rows: list[dict[str, Any]], key: str) -> float | None:

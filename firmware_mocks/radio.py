@@ -49,6 +49,8 @@ class VirtualController(Controller):
         # How this controller hears particular advertisers (by address text), when not at the
         # advertiser's own RSSI: a gateway's adapters at different places in the vehicle.
         self.rssi_from: dict[str, int] = {}
+        # The advertisers reported since scanning was last enabled (Mend 5's duplicate filter).
+        self._reported: set[str] = set()
 
     # Mend 0 (speed). As for QuietHost: no eager per-packet debug formatting when debug is off.
     def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
@@ -141,12 +143,32 @@ class VirtualController(Controller):
         finally:
             self.le_scan_enable = scanning
 
+    # Mend 5. Stock records the host's duplicate filter and ignores it: every advertisement is
+    # reported, so a fleet of advertisers floods every scanning host. A real controller with the
+    # filter on reports an advertiser (with its scan response) once until scanning is enabled
+    # again (Core Vol 4 Part E 7.8.11, 7.8.65), which is when the filter starts empty.
+    def on_hci_le_set_scan_enable_command(
+        self, command: hci.HCI_LE_Set_Scan_Enable_Command
+    ) -> hci.HCI_StatusReturnParameters:
+        if command.le_scan_enable:
+            self._reported.clear()
+        return super().on_hci_le_set_scan_enable_command(command)
+
+    def on_hci_le_set_extended_scan_enable_command(
+        self, command: hci.HCI_LE_Set_Extended_Scan_Enable_Command
+    ) -> hci.HCI_StatusReturnParameters:
+        if command.enable:
+            self._reported.clear()
+        return super().on_hci_le_set_extended_scan_enable_command(command)
+
     def _report_advertisement(self, pdu: ll.AdvInd | ll.AdvExtInd) -> None:
+        heard_as = pdu.advertiser_address.to_string(False)
+        if self.filter_duplicates:
+            if heard_as in self._reported:
+                return
+            self._reported.add(heard_as)
         advertiser = self._advertiser(pdu.advertiser_address)
-        rssi = self.rssi_from.get(
-            pdu.advertiser_address.to_string(False),
-            advertiser.rssi_dbm if advertiser else DEFAULT_RSSI_DBM,
-        )
+        rssi = self.rssi_from.get(heard_as, advertiser.rssi_dbm if advertiser else DEFAULT_RSSI_DBM)
         scan_response = advertiser.scan_response_for(pdu.advertiser_address) if advertiser else b""
         reports = [self._report(pdu, _EventType.CONNECTABLE_ADVERTISING, bytes(pdu.data), rssi)]
         if scan_response:

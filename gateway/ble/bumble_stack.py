@@ -1,7 +1,9 @@
 """One Bumble host per process, shared by every bleak scanner and client that uses it.
 
 A controller runs one scan and one pending LE connection at a time, so the stack multiplexes:
-scanning is on while any scanner listens, and connection attempts are serialized.
+scanning is on while any scanner listens, and connection attempts are serialized. Scanning asks
+the controller to filter duplicates and starts afresh every `duplicate_period_s`, so each
+advertiser is reported about once a period rather than at every advertisement.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from gateway.ble.bonds import PrivateKeyStore, random_static_address
 
 # How long closing waits for each link's disconnection: a controller's answer takes milliseconds.
 CLOSE_DISCONNECT_TIMEOUT_S: Final = 2.0
+# How often the controller's duplicate filter starts empty, so that every advertiser in range is
+# reported again: placement's signal readings, a device that dropped its link heard again, and
+# broadcast readings (taken once a second) all need a report about this often, and no more.
+DUPLICATE_PERIOD_S: Final = 1.0
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +58,19 @@ class BumbleDeviceDetails:
 class BumbleStack:
     """A powered-on Bumble host on an HCI transport (TCP, UNIX socket, USB) or in-process pipe."""
 
-    def __init__(self, device: Device, transport: Transport | None = None) -> None:
+    def __init__(
+        self,
+        device: Device,
+        transport: Transport | None = None,
+        duplicate_period_s: float = DUPLICATE_PERIOD_S,
+    ) -> None:
         self.device = device
         self._transport = transport
         self._listeners: list[AdvertisementListener] = []
         self._scan_lock = asyncio.Lock()
+        self._duplicate_period_s = duplicate_period_s
+        # Restarts the scan each period while it is on; None while it is off.
+        self._refresher: asyncio.Task[None] | None = None
         # Only one LE Create Connection may be pending per controller (Core Vol 4 E 7.8.12).
         self.connect_lock = asyncio.Lock()
         self._addresses: dict[str, hci.Address] = {}
@@ -74,12 +88,13 @@ class BumbleStack:
         transport_spec: str,
         name: str = "bluewatch-gateway",
         key_store: PrivateKeyStore | None = None,
+        duplicate_period_s: float = DUPLICATE_PERIOD_S,
     ) -> BumbleStack:
         """Attach to a controller through a Bumble transport string, e.g. `tcp-client:host:port`."""
         transport = await open_transport(transport_spec)
         try:
             device = _device(name, transport.source, transport.sink, key_store)
-            return await cls._power_on(device, transport)
+            return await cls._power_on(device, duplicate_period_s, transport)
         except BaseException:
             await transport.close()
             raise
@@ -91,14 +106,17 @@ class BumbleStack:
         sink: Any,
         name: str = "bluewatch-gateway",
         key_store: PrivateKeyStore | None = None,
+        duplicate_period_s: float = DUPLICATE_PERIOD_S,
     ) -> BumbleStack:
         """Attach to an in-process controller through an HCI (source, sink) pair."""
-        return await cls._power_on(_device(name, source, sink, key_store))
+        return await cls._power_on(_device(name, source, sink, key_store), duplicate_period_s)
 
     @classmethod
-    async def _power_on(cls, device: Device, transport: Transport | None = None) -> BumbleStack:
+    async def _power_on(
+        cls, device: Device, duplicate_period_s: float, transport: Transport | None = None
+    ) -> BumbleStack:
         await device.power_on()
-        return cls(device, transport)
+        return cls(device, transport, duplicate_period_s)
 
     def on_lost(self, callback: Callable[[], None]) -> None:
         """Call `callback` once the controller is gone (at once if it already is)."""
@@ -118,6 +136,7 @@ class BumbleStack:
 
     async def close(self) -> None:
         self._closing = True
+        await self._stop_refresher()
         if self.lost:
             # Nothing answers HCI commands any more: a disconnect or reset would wait forever.
             if self._transport is not None:
@@ -142,14 +161,52 @@ class BumbleStack:
         async with self._scan_lock:
             self._listeners.append(listener)
             if not self.device.is_scanning:
-                await self.device.start_scanning(active=True, filter_duplicates=False)
+                await self._start_scanning()
+                self._refresher = asyncio.create_task(
+                    self._refresh_forever(), name=f"{self.device.name}-scan-refresh"
+                )
 
     async def remove_listener(self, listener: AdvertisementListener) -> None:
         async with self._scan_lock:
             if listener in self._listeners:
                 self._listeners.remove(listener)
             if not self._listeners and self.device.is_scanning:
+                await self._stop_refresher()
                 await self.device.stop_scanning()
+
+    async def _start_scanning(self) -> None:
+        # Active: wearables put their name in the scan response. The controller's duplicate
+        # filter keeps every advertisement after an advertiser's first (and its scan response)
+        # off the HCI link until the next period: without it, each scanning controller reports
+        # every advertisement of every device, and connection events queue behind them.
+        await self.device.start_scanning(active=True, filter_duplicates=True)
+
+    async def _refresh_forever(self) -> None:
+        """Start the scan afresh each period, which empties the controller's duplicate filter."""
+        while not self.lost:
+            await asyncio.sleep(self._duplicate_period_s)
+            if self.lost or not self._listeners:
+                return  # a gone controller answers no command
+            try:
+                await self._restart_scan()
+            except Exception:  # the next period tries again
+                # A controller gone while answering is said once, by the loss itself.
+                if not self.lost:
+                    logger.warning("restarting the scan failed", exc_info=True)
+
+    async def _restart_scan(self) -> None:
+        """Scan afresh if scanning (the controller's duplicate filter starts empty)."""
+        async with self._scan_lock:
+            if self._listeners and not self.lost:
+                if self.device.is_scanning:
+                    await self.device.stop_scanning()
+                await self._start_scanning()
+
+    async def _stop_refresher(self) -> None:
+        refresher, self._refresher = self._refresher, None
+        if refresher is not None and refresher is not asyncio.current_task():
+            refresher.cancel()
+            await asyncio.gather(refresher, return_exceptions=True)
 
     def _on_advertisement(self, advertisement: Advertisement) -> None:
         self._addresses[advertisement.address.to_string(False)] = advertisement.address
@@ -179,6 +236,14 @@ class BumbleStack:
         Raises TimeoutError when the device is not there, BumbleConnectError when refused.
         """
         async with self.connect_lock:
+            resolver = self.device.address_resolver
+            if resolver is not None and resolver.can_resolve_to(address):
+                # A bonded peer: Bumble's host connects only once a report of it comes in (to
+                # resolve its address), and the duplicate filter has already reported it.
+                try:
+                    await self._restart_scan()
+                except Exception:  # the connect goes on; its own timeout bounds the wait
+                    logger.debug("restarting the scan before a connect failed", exc_info=True)
             try:
                 return await self.device.connect(
                     address, transport=core.PhysicalTransport.LE, timeout=timeout
