@@ -268,6 +268,11 @@ class PolarPeer:
             self._hr_task.add_done_callback(_log_failure)
 
     def _went_offline(self) -> None:
+        self.stop_tasks()
+
+    def stop_tasks(self) -> None:
+        """End the sensor's own tasks (streams, heart rate), as going off the air does, for a
+        caller that tears the radio down itself: a task left pending dies with its loop."""
         self._stop_all()
         if self._hr_task is not None:
             self._hr_task.cancel()

@@ -131,7 +131,12 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[object]:
         await _shut_down(rig, manager_task)
         pipeline_task.cancel()
         await asyncio.gather(pipeline_task, return_exceptions=True)
+        # Off the air, its heart-rate task ended on this loop: left pending, it would be
+        # destroyed with the loop and reported in whichever test runs next.
         await rig.stack.close()
+        await asyncio.sleep(0.05)  # the sensor hears the links end (and advertises again)
+        rig.peer.stop_tasks()
+        await asyncio.sleep(0)
 
 
 async def _shut_down(rig: Rig, manager_task: asyncio.Task[None]) -> None:
@@ -170,9 +175,11 @@ async def test_h10_handshake_start_and_acc_frames_reach_the_fall_detector(make_r
     batch, times = rig.batches[-1]
     assert batch.sample_rate_hz == 200
     assert all(sample == pytest.approx((0.0, 0.0, 1.0)) for sample in batch.samples_g)
-    # Anchored on the gateway's clock: 5 ms apart, never after the frame arrived, ordered
-    # across frames.
-    assert [b - a for a, b in itertools.pairwise(times)] == [5_000_000] * (len(times) - 1)
+    # Anchored on the gateway's clock: 5 ms apart, or closer when frames came bunched (a
+    # loaded host) and a period's spacing would stamp a sample after its frame arrived
+    # (SampleClock); never after the frame arrived, ordered across frames.
+    assert all(0 < b - a <= 5_000_000 for a, b in itertools.pairwise(times))
+    assert times[-1] <= max(rig.received_ns)
     # On the gateway's clock, not the sensor's (which reads 2019): the last sample sits at its
     # frame's receipt, or a period after the previous frame when frames come bunched (radio
     # jitter, a loaded host), as the vest's batches do (SampleClock). Exact placement is
