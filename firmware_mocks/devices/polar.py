@@ -234,6 +234,7 @@ class PolarPeer:
     commands: list[PmdCommand] = field(default_factory=list)
     frames_sent: dict[MeasurementType, int] = field(default_factory=dict)
     _hr_task: asyncio.Task[None] | None = None
+    _retired: bool = False
     # The advertised heart-rate record's 3-bit frame counter: it changes with each new value,
     # which is how a scanner tells a fresh reading from a repeat (the SDK's isHrDataUpdated).
     _advertised_frames: int = 0
@@ -261,18 +262,23 @@ class PolarPeer:
         return self._hr_task is not None and not self._hr_task.done()
 
     def _went_online(self) -> None:
-        if not self.heart_rate_running:
+        if not self.heart_rate_running and not self._retired:
             self._hr_task = asyncio.get_running_loop().create_task(
                 self._heart_rate(), name=f"{self.peripheral.name}-hr"
             )
             self._hr_task.add_done_callback(_log_failure)
 
     def _went_offline(self) -> None:
-        self.stop_tasks()
+        self._stop_tasks()
 
-    def stop_tasks(self) -> None:
-        """End the sensor's own tasks (streams, heart rate), as going off the air does, for a
-        caller that tears the radio down itself: a task left pending dies with its loop."""
+    def retire(self) -> None:
+        """End the sensor's own tasks (streams, heart rate) for good, for a caller that tears
+        the radio down itself: a task left pending dies with its loop, and the links ending
+        would otherwise start the heart rate again."""
+        self._retired = True
+        self._stop_tasks()
+
+    def _stop_tasks(self) -> None:
         self._stop_all()
         if self._hr_task is not None:
             self._hr_task.cancel()

@@ -144,4 +144,17 @@ async def test_the_fleet_builds_polar_sensors_that_measure_the_officer(
     for officer in fleet.officers:
         for device in officer.devices.values():
             await device.peripheral.go_offline()
-    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    names = [d.peripheral.name for o in fleet.officers for d in o.devices.values()]
+    assert not [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and _of_this_fleet(r, names)
+    ]
+
+
+def _of_this_fleet(record: logging.LogRecord, names: list[str]) -> bool:
+    """Whether a warning is this fleet's: asyncio reports a pending task of an earlier test,
+    collected now, in whichever test runs when the collector does."""
+    if record.name != "asyncio":
+        return True
+    return any(name in record.getMessage() for name in names)

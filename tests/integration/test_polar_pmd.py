@@ -134,8 +134,9 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[object]:
         # Off the air, its heart-rate task ended on this loop: left pending, it would be
         # destroyed with the loop and reported in whichever test runs next.
         await rig.stack.close()
-        await asyncio.sleep(0.05)  # the sensor hears the links end (and advertises again)
-        rig.peer.stop_tasks()
+        # The sensor hears the links end (and goes back on the air) before its tasks end.
+        await wait_for(lambda r=rig: not r.peer.peripheral.connections)
+        rig.peer.retire()
         await asyncio.sleep(0)
 
 

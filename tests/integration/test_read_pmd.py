@@ -44,7 +44,7 @@ async def test_read_starts_decodes_and_stops_pmd_streams(
     finally:
         await stack.close()
         await asyncio.sleep(0.05)  # the sensor hears the link end (and advertises again)
-        peer.stop_tasks()  # its heart-rate task ends on this test's loop
+        peer.retire()  # its heart-rate task ends on this test's loop
         await asyncio.sleep(0)
     assert status == EXIT_OK, err.getvalue()
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
