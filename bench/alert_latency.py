@@ -151,7 +151,9 @@ async def measure(
         )
     config = bench_config(roster, folder, url)
     stack = await BumbleStack.attach(*radio.host_pipe())
-    gateway = await build(config, build_sinks(config), BleakFactory.bumble(stack))
+    gateway = await build(
+        config, build_sinks(config), BleakFactory.bumble(stack, link_limit=max(devices, 1))
+    )
     stop = asyncio.Event()
     runner = asyncio.create_task(gateway.run(stop))
     radio_ms: list[float] = []
@@ -301,7 +303,12 @@ async def measure_split(
         roster,
         folder,
         url,
-        {"backend": "bumble", "bumble_transport": f"tcp-client:127.0.0.1:{port}"},
+        # One simulated controller holds every link: its limit is not what is measured.
+        {
+            "backend": "bumble",
+            "bumble_transport": f"tcp-client:127.0.0.1:{port}",
+            "links_per_adapter": max(devices, 1),
+        },
     )
     gateway = await build(config, build_sinks(config))
     stop = asyncio.Event()
