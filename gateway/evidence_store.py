@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
 from gateway.alerts.evidence import EvidenceRecorder
+from gateway.private_file import PARTIAL_PREFIX, PARTIAL_SUFFIX, write_private
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +28,8 @@ logger = logging.getLogger(__name__)
 # `json_pieces`.
 ENCODE_SLICE: Final = 150
 BUNDLE_SUFFIX: Final = ".json"
-# A bundle being written: `.<alert_id>.json.tmp` (an alert id never starts with a dot).
-PARTIAL_PREFIX: Final = "."
-PARTIAL_SUFFIX: Final = BUNDLE_SUFFIX + ".tmp"
+# A bundle being written is `.<alert_id>.json.tmp` (gateway/private_file.py; an alert id never
+# starts with a dot).
 
 
 class EvidenceStore:
@@ -47,17 +46,7 @@ class EvidenceStore:
         """
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.folder / f"{alert_id}{BUNDLE_SUFFIX}"
-        partial = self.folder / f"{PARTIAL_PREFIX}{alert_id}{PARTIAL_SUFFIX}"
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        # A partial file left by a crash keeps the mode it was made with; the bundle's is 0600.
-        os.fchmod(descriptor, 0o600)
-        with open(descriptor, "w") as file:
-            for piece in json_pieces(bundle):
-                file.write(piece)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, path)
-        _sync_folder(self.folder)  # the rename itself survives a power cut
+        write_private(path, json_pieces(bundle))
         return path
 
     async def prune(self, alert_ids: Callable[[], Awaitable[set[str]]]) -> int:
@@ -82,8 +71,8 @@ class EvidenceStore:
         for path in self.folder.iterdir():
             name = path.name
             if name.startswith(PARTIAL_PREFIX) and name.endswith(PARTIAL_SUFFIX):
-                found.append((name[len(PARTIAL_PREFIX) : -len(PARTIAL_SUFFIX)], path))
-            elif name.endswith(BUNDLE_SUFFIX):
+                name = name[len(PARTIAL_PREFIX) : -len(PARTIAL_SUFFIX)]  # the bundle's own
+            if name.endswith(BUNDLE_SUFFIX):
                 found.append((name[: -len(BUNDLE_SUFFIX)], path))
         return found
 
@@ -97,14 +86,6 @@ class EvidenceStore:
                 logger.exception("evidence for %s could not be written", alert.alert_id)
                 continue
             self._recorder.record(alert, bundle, path)
-
-
-def _sync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _delete(paths: list[Path]) -> int:

@@ -12,7 +12,6 @@ backend: a name-only device stays bound to its address across restarts.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from pathlib import Path
 from typing import Any, Self
@@ -21,7 +20,7 @@ from bleak.exc import BleakError
 from bumble import hci
 from bumble.keys import JsonKeyStore
 
-FILE_MODE = 0o600
+from gateway.private_file import write_private
 
 
 class BondRefusedError(BleakError):
@@ -104,13 +103,6 @@ class Bindings:
 
 
 def write_private_json(path: Path, data: dict[str, Any]) -> None:
-    """Replace `path` atomically with `data`; the new file is 0600 from its creation."""
+    """Replace `path` atomically with `data`, readable by the daemon's user only."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        os.fchmod(handle.fileno(), FILE_MODE)  # an old temporary file keeps its own mode
-        json.dump(data, handle, sort_keys=True, indent=4)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    write_private(path, [json.dumps(data, sort_keys=True, indent=4)])
