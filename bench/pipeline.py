@@ -101,7 +101,10 @@ async def ours(items: list[Notification], folder: Path) -> tuple[float, float, i
     loop = asyncio.get_running_loop()
     committed = asyncio.Event()
     pipeline = Pipeline(
-        AsyncOutbox(outbox), monotonic=loop.time, queue_limit=len(items) + 1, committed=committed
+        AsyncOutbox(outbox),
+        monotonic=loop.time,
+        queue_limit=len(items) + 1,
+        on_commit=committed.set,
     )
     sink = InfluxSink(writer=None)  # type: ignore[arg-type] - only its encoder is used here
     started = time.process_time()

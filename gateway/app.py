@@ -41,6 +41,7 @@ from gateway.ble.manager import DeviceManager
 from gateway.config import GatewayConfig, config_hash
 from gateway.delivery import Delivery
 from gateway.domain import DeviceRef, Point
+from gateway.early_alerts import EarlyAlerts
 from gateway.evidence_store import EvidenceStore
 from gateway.handoff import AlertHandoff
 from gateway.http import (
@@ -218,20 +219,42 @@ def _http_servers(
     )
 
 
+@dataclass(frozen=True)
+class _Deliveries:
+    """The delivery loops, what wakes each, and the early path of those that send alerts early."""
+
+    loops: list[Delivery]
+    wakeups: list[asyncio.Event]
+    early: list[EarlyAlerts]
+
+    def committed(self) -> None:
+        """A commit: every loop has something to read (the pipeline's `on_commit`)."""
+        for wakeup in self.wakeups:
+            wakeup.set()
+
+    def raised(self, points: list[Point]) -> None:
+        """Points made downstream: alert changes among them go early where a sink can."""
+        for early in self.early:
+            early.raised(points)
+
+
 def _deliveries(
-    outbox: AsyncOutbox,
-    sinks: Sequence[Sink],
-    committed: asyncio.Event,
-    monotonic: Callable[[], float],
-) -> list[Delivery]:
+    outbox: AsyncOutbox, sinks: Sequence[Sink], monotonic: Callable[[], float]
+) -> _Deliveries:
     """One delivery loop per sink, each with the alert rows of every commit in hand: no read
-    of the outbox between an alert's commit and its delivery (gateway/handoff.py)."""
-    deliveries = []
+    of the outbox between an alert's commit and its delivery (gateway/handoff.py); a sink that
+    sends alerts early gets each change as it is raised (gateway/early_alerts.py)."""
+    made = _Deliveries([], [], [])
     for sink in sinks:
         handoff = AlertHandoff(outbox)
         outbox.alert_listeners.append(handoff.committed)
-        deliveries.append(Delivery(handoff, sink, wakeup=committed, monotonic=monotonic))
-    return deliveries
+        wakeup = asyncio.Event()
+        early = EarlyAlerts(wakeup.set) if sink.sends_early else None
+        if early is not None:
+            made.early.append(early)
+        made.wakeups.append(wakeup)
+        made.loops.append(Delivery(handoff, sink, wakeup=wakeup, monotonic=monotonic, early=early))
+    return made
 
 
 def _open_outbox(config: GatewayConfig, sinks: Sequence[Sink]) -> AsyncOutbox:
@@ -264,6 +287,7 @@ async def build(
     loop = asyncio.get_running_loop()
     unit = config.unit_ref
     outbox = _open_outbox(config, sinks)
+    deliveries = _deliveries(outbox, sinks, loop.time)
     if factory is None:
         factory = await BleakFactory.open(config.ble, config.key_store_path)
     store, held, refs = _roster(config)
@@ -280,6 +304,7 @@ async def build(
     # those loops; they run only once everything below is built.
     def emit(points: list[Point]) -> None:
         pipeline.add_points(points)
+        deliveries.raised(points)
 
     def submit(device: DeviceRef, uuid: str, data: bytes, received_ns: int) -> None:
         pipeline.submit(device, uuid, data, received_ns)
@@ -345,7 +370,6 @@ async def build(
         pool=[PROFILES[device.model] for device in config.pool],
         bindings=Bindings.open(config.bindings_path),
     )
-    committed = asyncio.Event()
     pipeline = Pipeline(
         outbox,
         monotonic=loop.time,
@@ -353,9 +377,8 @@ async def build(
         activity_observers=(live.observe_activity, on_activity),
         imu_observers=(on_imu,),
         pmd_streams=manager.pmd_stream,
-        committed=committed,
+        on_commit=deliveries.committed,
     )
-    deliveries = _deliveries(outbox, sinks, committed, loop.time)
     desk = _assignment_desk(
         config, store, held, manager, monitors=monitors, pipeline=pipeline, live=live, emit=emit
     )
@@ -381,7 +404,7 @@ async def build(
         manager=manager,
         pipeline=pipeline,
         engine=engine,
-        deliveries=deliveries,
+        deliveries=deliveries.loops,
         outbox_stats=lambda: housekeeping.stats,
         clock_ns=time.time_ns,
         monotonic=loop.time,
@@ -397,7 +420,9 @@ async def build(
         config,
         monitoring_routes(
             _metrics(
-                Observed(pipeline, manager, deliveries, lambda: housekeeping.stats, loop.time),
+                Observed(
+                    pipeline, manager, deliveries.loops, lambda: housekeeping.stats, loop.time
+                ),
                 vehicle,
             ),
             lambda: intake_health(pipeline),
@@ -410,7 +435,7 @@ async def build(
         Job("device-manager", manager.run, critical=True),
         Job("alert-timers", alert_timers.run, critical=True),
     ]
-    for sink, delivery in zip(sinks, deliveries, strict=True):
+    for sink, delivery in zip(sinks, deliveries.loops, strict=True):
         jobs.append(Job(f"sink-{sink.name}", sink.run))
         jobs.append(Job(f"delivery-{sink.name}", delivery.run))
     jobs += [
@@ -441,7 +466,7 @@ async def build(
         pipeline=pipeline,
         engine=engine,
         sinks=sinks,
-        deliveries=deliveries,
+        deliveries=deliveries.loops,
         status_rows=status_rows,
         http=http,
         dispatch_http=dispatch_http,

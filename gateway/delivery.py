@@ -10,6 +10,10 @@ delivered, so one malformed value never blocks the stream behind it.
 Draining a backlog, the loop reads (and the sink encodes) the next batch while the current one
 is in flight. That batch goes only once the current one is acknowledged, and is read again from
 the cursor if the current one failed or an alert was committed meanwhile.
+
+A sink that sends alerts early (`Sink.sends_early`) gets each alert change from the loop as it is
+raised, before its commit (gateway/early_alerts.py decides which may go); its committed row
+then comes through the loop as any other, to move the cursor.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from typing import Protocol
 
 from gateway.aio import wait_event
 from gateway.backoff import BackoffPolicy
-from gateway.domain import Lane
+from gateway.domain import Lane, Point
+from gateway.early_alerts import EarlyAlerts
 from gateway.outbox import Stored
-from gateway.sinks.errors import RejectedDeliveryError, RetryableDeliveryError
+from gateway.sinks.errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
 from gateway.sinks.sink import Send, Sink
 
 logger = logging.getLogger(__name__)
@@ -91,10 +96,15 @@ class Delivery:
         monotonic: Callable[[], float],
         policy: BackoffPolicy = SINK_RETRY,
         rng: random.Random | None = None,
+        early: EarlyAlerts | None = None,
     ) -> None:
+        """`early`: the alert changes raised for a sink that `sends_early` (woken by `wakeup`)."""
+        if early is not None and not sink.sends_early:
+            raise ValueError(f"{sink.name} does not send alerts early")
         self._outbox = outbox
         self.sink = sink
         self._wakeup = wakeup
+        self._early = early
         self._monotonic = monotonic
         self._policy = policy
         self._random = (rng or random.Random()).random  # noqa: S311 - jitter, not secrecy
@@ -106,10 +116,15 @@ class Delivery:
         partial_since: float | None = None
         ahead: _Batch | None = None
         while True:
+            if ahead is None and self._early is not None and (raised := self._early.take()):
+                await self._deliver_early(raised)
+                continue
             batch = ahead or await self._read()
             ahead = None
             if not batch.items:
                 partial_since = None
+                if self._early is not None:
+                    self._early.caught_up()
                 await self._idle(IDLE_POLL_S)
                 continue
             if self._should_linger(batch.items, partial_since):
@@ -140,6 +155,18 @@ class Delivery:
         if any(item.lane is Lane.ALERT for item in batch):
             return False
         return partial_since is None or self._monotonic() - partial_since < self.sink.linger_s
+
+    async def _deliver_early(self, raised: list[Point]) -> None:
+        """Send alert changes not yet committed; a failure leaves them to their committed rows
+        (with this loop's retries and backoff), so it is said here, not retried."""
+        assert self._early is not None
+        try:
+            await self.sink.deliver_early(raised)
+        except DeliveryError as exc:
+            self._early.failed(raised)
+            logger.warning("%s: %s; it goes again once committed", self.sink.name, exc)
+            return
+        self._early.sent(raised)
 
     async def _idle(self, timeout_s: float) -> None:
         self._wakeup.clear()
@@ -219,12 +246,18 @@ class Delivery:
                 )
                 await self._outbox.quarantine(self.sink.name, batch, str(exc))
                 self.counters.quarantined += 1
+                self._done(batch)
                 return
             middle = len(batch) // 2
             await self._deliver(batch[:middle])
             await self._deliver(batch[middle:])
             return
         await self._outbox.acknowledge(self.sink.name, batch)
+        self._done(batch)
         self.counters.delivered += len(batch)
         self.counters.batches += 1
         self.counters.last_latency_s = self._monotonic() - started
+
+    def _done(self, batch: Sequence[Stored]) -> None:
+        if self._early is not None:
+            self._early.delivered([item.point for item in batch if item.lane is Lane.ALERT])

@@ -134,7 +134,7 @@ class Pipeline:
     """Takes notifications from BLE callbacks and points from the rules; commits them in order.
 
     Observers (analytics, alert rules, the live view, link health) are given at construction
-    and see every decoded reading; `committed` is set after every commit, so delivery loops
+    and see every decoded reading; `on_commit` is called after every commit, so delivery loops
     wake at once instead of polling.
     """
 
@@ -147,7 +147,7 @@ class Pipeline:
         activity_observers: Sequence[ActivityObserver] = (),
         imu_observers: Sequence[ImuObserver] = (),
         pmd_streams: PmdStreamLookup = _no_pmd_streams,
-        committed: asyncio.Event | None = None,
+        on_commit: Callable[[], None] | None = None,
         queue_limit: int = QUEUE_LIMIT,
         batch_max: int = BATCH_MAX,
         batch_delay_s: float = BATCH_DELAY_S,
@@ -176,7 +176,7 @@ class Pipeline:
         self._event_repeats = Repeats()
         self._last_rate_log: dict[str, float] = {}
         self.counters = PipelineCounters()
-        self._committed = committed
+        self._on_commit = on_commit
         self._observers = tuple(observers)
         self._activity_observers = tuple(activity_observers)
         self._imu_observers = tuple(imu_observers)
@@ -416,8 +416,8 @@ class Pipeline:
                 self.counters.full_dropped,
             )
             self.outbox_full_since = None
-        if self._committed is not None:
-            self._committed.set()
+        if self._on_commit is not None:
+            self._on_commit()
 
     def _process(self, notification: Notification) -> list[Point]:
         device = notification.device

@@ -25,6 +25,20 @@ class AlertRecordError(ValueError):
     """An alert point that does not follow the alert record; the message names the field."""
 
 
+def idempotency_key(alert_id: str, sequence: int) -> str:
+    """The same for every delivery of one change of one alert, different for every other."""
+    return f"{alert_id}:{sequence}"
+
+
+def change_key(point: Point) -> str | None:
+    """The idempotency key of an alert point, without reading the rest of the record; None
+    when it has no text `alert_id` or integer `sequence` (AlertChange.from_point says why)."""
+    alert_id, sequence = point.fields.get("alert_id"), point.fields.get("sequence")
+    if not isinstance(alert_id, str) or not isinstance(sequence, int) or isinstance(sequence, bool):
+        return None
+    return idempotency_key(alert_id, sequence)
+
+
 def _tag(tags: Mapping[str, str], name: str) -> str:
     value = tags.get(name)
     if not isinstance(value, str) or not re.fullmatch(ID_PATTERN, value):
@@ -91,7 +105,7 @@ class AlertChange:
     @property
     def idempotency_key(self) -> str:
         """The same for every redelivery of this change, different for every other change."""
-        return f"{self.alert.alert_id}:{self.alert.sequence}"
+        return idempotency_key(self.alert.alert_id, self.alert.sequence)
 
     @classmethod
     def from_point(cls, point: Point) -> AlertChange:

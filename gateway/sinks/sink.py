@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-from gateway.domain import Lane
+from gateway.domain import Lane, Point
 from gateway.latency import LatencyWindow
 from gateway.outbox import Stored
 
@@ -42,6 +42,10 @@ class Sink(ABC):
     # Whether the sink sends the InfluxDB line protocol the outbox stores with each row at
     # commit (Stored.line): its reads then leave those rows' points undecoded.
     sends_lines: bool = False
+    # Whether the sink sends alert changes as they are raised, before their commit
+    # (`deliver_early`, gateway/early_alerts.py): it must then know each such change again when
+    # its committed row comes to `deliver`, and not send it twice.
+    sends_early: bool = False
 
     @abstractmethod
     async def deliver(self, batch: Sequence[Stored]) -> None:
@@ -55,6 +59,11 @@ class Sink(ABC):
         cannot encode. The default leaves all the work to `deliver`.
         """
         return partial(self.deliver, batch)
+
+    async def deliver_early(self, points: Sequence[Point]) -> None:
+        """Deliver alert changes not yet committed, or raise a DeliveryError; called only when
+        `sends_early` (the default has nothing to send early with, so it refuses)."""
+        raise NotImplementedError(f"{type(self).__name__} does not send alerts early")
 
     async def run(self) -> None:  # noqa: B027 - a default, not an abstract method
         """Keep what the sink needs up (a broker connection) until cancelled; most need nothing."""

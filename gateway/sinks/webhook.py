@@ -37,7 +37,7 @@ import aiohttp
 
 from gateway.alerts.record import AlertChange, AlertRecordError
 from gateway.dispatch import IDEMPOTENCY_HEADER, sign_headers
-from gateway.domain import ALERT, NS_PER_S, Lane
+from gateway.domain import ALERT, NS_PER_S, Lane, Point
 from gateway.latency import LatencyWindow
 from gateway.outbox import Stored
 from gateway.sinks.alert_payloads import (
@@ -73,6 +73,9 @@ MAX_ANSWER_BYTES: Final = 4096
 # Outbox ids already handled, so a batch retried after a partial failure does not POST again
 # what was answered 2xx; comfortably above batch_max so a whole batch fits.
 HANDLED_MEMORY: Final = 2048
+# Changes sent before their commit (`deliver_early`), by idempotency key, until their committed
+# rows come: seconds later, unless the commit waits for a full disk to make room.
+EARLY_MEMORY: Final = 2048
 # Alerts seen lately: when each change happened (for CAP references) and whether the alert was
 # sent to this endpoint (then its later changes follow, whatever their severity).
 ALERT_MEMORY: Final = 10_000
@@ -85,6 +88,8 @@ class WebhookCounters(AlertDeliveryStats):
     skipped: int = 0
     failures: int = 0
     refused: int = 0
+    # Of `sent`, the changes sent as they were raised, before their commit.
+    sent_early: int = 0
 
 
 def _remember(memory: OrderedDict[K, V], key: K, value: V, size: int) -> None:
@@ -117,6 +122,8 @@ class WebhookSink(Sink):
     # Never wait for a batch to fill: a loop lingering on telemetry notices a new alert only
     # when woken, and an alert must not wait.
     linger_s = 0.0
+    # Each change is sent as it is raised, while it is committed (gateway/early_alerts.py).
+    sends_early = True
 
     def __init__(
         self,
@@ -134,6 +141,7 @@ class WebhookSink(Sink):
         self._clock_ns = wall_clock_ns
         self._session: aiohttp.ClientSession | None = None
         self._handled: OrderedDict[int, None] = OrderedDict()
+        self._sent_early: OrderedDict[str, None] = OrderedDict()
         self._alerts: OrderedDict[str, _Seen] = OrderedDict()
         self.counters = WebhookCounters(latency=LatencyWindow(latency_window))
         self.target = f"webhook {endpoint.name} ({endpoint.shown_url()})"
@@ -141,16 +149,16 @@ class WebhookSink(Sink):
     def __repr__(self) -> str:
         return f"WebhookSink({self.target}, min_severity={self.endpoint.min_severity})"
 
-    def _wanted(self, item: Stored) -> tuple[AlertChange, _Seen] | None:
-        """The change to send for `item` and what is known of its alert; None to skip it."""
-        point = item.point
+    def _wanted(self, point: Point, where: str) -> tuple[AlertChange, _Seen] | None:
+        """The change to send for `point` and what is known of its alert; None to skip it.
+        `where` names the point in an error (its outbox id, or "raised")."""
         if point.lane is not Lane.ALERT or point.measurement != ALERT.name:
             return None
         try:
             change = AlertChange.from_point(point)
         except AlertRecordError as exc:
             self.counters.refused += 1
-            raise RejectedDeliveryError(f"{self.name}: alert point {item.id}: {exc}") from exc
+            raise RejectedDeliveryError(f"{self.name}: alert point {where}: {exc}") from exc
         seen = self._alerts.get(change.alert.alert_id) or _Seen()
         seen.changed_ns[change.alert.sequence] = change.alert.changed_ns
         _remember(self._alerts, change.alert.alert_id, seen, ALERT_MEMORY)
@@ -165,14 +173,29 @@ class WebhookSink(Sink):
         for item in batch:
             if item.id in self._handled:  # answered 2xx before a later one in the batch failed
                 continue
-            wanted = self._wanted(item)
+            wanted = self._wanted(item.point, str(item.id))
             if wanted is None:
                 self.counters.skipped += 1
+            elif wanted[0].idempotency_key in self._sent_early:
+                del self._sent_early[wanted[0].idempotency_key]  # this is its committed row
             else:
                 change, seen = wanted
                 await self._post(change)
                 seen.sent = True
             _remember(self._handled, item.id, None, HANDLED_MEMORY)
+
+    async def deliver_early(self, points: Sequence[Point]) -> None:
+        """POST each wanted change as it is raised, in order; remember each one sent, so that
+        `deliver` knows its committed row."""
+        for point in points:
+            wanted = self._wanted(point, "raised")
+            if wanted is None:
+                continue  # its committed row is skipped (and counted) by `deliver`
+            change, seen = wanted
+            await self._post(change)
+            seen.sent = True
+            self.counters.sent_early += 1
+            _remember(self._sent_early, change.idempotency_key, None, EARLY_MEMORY)
 
     def render(self, change: AlertChange) -> tuple[bytes, str]:
         """Body and content type in this endpoint's format."""

@@ -25,6 +25,7 @@ PURE_CORE = (
     "gateway.stand_ins",
     "gateway.officer_status",
     "gateway.latency",
+    "gateway.early_alerts",
     "gateway.ble.link",
     "gateway.ble.pmd_session",
     "gateway.ble.strangers",

@@ -33,6 +33,7 @@ from gateway.commands.dispatch_sink import DispatchReceiver, Faults
 from gateway.delivery import Delivery
 from gateway.dispatch import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_headers
 from gateway.domain import Lane, Point
+from gateway.early_alerts import EarlyAlerts
 from gateway.outbox import AsyncOutbox, Outbox, Stored
 from gateway.sinks.errors import RetryableDeliveryError
 from gateway.sinks.webhook import WebhookSink
@@ -138,10 +139,14 @@ class Gateway:
         self._wakeups: list[asyncio.Event] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._sinks: list[WebhookSink] = []
+        self._early: list[EarlyAlerts] = []
 
-    async def start(self, sink: WebhookSink) -> Delivery:
+    async def start(self, sink: WebhookSink, *, early: bool = False) -> Delivery:
+        """Start a delivery loop for `sink`; with `early`, alert changes go as they are raised
+        (gateway/early_alerts.py), as the daemon sends them, once the loop has caught up."""
         await self.store.register_sink(sink.name)  # before any point: it sees them all
         wakeup = asyncio.Event()
+        raised = EarlyAlerts(wakeup.set) if early else None
         delivery = Delivery(
             self.store,
             sink,
@@ -149,13 +154,31 @@ class Gateway:
             monotonic=asyncio.get_running_loop().time,
             policy=FAST_RETRY,
             rng=random.Random(7),
+            early=raised,
         )
         self._wakeups.append(wakeup)
         self._sinks.append(sink)
         self._tasks.append(asyncio.create_task(delivery.run(), name=sink.name))
+        if raised is not None:
+            self._early.append(raised)
+            await until(lambda: raised.ready, "the delivery loop to catch up")
         return delivery
 
+    def early_ready(self) -> bool:
+        """Whether every loop that sends early would send a change raised now at once."""
+        return all(early.ready for early in self._early)
+
+    def raise_(self, points: Sequence[Point]) -> None:
+        """The engine made `points`: loops that send early have them now, before the commit."""
+        for early in self._early:
+            early.raised(points)
+
     async def append(self, points: Sequence[Point]) -> None:
+        """Raise and commit `points`, as the pipeline does with what the engine makes."""
+        self.raise_(points)
+        await self.commit(points)
+
+    async def commit(self, points: Sequence[Point]) -> None:
         await self.store.append(points)
         for wakeup in self._wakeups:
             wakeup.set()
@@ -176,6 +199,7 @@ class Gateway:
                 raise task.exception()  # type: ignore[misc]
         self._tasks.clear()
         self._wakeups.clear()
+        self._early.clear()
         for sink in self._sinks:
             await sink.close()
         self._sinks.clear()
@@ -621,3 +645,141 @@ def test_the_command_explains_bad_arguments(
     assert message in err.getvalue()
     assert SECRET.decode() not in err.getvalue()
     assert out.getvalue() == ""
+
+
+# --- (6) sent as raised, before the commit ---------------------------------------------------
+
+
+async def test_an_alert_reaches_dispatch_before_its_commit_and_only_once(
+    gateway: Gateway, receiver: DispatchReceiver
+) -> None:
+    (point,) = lifecycle("officer-01", "panic", "critical", ["active"], now_ns())
+    sink = webhook(receiver.url)
+    delivery = await gateway.start(sink, early=True)
+    gateway.raise_([point])  # raised: its commit has not even begun
+    await until(lambda: len(receiver.received) == 1, "the alert, before its commit")
+    assert await gateway.pending(sink.name) == []  # not in the outbox yet
+    await gateway.commit([point])
+    await until(lambda: delivery.counters.delivered == 1, "its committed row to move the cursor")
+
+    assert received_keys(receiver) == [key(point)]
+    assert receiver.stats.requests == 1  # the committed row was not sent again
+    assert sink.counters.sent == sink.counters.sent_early == 1
+    assert await gateway.pending(sink.name) == []
+
+
+async def test_changes_raised_one_by_one_arrive_early_once_and_in_order(
+    gateway: Gateway, receiver: DispatchReceiver
+) -> None:
+    points = three_officers(now_ns())
+    sink = webhook(receiver.url)
+    delivery = await gateway.start(sink, early=True)
+    for point in points:  # as the engine makes them: each raised, then committed
+        await gateway.append([point])
+    want = expected_keys(points, "high")
+    await until(lambda: delivery.counters.delivered == len(points), "the cursor to move")
+
+    assert received_keys(receiver) == want
+    assert receiver.stats.requests == len(want)
+    assert sink.counters.sent_early == len(want)
+    assert sink.counters.skipped == len(points) - len(want)
+    assert await gateway.pending(sink.name) == []
+
+
+async def test_after_a_failed_early_send_no_change_overtakes_it(
+    gateway: Gateway, receiver: DispatchReceiver
+) -> None:
+    """The first change's early send fails: the next, raised before the first is committed,
+    waits for its commit too and goes after it, with the loop's retries."""
+    receiver.faults = Faults(fail_first=1)
+    first, second = lifecycle("officer-01", "panic", "critical", ["active", "resolved"], now_ns())
+    sink = webhook(receiver.url)
+    delivery = await gateway.start(sink, early=True)
+    gateway.raise_([first])
+    await until(lambda: not gateway.early_ready(), "the failed early send")
+    gateway.raise_([second])
+    await asyncio.sleep(0.1)  # time enough for an early send that should not happen
+    assert receiver.received == []
+    await gateway.commit([first, second])
+    await until(lambda: delivery.counters.delivered == 2, "the cursor to move")
+
+    assert received_keys(receiver) == [key(first), key(second)]
+    assert receiver.stats.failed == 1
+    assert receiver.stats.duplicates == 0
+    assert sink.counters.sent_early == 0
+    # Caught up again, the next change goes early.
+    (later,) = lifecycle("officer-02", "panic", "critical", ["active"], now_ns())
+    gateway.raise_([later])
+    await until(lambda: len(receiver.received) == 3, "the next alert, early")
+    assert sink.counters.sent_early == 1
+
+
+async def test_a_receiver_failing_for_a_while_gets_early_changes_once_in_order(
+    gateway: Gateway, receiver: DispatchReceiver
+) -> None:
+    receiver.faults = Faults(fail_first=3)
+    points = three_officers(now_ns())
+    sink = webhook(receiver.url)
+    delivery = await gateway.start(sink, early=True)
+    for point in points:
+        await gateway.append([point])
+    want = expected_keys(points, "high")
+    await until(lambda: delivery.counters.delivered == len(points), "the cursor to move")
+
+    assert received_keys(receiver) == want
+    assert receiver.stats.failed == 3
+    assert receiver.stats.duplicates == 0
+    assert await gateway.pending(sink.name) == []
+
+
+async def test_a_backlog_at_start_goes_before_changes_raised_meanwhile(
+    gateway: Gateway, receiver: DispatchReceiver
+) -> None:
+    """Alerts committed before a restart and not yet delivered: a change raised while they wait
+    (here for a retry) must not overtake them."""
+    receiver.faults = Faults(fail_first=1)
+    points = three_officers(now_ns())
+    sink = webhook(receiver.url)
+    await gateway.store.register_sink(sink.name)
+    await gateway.commit(points[:6])  # the backlog
+    wakeup = asyncio.Event()
+    early = EarlyAlerts(wakeup.set)
+    delivery = Delivery(
+        gateway.store, sink, wakeup=wakeup, monotonic=asyncio.get_running_loop().time,
+        policy=BackoffPolicy(first_s=0.5, cap_s=0.5), early=early,
+    )  # fmt: skip
+    task = asyncio.create_task(delivery.run())
+    try:
+        await until(lambda: receiver.stats.failed == 1, "the backlog's first attempt to fail")
+        for point in points[6:]:  # raised while the loop waits to retry the backlog
+            early.raised([point])
+            await gateway.store.append([point])
+            wakeup.set()
+        await until(lambda: delivery.counters.delivered == len(points), "the cursor to move")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await sink.close()
+    assert received_keys(receiver) == expected_keys(points, "high")
+    assert receiver.stats.duplicates == 0
+
+
+async def test_early_changes_reach_each_endpoint_by_its_severities(gateway: Gateway) -> None:
+    start = now_ns()
+    critical = lifecycle("officer-01", "officer_down", "critical", ["active", "resolved"], start)
+    high = lifecycle("officer-02", "fall", "high", ["pre_alert", "active"], start + 1)
+    # A later change of lower severity still follows an alert dispatch already has.
+    settled = lifecycle(
+        "officer-06", "panic", ["critical", "info"], ["active", "resolved"], start + 5
+    )
+    points = interleave(critical, high, settled)
+    async with DispatchReceiver(SECRET) as dispatch:
+        sink = webhook(dispatch.url, name="dispatch", min_severity="critical")
+        delivery = await gateway.start(sink, early=True)
+        for point in points:
+            await gateway.append([point])
+        await until(lambda: delivery.counters.delivered == len(points), "every change")
+        want = [key(p) for p in points if p in critical or p in settled]
+        assert received_keys(dispatch) == want
+        assert dispatch.stats.requests == len(want)
+        assert sink.counters.sent_early == len(want)
