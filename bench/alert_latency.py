@@ -1,15 +1,15 @@
 """End-to-end alert latency: a panic press on a simulated vest → the signed webhook received.
 
     .venv/bin/python bench/alert_latency.py [--panics 30] [--devices 1 16 64] [--fleet-process]
-        [--runs 1] [--h10-acc-hz 200]
+        [--receiver-in-process] [--runs 1] [--h10-acc-hz 200]
 
 In one process: a simulated fleet (patrol-shift, real time: every device streams its normal
 telemetry, 50 Hz IMU included) on the virtual radio, the composed gateway (BLE over Bumble,
 pipeline, rules, outbox, webhook sink) and the dispatch receiver on loopback. Each panic press
 is sent by one vest; the time is taken when the notification is sent, when the gateway's rule
 raises the alert and when the receiver has verified the request and printed it.
-"Gateway-added" is from the rule's alert to the receiver's answer (commit to the outbox,
-delivery loop, signing, HTTP). The alert's time is its exact `changed_ns`, read from the engine:
+"Gateway-added" is from the rule's alert to the receiver's answer (the delivery loop, signing,
+HTTP; alerts go as they are raised, while their commit is under way: gateway/early_alerts.py). The alert's time is its exact `changed_ns`, read from the engine:
 the payload's `changed_at` has millisecond resolution, so timing from it, as before 2026-11-25,
 added 0-1 ms to every figure (still printed as `payload_clock_*`). "Radio" is from the
 notification sent to the rule (BLE, decode, pipeline). Medians and p99 over the presses; each
@@ -19,6 +19,13 @@ Each run prints one JSON line, with the fdatasync time of the outbox's disk meas
 before (an alert's commit syncs it once). With `--runs N`, each fleet size runs N times and a
 last line per size gives every run's p50 and p99 of the gateway-added latency, their medians,
 and whether every run's p99 is under the 10 ms goal.
+
+With --fleet-process, the simulated fleet runs as `bluewatch simulate` in a process of its own,
+and dispatch's receiver in another (the time it verified each alert comes back on its stdout),
+as deployed: dispatch is not in the vehicle. --receiver-in-process keeps the receiver in the
+gateway's process and event loop, as the figures before 2026-11-28 (evening) were taken; there
+the receiver's own work (parsing, verifying the signature, printing) waits for the gateway's
+loop and counts in the gateway-added time.
 
 With --h10-acc-hz the fleet is mixed: every second officer wears a vest and a
 Polar H10 streaming PMD acceleration at that rate instead of a vest and a helmet, so the radio
@@ -41,7 +48,7 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -61,18 +68,68 @@ from tests.support.processes import BLUEWATCH
 
 
 class Arrivals(io.StringIO):
-    """The receiver's output stream: records when each verified alert was printed."""
+    """The receiver's output stream: records when each verified alert was printed; with
+    `relay`, also writes each as one line `{"arrived_ns": ..., "alert": ...}` there (the
+    receiver in its own process tells the bench this way)."""
 
-    def __init__(self) -> None:
+    def __init__(self, relay: TextIO | None = None) -> None:
         super().__init__()
         self.seen: list[tuple[int, dict[str, Any]]] = []
+        self._relay = relay
 
     def write(self, text: str) -> int:
         now = time.time_ns()
         for line in text.splitlines():
             if line.strip():
-                self.seen.append((now, json.loads(line)))
+                alert = json.loads(line)
+                self.seen.append((now, alert))
+                if self._relay is not None:
+                    self._relay.write(json.dumps({"arrived_ns": now, "alert": alert}) + "\n")
+                    self._relay.flush()
         return len(text)
+
+
+async def serve_receiver(secret: bytes) -> None:
+    """Dispatch's receiver in a process of its own, as deployed: the bench reads its URL and
+    then every verified alert, with the time it was verified, from its stdout."""
+    receiver = DispatchReceiver(secret, out=Arrivals(relay=sys.stdout))
+    url = await receiver.start("127.0.0.1", 0)
+    print(json.dumps({"url": url}), flush=True)
+    try:
+        await asyncio.Event().wait()  # until terminated
+    finally:
+        await receiver.stop()
+
+
+class ReceiverProcess:
+    """`serve_receiver` as a child process, its arrivals read into `seen`."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, dict[str, Any]]] = []
+        self._process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self, secret_file: Path) -> str:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--serve-receiver", str(secret_file),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert self._process.stdout is not None
+        url = str(json.loads(await self._process.stdout.readline())["url"])
+        self._reader = asyncio.create_task(self._read(self._process.stdout))
+        return url
+
+    async def _read(self, stdout: asyncio.StreamReader) -> None:
+        while line := await stdout.readline():
+            entry = json.loads(line)
+            self.seen.append((entry["arrived_ns"], entry["alert"]))
+
+    async def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            await self._process.wait()
+        if self._reader is not None:
+            await self._reader
 
 
 def bench_config(
@@ -251,9 +308,15 @@ def h10_officers(text: str, officers: int) -> str:
 
 
 async def measure_split(
-    devices: int, panics: int, folder: Path, h10_acc_hz: int | None = None
+    devices: int,
+    panics: int,
+    folder: Path,
+    h10_acc_hz: int | None = None,
+    receiver_in_process: bool = False,
 ) -> dict[str, Any]:
-    """The fleet in its own process (as deployed): only the gateway and the receiver here."""
+    """The fleet and dispatch's receiver each in a process of their own (as deployed): only
+    the gateway here. With `receiver_in_process`, the receiver shares the gateway's process
+    and event loop (the arrangement of the figures before 2026-11-28, evening)."""
     officers = max(1, devices // 2)
     disk = fdatasync_ms(folder)
     scenario = folder / "bench-panics.toml"
@@ -283,9 +346,15 @@ async def measure_split(
     announced = json.loads(fleet.stdout.readline())["officers"]
     secret = secrets.token_hex(32).encode()  # text: the file is read without a final CR or LF
     (folder / "secret").write_bytes(secret)
-    arrivals = Arrivals()
-    receiver = DispatchReceiver(secret, out=arrivals)
-    url = await receiver.start("127.0.0.1", 0)
+    arrivals: Arrivals | ReceiverProcess
+    receiver: DispatchReceiver | ReceiverProcess
+    if receiver_in_process:
+        arrivals = Arrivals()
+        receiver = DispatchReceiver(secret, out=arrivals)
+        url = await receiver.start("127.0.0.1", 0)
+    else:
+        arrivals = receiver = ReceiverProcess()
+        url = await receiver.start(folder / "secret")
     roster = []
     for entry in announced:
         worn = entry["devices"][: 2 if devices > 1 else 1]
@@ -340,6 +409,7 @@ async def measure_split(
     return {
         "devices": len(gateway.manager.devices),
         "fleet": "own process",
+        "receiver": "gateway's process" if receiver_in_process else "own process",
         "h10_acc_hz": h10_acc_hz,
         "panics": len(gateway_ms),
         "panics_missed": panics - len(gateway_ms),
@@ -384,6 +454,13 @@ def main() -> None:
         f"({SWITCH_INTERVAL_S} s; Python's default is 0.005 s)",
     )
     parser.add_argument(
+        "--receiver-in-process",
+        action="store_true",
+        help="with --fleet-process: dispatch's receiver in the gateway's process and event "
+        "loop, as the figures before 2026-11-28 (evening) were taken",
+    )
+    parser.add_argument("--serve-receiver", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
         "--h10-acc-hz",
         type=int,
         choices=(25, 50, 100, 200),
@@ -391,11 +468,20 @@ def main() -> None:
         "this rate",
     )
     options = parser.parse_args()
+    if options.serve_receiver:
+        asyncio.run(serve_receiver(options.serve_receiver.read_bytes()))
+        return
     tune_interpreter()  # as `bluewatch run` does
     if options.switch_interval:
         sys.setswitchinterval(options.switch_interval)
-    measure_one = functools.partial(
-        measure_split if options.fleet_process else measure, h10_acc_hz=options.h10_acc_hz
+    measure_one = (
+        functools.partial(
+            measure_split,
+            h10_acc_hz=options.h10_acc_hz,
+            receiver_in_process=options.receiver_in_process,
+        )
+        if options.fleet_process
+        else functools.partial(measure, h10_acc_hz=options.h10_acc_hz)
     )
     for devices in options.devices:
         runs = []
