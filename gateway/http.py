@@ -216,16 +216,22 @@ class GatewayCollector(Collector):
         sent = CounterMetricFamily(
             "bluewatch_alerts_sent", "alert changes delivered", labels=["sink"]
         )
+        early = CounterMetricFamily(
+            "bluewatch_alerts_sent_early",
+            "of them, sent as raised, before their commit",
+            labels=["sink"],
+        )
         for delivery in self.observed.deliveries:
             stats = delivery.sink.alert_delivery()
             if stats is None:
                 continue
             sent.add_metric([delivery.sink.name], stats.sent)
+            early.add_metric([delivery.sink.name], stats.sent_early)
             for quantile in (0.5, 0.99):
                 value = stats.latency.percentile(quantile)
                 if value is not None:
                     summary.add_metric([delivery.sink.name, str(quantile)], value)
-        yield from (summary, sent)
+        yield from (summary, sent, early)
 
     def _outbox(self) -> Iterable[Metric]:
         stats = self.observed.outbox_stats()

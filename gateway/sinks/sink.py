@@ -27,6 +27,8 @@ class AlertDeliveryStats:
 
     sent: int = 0
     latency: LatencyWindow = field(default_factory=LatencyWindow)
+    # Of `sent`, the changes sent as they were raised, before their commit.
+    sent_early: int = 0
 
 
 class Sink(ABC):

@@ -88,8 +88,6 @@ class WebhookCounters(AlertDeliveryStats):
     skipped: int = 0
     failures: int = 0
     refused: int = 0
-    # Of `sent`, the changes sent as they were raised, before their commit.
-    sent_early: int = 0
 
 
 def _remember(memory: OrderedDict[K, V], key: K, value: V, size: int) -> None:
