@@ -275,6 +275,11 @@ class Pipeline:
                 # telemetry gathered so far keeps its own deadline.
                 self._held += self._drain_into(batch)
                 if self._held and self._monotonic() >= self._retry_at:
+                    # The webhooks' delivery loops were handed the alert changes among these
+                    # as they were raised (gateway/early_alerts.py): one pass of the event loop
+                    # lets them write their requests before this commit's worker thread
+                    # competes with them for the GIL.
+                    await asyncio.sleep(0)
                     if await self._commit_urgent():
                         await self._hold_telemetry()
                     continue
