@@ -7,16 +7,12 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, generate_latest
-
-from gateway.ble.factory import BleakFactory
-from gateway.ble.manager import DeviceManager
 from gateway.domain import DeviceRef, Point, UnitRef
-from gateway.http import GatewayCollector, Observed
 from gateway.outbox import AsyncOutbox, Outbox
 from gateway.pipeline import URGENT_BATCH_MAX, Pipeline
 from gateway.safety_events import SAFETY_EVENT_BURST, RateLimit, Repeats
 from sensors import DeviceModel, HeartRateMeasurement, SafetyEvent, SafetyEventKind
+from tests.support.metrics import metrics_text
 
 UNIT = UnitRef("metro-pd", "car-12")
 
@@ -129,20 +125,7 @@ async def test_the_counters_are_on_metrics(tmp_path: Path) -> None:
         pipeline.submit(vest(1), SafetyEvent.UUID, event(1), n)
     now[0] = 1000.0  # long past any hold after the commit
     await run_until_idle(pipeline)
-    manager = DeviceManager(
-        [vest(1)],
-        BleakFactory.bluez(),
-        lambda ref, uuid, data, t: None,
-        stale_after_s=5,
-        lost_after_s=20,
-        clock_ns=lambda: 0,
-        monotonic=lambda: now[0],
-    )
-    registry = CollectorRegistry()
-    registry.register(
-        GatewayCollector(Observed(pipeline, manager, [], lambda: None, lambda: now[0]))
-    )
-    text = generate_latest(registry).decode()
+    text = metrics_text(pipeline, monotonic=lambda: now[0])
     assert "bluewatch_safety_events_rate_limited_total 3.0" in text
     assert f"bluewatch_safety_event_repeats_total {SAFETY_EVENT_BURST - 1}.0" in text
     assert "bluewatch_unknown_advertisers_evicted_total 0.0" in text

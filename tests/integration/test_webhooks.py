@@ -26,23 +26,20 @@ from typing import Any
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
 
 from gateway.backoff import BackoffPolicy
-from gateway.ble.factory import BleakFactory
-from gateway.ble.manager import DeviceManager
 from gateway.cli import run as cli_run
 from gateway.commands.dispatch_sink import DispatchReceiver, Faults
 from gateway.delivery import Delivery
 from gateway.dispatch import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_headers
 from gateway.domain import Lane, Point
 from gateway.early_alerts import EarlyAlerts
-from gateway.http import GatewayCollector, Observed
 from gateway.outbox import AsyncOutbox, Outbox, Stored
 from gateway.pipeline import Pipeline
 from gateway.sinks.errors import RetryableDeliveryError
 from gateway.sinks.webhook import WebhookSink
 from gateway.sinks.webhook_settings import WebhookEndpoint
+from tests.support.metrics import metrics_text
 from tests.support.network import free_port
 from tests.support.processes import BLUEWATCH
 
@@ -671,24 +668,9 @@ async def test_an_alert_reaches_dispatch_before_its_commit_and_only_once(
     assert receiver.stats.requests == 1  # the committed row was not sent again
     assert sink.counters.sent == sink.counters.sent_early == 1
     assert await gateway.pending(sink.name) == []
-    metrics = metrics_text(gateway.store, [delivery])
+    metrics = metrics_text(Pipeline(gateway.store, monotonic=time.monotonic), [delivery])
     assert 'bluewatch_alerts_sent_total{sink="webhook-dispatch"} 1.0' in metrics
     assert 'bluewatch_alerts_sent_early_total{sink="webhook-dispatch"} 1.0' in metrics
-
-
-def metrics_text(store: AsyncOutbox, deliveries: Sequence[Delivery]) -> str:
-    """/metrics as the gateway would show it for these delivery loops."""
-    loop = asyncio.get_running_loop()
-    manager = DeviceManager(
-        [], BleakFactory.bluez(), lambda *_: None, stale_after_s=5, lost_after_s=20,
-        clock_ns=time.time_ns, monotonic=loop.time,
-    )  # fmt: skip
-    pipeline = Pipeline(store, monotonic=loop.time)
-    registry = CollectorRegistry()
-    registry.register(
-        GatewayCollector(Observed(pipeline, manager, deliveries, lambda: None, loop.time))
-    )
-    return generate_latest(registry).decode()
 
 
 async def test_changes_raised_one_by_one_arrive_early_once_and_in_order(
