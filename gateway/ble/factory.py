@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Self
 
 from bleak import BleakScanner
+from bumble.transport.common import TransportInitError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.ble.bluez_adapters import BlueZAdapterWatch
@@ -72,8 +73,11 @@ class Adapter:
     stack: BumbleStack | None = None
     bluez_name: str | None = None
     # Set once the controller has gone: a USB dongle pulled, its Bumble transport closed, its
-    # BlueZ adapter removed or bluetoothd gone (gateway/ble/bluez_adapters.py).
+    # BlueZ adapter removed or bluetoothd gone (gateway/ble/bluez_adapters.py); cleared when it
+    # is back (`wait_until_back`).
     lost: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when a lost BlueZ adapter's object is on D-Bus again (gateway/ble/bluez_adapters.py).
+    back: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def answers_when_lost(self) -> bool:
@@ -93,6 +97,31 @@ class Adapter:
 
     def scanner(self, **kwargs: Any) -> BleakScanner:
         return BleakScanner(**kwargs, **self.backend_kwargs(client=False))
+
+    async def wait_until_back(self, retry_s: Callable[[int], float]) -> None:
+        """Return once the lost controller is usable again, `lost` cleared.
+
+        On Bumble its transport is opened again, tried after `retry_s(attempt)` seconds while
+        nothing answers: a USB dongle or a TCP controller gives no sign of its return. On BlueZ
+        bluetoothd announces the adapter's object (`back`, set by the D-Bus watch).
+        """
+        if self.stack is None:
+            await self.back.wait()
+            self.back.clear()
+            self.lost.clear()
+            return
+        attempt = 0
+        while True:
+            try:
+                stack = await self.stack.reopen()
+                break
+            except (OSError, TransportInitError):
+                attempt += 1
+                await asyncio.sleep(retry_s(attempt))
+        gone, self.stack = self.stack, stack
+        await gone.close()  # its transport, already ended
+        self.lost.clear()
+        stack.on_lost(self.lost.set)  # after the clear: a transport that ends at once counts
 
 
 class BleakFactory:
@@ -137,7 +166,7 @@ class BleakFactory:
                 # is no one adapter to watch, and no other to fail over to.
                 return cls([Adapter("default", limit)])
             named = [Adapter(name, limit, bluez_name=name) for name in names]
-            watch = await BlueZAdapterWatch.open({a.name: a.lost for a in named})
+            watch = await BlueZAdapterWatch.open({a.name: (a.lost, a.back) for a in named})
             return cls(named, watch)
         adapters: list[Adapter] = []
         try:
