@@ -17,7 +17,7 @@ from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as models
 
 from dashboards.datasource import DATASOURCE_TYPE, DATASOURCE_UID
-from dashboards.influxql import ALL_REGEX, ALL_VALUE, InfluxQLQuery, Select, scope
+from dashboards.influxql import ALL_REGEX, ALL_VALUE, Condition, InfluxQLQuery, Select, scope
 
 SCOPE_TAGS: Final = ("agency", "unit", "officer")
 # The gateway's own rows carry no officer tag: its panels filter on the first two only.
@@ -140,6 +140,11 @@ LINK_STATES: Final[dict[str | int, tuple[str, str]]] = {
     2: ("stale", YELLOW),
     3: ("lost", RED),
 }
+# A pool device's rows under an officer stay in range after it is released; the rows the
+# gateway writes at each assignment change say whether it is (`released`, true or false;
+# gateway/assignments.py `kit_points`, in `battery` and `link`). Rostered devices never have it.
+RELEASED: Final = "released"
+STILL_HELD: Final = Condition(RELEASED, "!=", True)
 INTENSITIES: Final[dict[str | int, tuple[str, str]]] = {
     "still": ("still", BLUE),
     "light": ("light", GREEN),

@@ -27,8 +27,10 @@ from dashboards.common import (
     POSTURES,
     PSI_THRESHOLDS,
     RED,
+    RELEASED,
     STATUS_CODES,
     STATUS_THRESHOLDS,
+    STILL_HELD,
     alert_rows_query,
     base_dashboard,
     cell_colour,
@@ -56,11 +58,12 @@ def _per_officer(
     *fields: Select,
     where: tuple[Condition, ...] = (),
 ) -> InfluxQLQuery:
-    """Latest values per officer in the time range, one table row each."""
+    """Latest values per officer in the time range, one table row each; over an inner query,
+    `where` filters the inner query's rows."""
     return InfluxQLQuery(
         source,
         fields,
-        where=(*OFFICER_SCOPE, *where) if isinstance(source, str) else (),
+        where=(*OFFICER_SCOPE, *where) if isinstance(source, str) else where,
         group_by_tags=("officer",),
         result_format="table",
         ref_id=ref_id,
@@ -68,10 +71,11 @@ def _per_officer(
 
 
 def _latest_per_device(measurement: str, field_key: str) -> InfluxQLQuery:
-    """Each device's latest value: the inner query when an officer's row shows the worst device."""
+    """Each device's latest value and whether it was released since: the inner query when an
+    officer's row shows the worst device (the outer query keeps the devices STILL_HELD)."""
     return InfluxQLQuery(
         measurement,
-        (fn("last", field_key, field_key),),
+        (fn("last", field_key, field_key), fn("last", RELEASED, RELEASED)),
         where=OFFICER_SCOPE,
         group_by_tags=("officer", "device"),
         result_format="table",
@@ -110,11 +114,17 @@ def officer_table_queries() -> list[InfluxQLQuery]:
             # officer; an arm or a helmet moves on its own.
             where=(Condition("placement", "=", "torso"),),
         ),
-        _per_officer(_latest_per_device("battery", "pct"), "BAT", fn("min", "pct", "battery_pct")),
+        _per_officer(
+            _latest_per_device("battery", "pct"),
+            "BAT",
+            fn("min", "pct", "battery_pct"),
+            where=(STILL_HELD,),
+        ),
         _per_officer(
             _latest_per_device("link", "state_code"),
             "LINK",
             fn("max", "state_code", "link_state_code"),
+            where=(STILL_HELD,),
         ),
     ]
 
@@ -287,6 +297,7 @@ def stat_panels() -> list[stat.Panel]:
             InfluxQLQuery(
                 _latest_per_device("battery", "pct"),
                 (fn("min", "pct", "battery_pct"),),
+                where=(STILL_HELD,),
                 ref_id="BAT",
             )
         )

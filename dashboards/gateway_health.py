@@ -21,6 +21,8 @@ from dashboards.common import (
     OFFICER_SCOPE,
     ORANGE,
     RED,
+    RELEASED,
+    STILL_HELD,
     YELLOW,
     base_dashboard,
     cell_colour,
@@ -265,18 +267,26 @@ LINK_COLUMNS: Final = {
 
 
 def links_table() -> table.Panel:
-    """Each device's link right now: state, reconnects, signal, rate, losses, clock drift."""
-    query = InfluxQLQuery(
+    """Each device's link right now: state, reconnects, signal, rate, losses, clock drift; a
+    pool device only under the officer who holds it (its latest `released` is not true)."""
+    columns = (
+        "state_code",
+        "reconnects",
+        "rssi_dbm",
+        "notification_rate_hz",
+        "samples_lost",
+        "clock_drift_ppm",
+    )
+    latest = InfluxQLQuery(
         "link",
-        (
-            fn("last", "state_code", "state_code"),
-            fn("last", "reconnects", "reconnects"),
-            fn("last", "rssi_dbm", "rssi_dbm"),
-            fn("last", "notification_rate_hz", "notification_rate_hz"),
-            fn("last", "samples_lost", "samples_lost"),
-            fn("last", "clock_drift_ppm", "clock_drift_ppm"),
-        ),
+        tuple(fn("last", column, column) for column in (*columns, RELEASED)),
         where=OFFICER_SCOPE,
+        group_by_tags=("officer", "device"),
+    )
+    query = InfluxQLQuery(
+        latest,
+        tuple(Select(column) for column in columns),
+        where=(STILL_HELD,),
         group_by_tags=("officer", "device"),
         result_format="table",
         ref_id="LINKS",

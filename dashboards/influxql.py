@@ -106,14 +106,19 @@ class VariableMatch:
 
 @dataclass(frozen=True)
 class Condition:
-    """A fixed comparison on a tag or field: strings are quoted, numbers are not."""
+    """A fixed comparison on a tag or field: strings are quoted, numbers and booleans not."""
 
     key: str
     operator: Operator
-    value: str | int | float
+    value: str | bool | int | float
 
     def render(self) -> str:
-        value = quote_string(self.value) if isinstance(self.value, str) else repr(self.value)
+        if isinstance(self.value, bool):
+            value = "true" if self.value else "false"
+        elif isinstance(self.value, str):
+            value = quote_string(self.value)
+        else:
+            value = repr(self.value)
         return f"{quote_identifier(self.key)} {self.operator} {value}"
 
 

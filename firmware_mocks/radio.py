@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bumble import controller as bumble_controller
-from bumble import hci, ll
+from bumble import core, hci, ll
 from bumble.controller import Controller
 from bumble.device import Device
 from bumble.link import LocalLink
@@ -309,11 +309,51 @@ class PluggableController:
         await self.server.wait_closed()
 
 
+class ConnectionLink(LocalLink):
+    """Bumble's LocalLink delivering a link's data and control PDUs to the controller that holds
+    that link, rather than to the first controller with the receiver's address.
+
+    On air a link is its access address: two controllers of one host under one address (a
+    gateway's adapters sharing its identity, gateway/ble/factory.py) each hold their own links.
+    LocalLink finds the receiver by address alone, so a vest's answer could reach the wrong one.
+    """
+
+    def _holder(self, receiver: hci.Address, sender: hci.Address) -> Controller | None:
+        for controller in self.controllers:
+            for connection in controller.le_connections.values():
+                if connection.self_address == receiver and connection.peer_address == sender:
+                    return controller
+        return None
+
+    def send_acl_data(
+        self,
+        sender_controller: Controller,
+        destination_address: hci.Address,
+        transport: core.PhysicalTransport,
+        data: bytes,
+    ) -> None:
+        source = sender_controller.random_address
+        holder = self._holder(destination_address, source)
+        if transport != core.PhysicalTransport.LE or holder is None:
+            super().send_acl_data(sender_controller, destination_address, transport, data)
+            return
+        asyncio.get_running_loop().call_soon(holder.on_link_acl_data, source, transport, data)
+
+    def send_ll_control_pdu(
+        self, sender_address: hci.Address, receiver_address: hci.Address, packet: ll.ControlPdu
+    ) -> None:
+        holder = self._holder(receiver_address, sender_address)
+        if holder is None:
+            super().send_ll_control_pdu(sender_address, receiver_address, packet)
+            return
+        asyncio.get_running_loop().call_soon(holder.on_ll_control_pdu, sender_address, packet)
+
+
 class VirtualRadio:
     """One virtual BLE link: controllers for simulated devices and for hosts that attach."""
 
     def __init__(self) -> None:
-        self.link = LocalLink()  # type: ignore[no-untyped-call]
+        self.link = ConnectionLink()  # type: ignore[no-untyped-call]
         self._count = 0
 
     def controller(

@@ -11,7 +11,14 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from gateway.assignment_store import AssignmentStore
-from gateway.assignments import ASSIGN, UNASSIGN, Assignment, AssignmentRegistry, audit_point
+from gateway.assignments import (
+    ASSIGN,
+    UNASSIGN,
+    Assignment,
+    AssignmentRegistry,
+    audit_point,
+    kit_points,
+)
 from gateway.ble.manager import DeviceManager
 from gateway.domain import DeviceRef, FieldValue, Point, UnitRef
 
@@ -72,6 +79,7 @@ class AssignmentDesk:
                 ref = self._ref_for(assignment.device_id, officer_id)
                 self._manager.add(ref)
                 points.append(self._audit(ASSIGN, assignment, ref, by, now_ns))
+                points += kit_points(ref.tags, released=False, now_ns=now_ns)
                 self._tell(ref, joined=True)
                 logger.info("%s assigned to %s by %s", ref.device_id, officer_id, by)
             self._emit(points)
@@ -90,7 +98,13 @@ class AssignmentDesk:
                 raise
             ref = self._ref_for(device_id, ended.officer_id)
             await self._manager.remove(device_id)
-            self._emit([self._audit(UNASSIGN, ended, ref, by, self._clock_ns())])
+            now_ns = self._clock_ns()
+            self._emit(
+                [
+                    self._audit(UNASSIGN, ended, ref, by, now_ns),
+                    *kit_points(ref.tags, released=True, now_ns=now_ns),
+                ]
+            )
             self._tell(ref, joined=False)
             logger.info("%s released by %s (was %s's)", device_id, by, ended.officer_id)
             return ended

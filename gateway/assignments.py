@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from gateway.domain import ASSIGNMENT, FieldValue, Point, UnitRef
+from gateway.domain import ASSIGNMENT, BATTERY, LINK, RELEASED, FieldValue, Point, UnitRef
 
 
 @dataclass(frozen=True)
@@ -130,3 +130,19 @@ def audit_point(
     fields: dict[str, FieldValue] = {"action": action, "by": by, **device}
     tags = {**unit.officer_tags(assignment.officer_id), "device": assignment.device_id}
     return ASSIGNMENT.point(tags, fields, now_ns)
+
+
+# The device rows the fleet views read a device's latest value from, per officer and device.
+KIT_MEASUREMENTS: Final = (BATTERY, LINK)
+
+
+def kit_points(device_tags: Mapping[str, str], *, released: bool, now_ns: int) -> list[Point]:
+    """The rows saying a pool device left (`released`) or joined the kit of the officer its
+    tags name: one per measurement in KIT_MEASUREMENTS, with the one field `released`.
+
+    Its older rows under an officer stay in the time range a dashboard reads; the dashboards
+    take a device's latest values under an officer only while its latest `released` is not
+    true, so a release shows at once, and an assignment back to the same officer undoes it
+    (docs/dashboards.md). The MQTT sink clears the officer's retained status on a release.
+    """
+    return [m.point(device_tags, {RELEASED: released}, now_ns) for m in KIT_MEASUREMENTS]

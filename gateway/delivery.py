@@ -3,9 +3,11 @@
 Each sink runs one loop. It reads the next batch the sink has not delivered (alerts first),
 hands it over, and only then moves the sink's cursor: a crash between the two re-sends the
 batch, so delivery is at-least-once and consumers see the same points again (InfluxDB overwrites
-identical points; MQTT consumers dedup by the point's time and tags). A batch the sink refuses
-as bad data is split until the bad points are isolated; those are quarantined, the rest
-delivered, so one malformed value never blocks the stream behind it.
+identical points; MQTT consumers dedup by the point's time and tags). A cursor that cannot move
+because the disk is full is not a reason to send again: the loop keeps the acknowledgement of
+what it delivered and retries that alone, with backoff, before reading anything else. A batch
+the sink refuses as bad data is split until the bad points are isolated; those are quarantined,
+the rest delivered, so one malformed value never blocks the stream behind it.
 
 Draining a backlog, the loop reads (and the sink encodes) the next batch while the current one
 is in flight. That batch goes only once the current one is acknowledged, and is read again from
@@ -29,7 +31,7 @@ from gateway.aio import wait_event
 from gateway.backoff import BackoffPolicy
 from gateway.domain import Lane, Point
 from gateway.early_alerts import EarlyAlerts
-from gateway.outbox import Stored
+from gateway.outbox import OutboxFullError, Stored
 from gateway.sinks.errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
 from gateway.sinks.sink import Send, Sink
 
@@ -71,6 +73,8 @@ class SinkCounters:
     quarantined: int = 0
     last_latency_s: float = 0.0
     connected: bool = False
+    # Cursor moves (or quarantines) the outbox refused for a full disk, each retried later.
+    outbox_full: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,10 @@ class Delivery:
         self._policy = policy
         self._random = (rng or random.Random()).random  # noqa: S311 - jitter, not secrecy
         self.counters = SinkCounters()
+        # Points delivered whose cursor move the outbox refused (full disk): moved before the
+        # next read, which would otherwise return them to be sent again.
+        self.unacknowledged: list[Stored] = []
+        self._full_attempt = 0
 
     async def run(self) -> None:
         await self._outbox.register_sink(self.sink.name, self.sink.lanes)
@@ -116,6 +124,11 @@ class Delivery:
         partial_since: float | None = None
         ahead: _Batch | None = None
         while True:
+            try:
+                await self._acknowledge_held()
+            except OutboxFullError as exc:
+                await self._wait_for_room(exc)
+                continue
             if ahead is None and self._early is not None and (raised := self._early.take()):
                 await self._deliver_early(raised)
                 continue
@@ -145,16 +158,22 @@ class Delivery:
                 )
                 await asyncio.sleep(delay)
                 continue
+            except OutboxFullError as exc:
+                attempt = 0  # the sink took what was sent
+                self.counters.connected = True
+                await self._wait_for_room(exc)
+                continue
             attempt = 0
             self.counters.connected = True
 
-    def _should_linger(self, batch: Sequence[Stored], partial_since: float | None) -> bool:
-        """Wait for more telemetry while the batch is small and young; alerts go at once."""
-        if self.sink.linger_s <= 0 or len(batch) >= self.sink.batch_max:
-            return False
-        if any(item.lane is Lane.ALERT for item in batch):
-            return False
-        return partial_since is None or self._monotonic() - partial_since < self.sink.linger_s
+    async def _acknowledge_held(self) -> None:
+        """Move the cursor over what was delivered but not yet acknowledged, if anything."""
+        if not self.unacknowledged:
+            return
+        await self._outbox.acknowledge(self.sink.name, self.unacknowledged)
+        self._done(self.unacknowledged)
+        self.unacknowledged = []
+        self._full_attempt = 0
 
     async def _deliver_early(self, raised: list[Point]) -> None:
         """Send alert changes not yet committed; a failure leaves them to their committed rows
@@ -168,6 +187,28 @@ class Delivery:
             return
         self._early.sent(raised)
 
+    async def _wait_for_room(self, error: OutboxFullError) -> None:
+        """Count a refusal for a full disk, say so once per episode, and back off."""
+        self.counters.outbox_full += 1
+        self._full_attempt += 1
+        if self._full_attempt == 1:
+            # One line per episode, no traceback: the disk is the problem, not this loop.
+            logger.warning(
+                "%s: %s; %d delivered point(s) wait for the cursor to move, not to be sent again",
+                self.sink.name,
+                error,
+                len(self.unacknowledged),
+            )
+        await asyncio.sleep(self._policy.delay_s(self._full_attempt, self._random))
+
+    def _should_linger(self, batch: Sequence[Stored], partial_since: float | None) -> bool:
+        """Wait for more telemetry while the batch is small and young; alerts go at once."""
+        if self.sink.linger_s <= 0 or len(batch) >= self.sink.batch_max:
+            return False
+        if any(item.lane is Lane.ALERT for item in batch):
+            return False
+        return partial_since is None or self._monotonic() - partial_since < self.sink.linger_s
+
     async def _idle(self, timeout_s: float) -> None:
         self._wakeup.clear()
         await wait_event(self._wakeup, max(0.0, timeout_s))
@@ -175,12 +216,13 @@ class Delivery:
     async def drain(self) -> None:
         """Deliver until nothing is pending or the sink fails once (shutdown: no retries)."""
         ahead: _Batch | None = None
-        while (batch := ahead or await self._read()).items:
-            try:
+        try:
+            await self._acknowledge_held()
+            while (batch := ahead or await self._read()).items:
                 ahead = await self._deliver_reading_ahead(batch)
-            except RetryableDeliveryError as exc:
-                logger.info("%s: %s; the rest stays in the outbox", self.sink.name, exc)
-                return
+        except (RetryableDeliveryError, OutboxFullError) as exc:
+            # A delivered batch whose cursor could not move goes again after the restart.
+            logger.info("%s: %s; the rest stays in the outbox", self.sink.name, exc)
 
     async def _read(self, after: Mapping[Lane, int] | None = None) -> _Batch:
         """The next batch past the cursor, or past `after` in the lanes it names."""
@@ -241,23 +283,30 @@ class Delivery:
             await (send or await self.sink.prepare(batch))()
         except RejectedDeliveryError as exc:
             if len(batch) == 1:
+                await self._outbox.quarantine(self.sink.name, batch, str(exc))
                 logger.error(
                     "%s: point %d refused and quarantined: %s", self.sink.name, batch[0].id, exc
                 )
-                await self._outbox.quarantine(self.sink.name, batch, str(exc))
                 self.counters.quarantined += 1
+                self._full_attempt = 0
                 self._done(batch)
                 return
             middle = len(batch) // 2
             await self._deliver(batch[:middle])
             await self._deliver(batch[middle:])
             return
-        await self._outbox.acknowledge(self.sink.name, batch)
-        self._done(batch)
         self.counters.delivered += len(batch)
         self.counters.batches += 1
         self.counters.last_latency_s = self._monotonic() - started
+        try:
+            await self._outbox.acknowledge(self.sink.name, batch)
+        except OutboxFullError:
+            self.unacknowledged = list(batch)  # delivered: only the cursor move is retried
+            raise
+        self._full_attempt = 0
+        self._done(batch)
 
     def _done(self, batch: Sequence[Stored]) -> None:
+        """The cursor moved over `batch`: its alert changes are delivered."""
         if self._early is not None:
             self._early.delivered([item.point for item in batch if item.lane is Lane.ALERT])

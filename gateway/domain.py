@@ -218,6 +218,9 @@ ALERT: Final = Measurement(
 )
 EVIDENCE: Final = Measurement("evidence", Scope.OFFICER)
 GATEWAY: Final = Measurement("gateway", Scope.UNIT)
+# The field of the rows that say a pool device joined (False) or left (True) an officer's kit,
+# written in each measurement the fleet views read per device (gateway/assignments.py).
+RELEASED: Final = "released"
 # One row per assignment change of a pool device (who made it, and what): the audit trail.
 ASSIGNMENT: Final = Measurement(
     "assignment", Scope.OFFICER, lane=Lane.EVENT, extra_tags=("device",)

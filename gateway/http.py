@@ -192,6 +192,11 @@ class GatewayCollector(Collector):
         quarantined = CounterMetricFamily(
             "bluewatch_sink_quarantined", "points refused", labels=["sink"]
         )
+        full = CounterMetricFamily(
+            "bluewatch_sink_outbox_full",
+            "cursor moves or quarantines refused for a full disk (retried)",
+            labels=["sink"],
+        )
         latency = GaugeMetricFamily("bluewatch_sink_latency_seconds", "last batch", labels=["sink"])
         up = GaugeMetricFamily(
             "bluewatch_sink_up", "1 when the last attempt succeeded", labels=["sink"]
@@ -201,9 +206,10 @@ class GatewayCollector(Collector):
             delivered.add_metric(name, c.delivered)
             retries.add_metric(name, c.retries)
             quarantined.add_metric(name, c.quarantined)
+            full.add_metric(name, c.outbox_full)
             latency.add_metric(name, c.last_latency_s)
             up.add_metric(name, 1 if c.connected else 0)
-        yield from (delivered, retries, quarantined, latency, up)
+        yield from (delivered, retries, quarantined, full, latency, up)
         yield from self._alert_latency()
 
     def _alert_latency(self) -> Iterable[Metric]:

@@ -491,7 +491,23 @@ class Outbox:
         return found
 
     def acknowledge(self, sink: str, delivered: Sequence[Stored]) -> None:
-        """Record delivery: a sink delivers in order, so each lane cursor moves to its last id."""
+        """Record delivery: a sink delivers in order, so each lane cursor moves to its last id.
+
+        Raises OutboxFullError when the disk has no room for the move. A cursor only moves
+        forward (MAX), so the same call made again later completes it, whichever lanes moved.
+        No transaction around it: one statement per lane, and most batches are one lane.
+        """
+        try:
+            self._move_cursors(sink, delivered)
+        except sqlite3.Error as exc:
+            _roll_back(self._db)
+            if not _is_full(exc):
+                raise
+            raise OutboxFullError(
+                f"outbox {self.path} is full: the cursor of {sink} cannot move"
+            ) from exc
+
+    def _move_cursors(self, sink: str, delivered: Sequence[Stored]) -> None:
         last: dict[Lane, int] = {}
         for item in delivered:
             last[item.lane] = max(last.get(item.lane, 0), item.id)
@@ -501,20 +517,28 @@ class Outbox:
         )
 
     def quarantine(self, sink: str, rejected: Sequence[Stored], reason: str) -> None:
-        """Set aside points a sink refused as bad data (kept for inspection), then move on."""
+        """Set aside points a sink refused as bad data (kept for inspection), then move on.
+
+        The rows and the cursor move are one transaction: on a full disk (OutboxFullError)
+        neither is stored, and the points are sent, refused and set aside again later.
+        """
         now = self._clock_ns()
-        self._db.execute("BEGIN IMMEDIATE")
         try:
+            self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(
                 "INSERT INTO quarantine (sink, point_id, reason, quarantined_ns, body) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [(sink, item.id, reason, now, _encode(item.point)) for item in rejected],
             )
+            self._move_cursors(sink, rejected)
             self._db.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             _roll_back(self._db)
+            if isinstance(exc, sqlite3.Error) and _is_full(exc):
+                raise OutboxFullError(
+                    f"outbox {self.path} is full: {len(rejected)} refused point(s) not set aside"
+                ) from exc
             raise
-        self.acknowledge(sink, rejected)
 
     # --- housekeeping -----------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """BlueZ adapters watched on D-Bus: an adapter whose object goes (a dongle pulled, a controller
 reset that failed) or a bluetoothd that goes is marked lost, as a Bumble adapter is when its
-transport ends.
+transport ends; a lost adapter whose object bluetoothd adds again (the dongle plugged back in,
+bluetoothd restarted) is marked back.
 
 bleak's BlueZ manager tracks the same object tree but offers no callback for an adapter's
 removal (only for devices, and only while scanning), so the watch holds its own connection to
@@ -30,6 +31,8 @@ DBUS_SERVICE = "org.freedesktop.DBus"
 MATCH_RULES = (
     f"type='signal',sender='{BLUEZ_SERVICE}',interface='{OBJECT_MANAGER_INTERFACE}',"
     "member='InterfacesRemoved',arg0path='/org/bluez/'",
+    f"type='signal',sender='{BLUEZ_SERVICE}',interface='{OBJECT_MANAGER_INTERFACE}',"
+    "member='InterfacesAdded',arg0path='/org/bluez/'",
     f"type='signal',sender='{DBUS_SERVICE}',interface='{DBUS_SERVICE}',"
     f"member='NameOwnerChanged',arg0='{BLUEZ_SERVICE}'",
 )
@@ -40,17 +43,22 @@ def adapter_path(name: str) -> str:
     return f"/org/bluez/{name}"
 
 
-class BlueZAdapterWatch:
-    """Sets an adapter's event when BlueZ removes the adapter or bluetoothd leaves the bus."""
+# An adapter's two events: set when it goes (lost), and when it is there again after that (back).
+LostAndBack = tuple[asyncio.Event, asyncio.Event]
 
-    def __init__(self, bus: MessageBus, lost: Mapping[str, asyncio.Event]) -> None:
-        """`lost`: BlueZ adapter name (`hci0`) -> the event to set when it goes."""
+
+class BlueZAdapterWatch:
+    """Sets an adapter's lost event when BlueZ removes the adapter or bluetoothd leaves the bus,
+    and its back event when BlueZ adds a lost adapter again."""
+
+    def __init__(self, bus: MessageBus, adapters: Mapping[str, LostAndBack]) -> None:
+        """`adapters`: BlueZ adapter name (`hci0`) -> its lost and back events."""
         self._bus = bus
-        self._lost = {adapter_path(name): (name, event) for name, event in lost.items()}
+        self._adapters = {adapter_path(name): (name, *events) for name, events in adapters.items()}
 
     @classmethod
-    async def open(cls, lost: Mapping[str, asyncio.Event]) -> BlueZAdapterWatch:
-        """Connect to the system bus and start watching the adapters named in `lost`."""
+    async def open(cls, adapters: Mapping[str, LostAndBack]) -> BlueZAdapterWatch:
+        """Connect to the system bus and start watching the adapters named in `adapters`."""
         bus = MessageBus(bus_type=BusType.SYSTEM, auth=get_dbus_authenticator())
         try:
             try:
@@ -58,7 +66,7 @@ class BlueZAdapterWatch:
             except OSError as exc:
                 # `bluewatch run` reports an OSError in one line: it should name the bus.
                 raise ConnectionError(f"cannot reach BlueZ's system bus (D-Bus): {exc}") from exc
-            watch = cls(bus, lost)
+            watch = cls(bus, adapters)
             bus.add_message_handler(watch.on_message)
             for rule in MATCH_RULES:
                 reply = await bus.call(
@@ -84,19 +92,29 @@ class BlueZAdapterWatch:
             return
         if message.member == "InterfacesRemoved" and message.interface == OBJECT_MANAGER_INTERFACE:
             path, interfaces = message.body
-            if path in self._lost and ADAPTER_INTERFACE in interfaces:
-                self._lose(*self._lost[path], "BlueZ removed it")
+            if path in self._adapters and ADAPTER_INTERFACE in interfaces:
+                name, lost, back = self._adapters[path]
+                back.clear()  # gone again before its return was taken up
+                self._lose(name, lost, "BlueZ removed it")
+        elif message.member == "InterfacesAdded" and message.interface == OBJECT_MANAGER_INTERFACE:
+            # The body's second item is a dict of interfaces (with their properties).
+            path, interfaces = message.body
+            if path in self._adapters and ADAPTER_INTERFACE in interfaces:
+                name, lost, back = self._adapters[path]
+                if lost.is_set() and not back.is_set():
+                    logger.warning("BlueZ adapter %s: BlueZ added it again", name)
+                    back.set()
         elif message.member == "NameOwnerChanged" and message.interface == DBUS_SERVICE:
             name, _, new_owner = message.body
             if name == BLUEZ_SERVICE and not new_owner:
-                for adapter, event in self._lost.values():
-                    self._lose(adapter, event, "bluetoothd left the system bus")
+                for adapter, lost, _ in self._adapters.values():
+                    self._lose(adapter, lost, "bluetoothd left the system bus")
 
     @staticmethod
-    def _lose(name: str, event: asyncio.Event, why: str) -> None:
-        if not event.is_set():
+    def _lose(name: str, lost: asyncio.Event, why: str) -> None:
+        if not lost.is_set():
             logger.warning("BlueZ adapter %s: %s", name, why)
-            event.set()
+            lost.set()
 
     def close(self) -> None:
         self._bus.disconnect()

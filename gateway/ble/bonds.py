@@ -5,8 +5,9 @@ The key store is one JSON file in Bumble's `JsonKeyStore` layout, under the stat
 mode 0600 whatever the umask: the keys would let whoever reads them pose as the gateway to its
 wearables. Its one namespace is the gateway's identity address (random static), kept across
 restarts because each wearable stored its bond under that address: a new address would be a
-stranger to them all. The bindings (device id -> address) are a second file beside it, for any
-backend: a name-only device stays bound to its address across restarts.
+stranger to them all. Every Bumble adapter of the gateway runs under it (gateway/ble/factory.py).
+The bindings (device id -> address) are a second file beside it, for any backend: a name-only
+device stays bound to its address across restarts.
 """
 
 from __future__ import annotations

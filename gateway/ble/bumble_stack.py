@@ -66,6 +66,8 @@ class BumbleStack:
     ) -> None:
         self.device = device
         self._transport = transport
+        # The transport string it was opened with (`open`); None when attached in-process.
+        self.transport_spec: str | None = None
         self._listeners: list[AdvertisementListener] = []
         self._scan_lock = asyncio.Lock()
         self._duplicate_period_s = duplicate_period_s
@@ -90,14 +92,33 @@ class BumbleStack:
         key_store: PrivateKeyStore | None = None,
         duplicate_period_s: float = DUPLICATE_PERIOD_S,
     ) -> BumbleStack:
-        """Attach to a controller through a Bumble transport string, e.g. `tcp-client:host:port`."""
+        """Attach to a controller through a Bumble transport string, e.g. `tcp-client:host:port`.
+
+        Raises OSError or TransportInitError while there is no controller to attach to.
+        """
         transport = await open_transport(transport_spec)
         try:
             device = _device(name, transport.source, transport.sink, key_store)
-            return await cls._power_on(device, duplicate_period_s, transport)
+            stack = await cls._power_on(device, duplicate_period_s, transport)
         except BaseException:
             await transport.close()
             raise
+        stack.transport_spec = transport_spec
+        return stack
+
+    async def reopen(self) -> BumbleStack:
+        """A new stack on the transport this one was opened with, under the same name, identity
+        and key store: the controller back after its transport ended (a dongle plugged in
+        again). Raises as `open` does while it is not back."""
+        if self.transport_spec is None:
+            raise ValueError("a stack attached in-process has no transport to open again")
+        keys = self.device.keystore
+        return await BumbleStack.open(
+            self.transport_spec,
+            self.device.name,
+            keys if isinstance(keys, PrivateKeyStore) else None,
+            self._duplicate_period_s,
+        )
 
     @classmethod
     async def attach(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Self
 
 from bleak import BleakScanner
+from bumble.transport.common import TransportInitError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.ble.bluez_adapters import BlueZAdapterWatch
@@ -72,8 +72,11 @@ class Adapter:
     stack: BumbleStack | None = None
     bluez_name: str | None = None
     # Set once the controller has gone: a USB dongle pulled, its Bumble transport closed, its
-    # BlueZ adapter removed or bluetoothd gone (gateway/ble/bluez_adapters.py).
+    # BlueZ adapter removed or bluetoothd gone (gateway/ble/bluez_adapters.py); cleared when it
+    # is back (`wait_until_back`).
     lost: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when a lost BlueZ adapter's object is on D-Bus again (gateway/ble/bluez_adapters.py).
+    back: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def answers_when_lost(self) -> bool:
@@ -93,6 +96,31 @@ class Adapter:
 
     def scanner(self, **kwargs: Any) -> BleakScanner:
         return BleakScanner(**kwargs, **self.backend_kwargs(client=False))
+
+    async def wait_until_back(self, retry_s: Callable[[int], float]) -> None:
+        """Return once the lost controller is usable again, `lost` cleared.
+
+        On Bumble its transport is opened again, tried after `retry_s(attempt)` seconds while
+        nothing answers: a USB dongle or a TCP controller gives no sign of its return. On BlueZ
+        bluetoothd announces the adapter's object (`back`, set by the D-Bus watch).
+        """
+        if self.stack is None:
+            await self.back.wait()
+            self.back.clear()
+            self.lost.clear()
+            return
+        attempt = 0
+        while True:
+            try:
+                stack = await self.stack.reopen()
+                break
+            except (OSError, TransportInitError):
+                attempt += 1
+                await asyncio.sleep(retry_s(attempt))
+        gone, self.stack = self.stack, stack
+        await gone.close()  # its transport, already ended
+        self.lost.clear()
+        stack.on_lost(self.lost.set)  # after the clear: a transport that ends at once counts
 
 
 class BleakFactory:
@@ -126,9 +154,10 @@ class BleakFactory:
 
     @classmethod
     async def open(cls, settings: BleSettings, key_store: Path | None = None) -> BleakFactory:
-        """The factory for `settings`; on Bumble, each adapter's bonds kept in a key store
-        beside `key_store` (`key_store_for`), or in memory only when None. BlueZ keeps its
-        bonds itself (/var/lib/bluetooth), per adapter too."""
+        """The factory for `settings`; on Bumble, every adapter under the one identity and
+        bonds of the key store at `key_store` (in memory only when None), so a device bonded
+        through one adapter encrypts with its bond through any other. BlueZ keeps its bonds
+        itself (/var/lib/bluetooth), per adapter (docs/install.md, "Several adapters")."""
         limit = settings.links_per_adapter
         names = settings.adapter_names()
         if settings.backend == "bluez":
@@ -137,14 +166,16 @@ class BleakFactory:
                 # is no one adapter to watch, and no other to fail over to.
                 return cls([Adapter("default", limit)])
             named = [Adapter(name, limit, bluez_name=name) for name in names]
-            watch = await BlueZAdapterWatch.open({a.name: a.lost for a in named})
+            watch = await BlueZAdapterWatch.open({a.name: (a.lost, a.back) for a in named})
             return cls(named, watch)
+        # A wearable keeps its bond under the central's identity address: with one identity
+        # for every controller, moving to another adapter is no new central to it. Each
+        # controller still holds its own links; on air a link is its access address, so two
+        # controllers sharing an address do not mix their links up.
+        keys = None if key_store is None else PrivateKeyStore.open(key_store)
         adapters: list[Adapter] = []
         try:
-            for index, name in enumerate(names):
-                keys = None
-                if key_store is not None:
-                    keys = PrivateKeyStore.open(key_store_for(key_store, index, name))
+            for name in names:
                 stack = await BumbleStack.open(name, key_store=keys)
                 adapters.append(_watched(Adapter(name, limit, stack)))
         except BaseException:
@@ -167,19 +198,6 @@ class BleakFactory:
         for adapter in adapters:
             if adapter.stack is not None:
                 await adapter.stack.close()
-
-
-def key_store_for(key_store: Path, index: int, name: str) -> Path:
-    """Each adapter's key store: the first adapter's is `key_store` itself (a gateway with one
-    adapter keeps the file it always had), the others' are named after their transport.
-
-    Each controller has its own identity address, and a wearable stores its bond under the
-    address of the central it paired with: as on BlueZ, bonds are per adapter, so a device that
-    moves to another adapter bonds again there on first use.
-    """
-    if index == 0:
-        return key_store
-    return key_store.with_name(f"{key_store.stem}-{re.sub(r'[^A-Za-z0-9]+', '-', name)}.json")
 
 
 def _watched(adapter: Adapter) -> Adapter:

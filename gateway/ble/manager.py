@@ -12,7 +12,10 @@ the next free slot before devices never seen, so an officer's vest comes back fi
 
 With several adapters, every adapter scans, and each device connects through the one with a
 free link slot that hears it best (gateway/ble/placement.py). When an adapter goes, its devices'
-links are dropped at once and they connect again through the others.
+links are dropped at once and they connect again through the others. When it comes back (see
+`Adapter.wait_until_back`), it scans again and takes devices as they are placed: new ones and
+those whose link dropped. Devices streaming through another adapter stay there: moving one
+costs a disconnect, seconds without its data, to gain only signal or load.
 """
 
 from __future__ import annotations
@@ -64,6 +67,9 @@ CONNECT_ATTEMPTS_PER_ROUND = 2
 # How soon a device that no adapter can take (every one that hears it is full) looks again: a
 # slot frees when another device's link drops, which nothing announces to the waiting device.
 PLACEMENT_RETRY_S = 0.25
+# How often a gone Bumble controller's transport is tried again: a dongle plugged back in is
+# used within seconds; trying costs one failed connect or open.
+ADAPTER_RETRY = BackoffPolicy(first_s=0.5, cap_s=5.0)
 
 
 # (device, characteristic uuid, payload, gateway receive time in ns since the epoch)
@@ -322,7 +328,18 @@ class DeviceManager:
         ]
 
     async def _scan(self, adapter: Adapter) -> None:
-        """Scan through one adapter until it goes (then drop its links) or until cancelled."""
+        """Scan through one adapter while it is there; when it goes, drop its links, wait for
+        it to come back and scan again; until cancelled."""
+        while True:
+            await self._scan_until_lost(adapter)
+            self._on_adapter_lost(adapter)
+            await adapter.wait_until_back(lambda n: ADAPTER_RETRY.delay_s(n, self._random))
+            logger.warning(
+                "adapter %s is back: devices not streaming are placed on it too", adapter.name
+            )
+
+    async def _scan_until_lost(self, adapter: Adapter) -> None:
+        """Scan through one adapter until it goes."""
         # Only advertisers of the roster's models are reported: a vehicle parked at a gym hears
         # dozens of straps, and the scanner filters them in the controller where it can.
         profiles = [m.ref.profile for m in self.devices.values()] + list(self._pool)
@@ -340,7 +357,6 @@ class DeviceManager:
                 await scanner.stop()
                 raise
         # A gone adapter's scanner is not stopped: nothing would answer the command.
-        self._on_adapter_lost(adapter)
 
     def _on_adapter_lost(self, adapter: Adapter) -> None:
         moving = [m for m in self.devices.values() if m.adapter == adapter.name]

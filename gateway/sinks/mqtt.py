@@ -4,7 +4,11 @@ Topics: `{prefix}/{agency}/{unit}/{officer}/{telemetry|status|alert}`, and the g
 `{prefix}/{agency}/{unit}/gateway/status`, retained, with a last will saying "offline", so a
 dispatcher's board sees a vehicle drop off the network. Every publish is QoS 1 (the broker
 acknowledges it before the outbox cursor moves); status is retained so a new subscriber sees
-each officer's last battery and device state at once.
+each officer's last battery and device state at once. A pool device's release (the status rows
+saying `released`, gateway/assignments.py) is published without retain and then clears the
+officer's retained status (an empty retained payload, MQTT's way to delete one), so a new
+subscriber does not find the device under the officer it left; the officer's other devices
+retain their state again with their next status row (every 10 s).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from gateway.backoff import BackoffPolicy
-from gateway.domain import Channel, Point, channel_of, iso_utc
+from gateway.domain import RELEASED, Channel, Point, channel_of, iso_utc
 from gateway.outbox import Stored
 from gateway.secret_file import read_secret_text
 from gateway.sinks.errors import RetryableDeliveryError
@@ -172,6 +176,12 @@ class MqttSink(Sink):
             for item in batch:
                 topic, payload = render(item.point, prefix)
                 retain = channel_of(item.point) is Channel.STATUS
+                if retain and item.point.fields.get(RELEASED) is True:
+                    # Published in order: the live subscribers see the release, then the
+                    # officer's retained status is deleted.
+                    publishes.append(client.publish(topic, payload, qos=1, retain=False))
+                    publishes.append(client.publish(topic, b"", qos=1, retain=True))
+                    continue
                 publishes.append(client.publish(topic, payload, qos=1, retain=retain))
             # Pipelined: all QoS 1 publishes in flight at once, each awaited until its PUBACK.
             await asyncio.gather(*publishes)

@@ -10,7 +10,7 @@ from gateway.assignment_store import AssignmentStore
 from gateway.assignments import AssignmentRegistry
 from gateway.ble.factory import BleakFactory
 from gateway.ble.manager import DeviceManager
-from gateway.domain import DeviceRef, Point, UnitRef
+from gateway.domain import ASSIGNMENT, DeviceRef, Point, UnitRef
 from sensors import DeviceModel
 
 UNIT = UnitRef("metro-pd", "car-12")
@@ -59,6 +59,11 @@ class Desk:
             clock_ns=lambda: self.now,
             listeners=(self._changed,),
         )
+
+    @property
+    def audit(self) -> list[Point]:
+        """The `assignment` rows emitted, without the kit rows beside them."""
+        return [p for p in self.points if p.measurement == ASSIGNMENT.name]
 
     def _changed(self, ref: DeviceRef, joined: bool) -> None:
         self.changes.append((ref.officer_id, ref.device_id, joined))

@@ -107,7 +107,7 @@ async def test_assign_list_and_unassign(api: Api) -> None:
     status, answer = await api.call("DELETE", "/assignments/h10-01", {"by": "sgt-5"})
     assert (status, answer) == (200, {"unassigned": assigned[0]})
     assert api.desk.manager.devices == {}
-    assert [p.fields["by"] for p in api.desk.points] == ["sgt-4", "sgt-5"]
+    assert [p.fields["by"] for p in api.desk.audit] == ["sgt-4", "sgt-5"]
 
 
 @pytest.mark.parametrize(

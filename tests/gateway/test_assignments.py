@@ -110,7 +110,7 @@ async def test_the_desk_connects_records_and_releases(tmp_path: Path) -> None:
     assert "h10-01" not in d.manager.devices
     assert d.store.load() == []
     assert d.changes == [("officer-01", "h10-01", True), ("officer-01", "h10-01", False)]
-    assert [(p.measurement, dict(p.tags), dict(p.fields), p.time_ns, p.lane) for p in d.points] == [
+    assert [(p.measurement, dict(p.tags), dict(p.fields), p.time_ns, p.lane) for p in d.audit] == [
         (
             ASSIGNMENT.name,
             {**UNIT.officer_tags("officer-01"), "device": "h10-01"},
@@ -119,6 +119,14 @@ async def test_the_desk_connects_records_and_releases(tmp_path: Path) -> None:
             Lane.EVENT,
         )
         for action, by, time_ns in (("assign", "sgt-4", 1_000), ("unassign", "sgt-5", 2_000))
+    ]
+    # Beside each audit row, the device's rows saying it joined or left the officer's kit.
+    kit = [(p.measurement, dict(p.tags), dict(p.fields), p.time_ns) for p in d.points]
+    tags = dict(pool_ref("h10-01", "officer-01").tags)
+    assert [row for row in kit if row[0] != ASSIGNMENT.name] == [
+        (measurement, tags, {"released": released}, time_ns)
+        for released, time_ns in ((False, 1_000), (True, 2_000))
+        for measurement in ("battery", "link")
     ]
 
 
@@ -129,7 +137,7 @@ async def test_a_refused_assignment_changes_nothing(tmp_path: Path) -> None:
         await d.desk.assign("officer-02", ["h10-02", "h10-01"], "sgt-4")
     assert set(d.manager.devices) == {"h10-01"}
     assert [a.device_id for a in d.store.load()] == ["h10-01"]
-    assert len(d.points) == 1
+    assert len(d.audit) == 1
 
 
 async def test_a_change_the_store_cannot_keep_is_not_made(tmp_path: Path) -> None:
@@ -142,4 +150,4 @@ async def test_a_change_the_store_cannot_keep_is_not_made(tmp_path: Path) -> Non
         await d.desk.unassign("h10-01", "sgt-4")
     assert set(d.desk.held) == {"h10-01"}
     assert set(d.manager.devices) == {"h10-01"}
-    assert len(d.points) == 1
+    assert len(d.audit) == 1

@@ -72,7 +72,7 @@ async def test_assign_then_unassign(tmp_path: Path, served: tuple[Desk, int]) ->
     status, out, err = await bluewatch("unassign", "h10-01", "--config", path, "--by", "sgt-5")
     assert (status, err) == (EXIT_OK, "")
     assert set(desk.manager.devices) == {"vest-01"}
-    assert [(p.fields["action"], p.fields["by"]) for p in desk.points][-1] == ("unassign", "sgt-5")
+    assert [(p.fields["action"], p.fields["by"]) for p in desk.audit][-1] == ("unassign", "sgt-5")
 
 
 async def test_a_refusal_prints_the_gateways_message(

@@ -279,3 +279,33 @@ async def test_a_shutdown_drain_reads_ahead_and_stops_at_the_first_failure(
     await drained
     assert recording.moves == [ids(1, 5), ids(6, 10), ids(11, 12)]  # nothing more moved
     assert [item.id for item in outbox.pending(sink.name, 100)] == ids(13, 24)
+
+
+async def test_a_refused_point_that_cannot_be_set_aside_on_a_full_disk_waits_for_room(
+    tmp_path: Path,
+) -> None:
+    sink = ScriptedSink()
+    outbox, delivery = make(tmp_path, sink)
+    large = Point("m", {"o": "1"}, {"v": 1, "bad": True, "pad": "x" * 10_000}, 1)
+    outbox.append([*points(1), large, *points(1)])
+    # A real SQLITE_FULL: the database may grow no further (as in tests/gateway/test_full_disk.py)
+    # and the refused point's copy for the quarantine needs new pages.
+    pages = outbox._db.execute("PRAGMA page_count").fetchone()[0]
+    outbox._db.execute(f"PRAGMA max_page_count = {pages}")
+    task = asyncio.create_task(delivery.run())
+    try:
+        async with asyncio.timeout(10):
+            while delivery.counters.outbox_full < 2:
+                await asyncio.sleep(0.01)
+        assert not task.done()  # waiting for room, not failed
+        assert outbox.stats().quarantined == 0
+        assert outbox.cursor(sink.name, Lane.TELEMETRY) == 1  # the point before it delivered
+        outbox._db.execute(f"PRAGMA max_page_count = {pages + 100}")
+        async with asyncio.timeout(10):
+            while outbox.cursor(sink.name, Lane.TELEMETRY) != 3:
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert outbox.stats().quarantined == 1
+    assert [i for batch in sink.batches for i in batch] == [1, 3]

@@ -1,4 +1,5 @@
-"""The outbox on a real full filesystem: a 4 MiB tmpfs filled to the last byte by another file.
+"""The outbox on a real full filesystem: a 4 MiB tmpfs filled to the last byte by another file;
+commits, a restart, and a delivery loop whose cursor cannot move.
 
 Mounting needs root and a private mount namespace (`unshare --mount`); where either is refused
 (most CI machines) the test is skipped, and tests/gateway/test_outbox_full.py covers the same
@@ -67,13 +68,90 @@ CHILD = textwrap.dedent(
 )
 
 
-def on_a_full_tmpfs(tmp_path: Path, checkpoint: str) -> dict[str, object]:
+# In the mounted tmpfs (argv[1]): a delivery loop with 300 telemetry rows to deliver, its
+# outbox's WAL truncated and the disk then filled, so the cursor cannot move; the filler is
+# removed once the loop has been refused a few times. What the sink received, what the loop
+# counted and logged, and where the cursor ended are printed as JSON.
+DELIVERY_CHILD = textwrap.dedent(
+    """
+    import asyncio, json, logging, os, sys
+    from pathlib import Path
+    from gateway.backoff import BackoffPolicy
+    from gateway.delivery import Delivery
+    from gateway.domain import Lane, Point
+    from gateway.outbox import AsyncOutbox, Outbox
+    from gateway.sinks.sink import Sink
+
+    class Recording(Sink):
+        name = "recording"
+        batch_max = 1000
+        linger_s = 0.0
+
+        def __init__(self):
+            self.batches = []
+
+        async def deliver(self, batch):
+            self.batches.append([item.id for item in batch])
+
+    class Lines(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.lines = []
+
+        def emit(self, record):
+            self.lines.append([record.levelname, record.getMessage(), bool(record.exc_info)])
+
+    async def main(folder):
+        outbox = Outbox(folder / "outbox.sqlite3")
+        outbox.register_sink("recording")
+        outbox.append([Point("t", {}, {"pad": "x" * 300}, n) for n in range(300)])
+        outbox._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with open(folder / "filler", "wb", buffering=0) as filler:
+            try:
+                while True:
+                    filler.write(bytes(4096))
+            except OSError:
+                pass
+        lines = Lines()
+        logging.getLogger("gateway").addHandler(lines)
+        sink = Recording()
+        loop = asyncio.get_running_loop()
+        delivery = Delivery(
+            AsyncOutbox(outbox), sink, wakeup=asyncio.Event(), monotonic=loop.time,
+            policy=BackoffPolicy(0.01, 0.05),
+        )
+        task = asyncio.create_task(delivery.run())
+        result = {}
+        async with asyncio.timeout(30):
+            while delivery.counters.outbox_full < 3 and not task.done():
+                await asyncio.sleep(0.01)
+            result["failed"] = repr(task.exception()) if task.done() else None
+            result["cursor_while_full"] = outbox.cursor("recording", Lane.TELEMETRY)
+            os.unlink(folder / "filler")
+            while outbox.cursor("recording", Lane.TELEMETRY) != 300 and not task.done():
+                await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        result.update(
+            batches=sink.batches,
+            outbox_full=delivery.counters.outbox_full,
+            cursor=outbox.cursor("recording", Lane.TELEMETRY),
+            logged=lines.lines,
+        )
+        print(json.dumps(result))
+
+    asyncio.run(main(Path(sys.argv[1])))
+    """
+)
+
+
+def on_a_full_tmpfs(tmp_path: Path, checkpoint: str, child: str = CHILD) -> dict[str, object]:
     if shutil.which("unshare") is None or os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root and unshare")
     mount = tmp_path / "mnt"
     mount.mkdir()
     script = tmp_path / "child.py"
-    script.write_text(CHILD)
+    script.write_text(child)
     command = (
         f"mount -t tmpfs -o size=4m tmpfs {mount} || exit 77; "
         f"exec {sys.executable} {script} {mount} {checkpoint}"
@@ -113,3 +191,20 @@ def test_with_no_room_at_all_a_commit_fails_cleanly_and_recovers(tmp_path: Path)
     assert result["restored"] == 3000  # it starts again on the full disk
     assert "is full: influx, removed kept" in str(result["dropped"])
     assert result["rows_after_room"] == 3000 + 1  # nothing lost, and writable again
+
+
+def test_a_delivered_batch_whose_cursor_cannot_move_is_not_sent_again(tmp_path: Path) -> None:
+    result = on_a_full_tmpfs(tmp_path, "TRUNCATE", DELIVERY_CHILD)
+    assert result["failed"] is None  # the loop did not fail: it waited for room
+    assert result["cursor_while_full"] == 0
+    assert result["batches"] == [list(range(1, 301))]  # sent once, not again after the refusals
+    assert result["cursor"] == 300  # moved once there was room
+    outbox_full = result["outbox_full"]
+    assert isinstance(outbox_full, int)
+    assert outbox_full >= 3
+    logged = result["logged"]
+    assert isinstance(logged, list)
+    assert len(logged) == 1  # one line for the whole episode, without a traceback
+    level, message, traceback = logged[0]
+    assert (level, traceback) == ("WARNING", False)
+    assert "is full: the cursor of recording cannot move" in message

@@ -1,5 +1,5 @@
-"""Several adapters on the virtual radio: placement by signal and free slot, and failover when a
-controller is pulled out (its transport ends) to the adapters that remain."""
+"""Several adapters on the virtual radio: placement by signal and free slot, failover when a
+controller is pulled out (its transport ends) to the adapters that remain, and its return."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ async def wait_for(condition: Callable[[], object]) -> None:
 
 @dataclass
 class Rig:
+    radio: VirtualRadio
     controllers: list[PluggableController]
     vests: list[Peripheral]
     manager: DeviceManager
@@ -69,7 +70,7 @@ async def rig(rssi: list[list[int]], link_limit: int) -> AsyncIterator[Rig]:
     )
     task = asyncio.create_task(manager.run())
     try:
-        yield Rig(controllers, vests, manager, received)
+        yield Rig(radio, controllers, vests, manager, received)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -141,3 +142,38 @@ async def test_devices_wait_for_a_slot_when_every_adapter_that_hears_them_is_ful
         holder = next(i for i, v in enumerate(r.vests) if f"v{i}" in r.on(0))
         await r.vests[holder].go_offline()
         await wait_for(lambda: waiting.health.connected)
+
+
+async def test_a_returning_adapter_takes_new_and_dropped_devices_again() -> None:
+    rssi = [[-40] * 3, [-70] * 3]
+    async with rig(rssi, link_limit=4) as r:
+        await wait_for(lambda: connected(r.manager))
+        assert r.on(0) == {"v0", "v1", "v2"}
+        port = r.controllers[0].port
+        await r.controllers[0].unplug()
+        await wait_for(lambda: connected(r.manager) and r.on(1) == {"v0", "v1", "v2"})
+
+        # Plugged in again: the same transport answers, a controller that hears every vest best.
+        back = await r.radio.pluggable("adapter0", port=port)
+        back.controller.rssi_from = {address(d): -40 for d in range(3)}
+        r.controllers[0] = back
+        await wait_for(lambda: r.manager.adapter_loads()[0].present)
+        await asyncio.sleep(1.0)  # time enough to be heard there: the streaming vests stay put
+        assert (r.on(0), r.on(1)) == (set(), {"v0", "v1", "v2"})
+
+        # A vest whose link drops is placed again, on the returned adapter that hears it best.
+        v0 = r.manager.devices["v0"]
+        await r.vests[0].go_offline()
+        await wait_for(lambda: not v0.health.connected)
+        await r.vests[0].go_online()
+        await wait_for(lambda: v0.health.connected and r.on(0) == {"v0"})
+        assert v0.adapter == "bumble0"
+        loads = {load.name: (load.links, load.present) for load in r.manager.adapter_loads()}
+        assert loads == {"bumble0": (1, True), "bumble1": (2, True)}
+
+        await asyncio.sleep(0.3)  # subscriptions complete after the link is up
+        r.received.clear()
+        await r.vests[0].notify(
+            HeartRateMeasurement.UUID, HeartRateMeasurement(heart_rate_bpm=70).encode()
+        )
+        await wait_for(lambda: ("v0", HeartRateMeasurement.UUID) in r.received)

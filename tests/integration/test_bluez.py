@@ -20,6 +20,7 @@ import pytest
 from gateway.backoff import BackoffPolicy
 from gateway.ble.factory import BleakFactory, BleSettings
 from gateway.ble.manager import DeviceManager
+from gateway.ble.placement import SETTLE_S
 from gateway.commands import Streams
 from gateway.commands.scan import scan_with
 from gateway.domain import DeviceRef, UnitRef
@@ -214,6 +215,34 @@ async def test_removed_adapter_is_lost_and_its_device_moves_to_the_other(
         heart_rate = seen_by_hci1.chars[HeartRateMeasurement.UUID]
         await wait_for(lambda: bluez.notifying(heart_rate))
         beat = HeartRateMeasurement(heart_rate_bpm=95).encode()
+        bluez.notify(heart_rate, beat)
+        await wait_for(lambda: HeartRateMeasurement.decode(beat) in r.readings)
+
+
+async def test_an_adapter_added_again_scans_and_takes_a_device_again(
+    bluez: MockBlueZ, tmp_path: Path
+) -> None:
+    bluez.add_adapter("hci0")
+    bluez.add_adapter("hci1")
+    async with rig(tmp_path, ("hci0", "hci1")) as r:
+        await wait_for(lambda: bluez.discovering("hci0") and bluez.discovering("hci1"))
+        bluez.remove_adapter("hci0")
+        hci0, _ = r.factory.adapters
+        await wait_for(hci0.lost.is_set)
+
+        bluez.add_adapter("hci0")  # the dongle plugged in again (InterfacesAdded)
+        await wait_for(lambda: not hci0.lost.is_set() and bluez.discovering("hci0"))
+        # A strap only the returned adapter hears is connected through it, once heard again
+        # after placement's settling time (hci1 never hears it).
+        strap = add_strap(bluez, "hci0", rssi=-50)
+        await asyncio.sleep(2 * SETTLE_S)
+        bluez.advertise(strap.path, [HEART_RATE_SERVICE], -50)
+        managed = r.manager.devices["o1-hrs"]
+        await wait_for(lambda: managed.health.connected)
+        assert managed.adapter == "hci0"
+        heart_rate = strap.chars[HeartRateMeasurement.UUID]
+        await wait_for(lambda: bluez.notifying(heart_rate))
+        beat = HeartRateMeasurement(heart_rate_bpm=88).encode()
         bluez.notify(heart_rate, beat)
         await wait_for(lambda: HeartRateMeasurement.decode(beat) in r.readings)
 

@@ -20,7 +20,7 @@ from bumble.keys import PairingKeys
 from firmware_mocks.radio import VirtualRadio
 from gateway.ble.bonds import Bindings, PrivateKeyStore
 from gateway.ble.bumble_stack import BumbleStack
-from gateway.ble.factory import BleakFactory
+from gateway.ble.factory import BleakFactory, BleSettings
 from gateway.ble.link import LinkState
 from gateway.ble.manager import DeviceManager
 from gateway.domain import DeviceRef, UnitRef
@@ -195,3 +195,102 @@ async def test_a_name_only_vest_stays_bound_to_its_address_across_a_restart(tmp_
         await wait_for(lambda: manager.devices["o1-vest"].ever_connected)
         assert vest.connections
         assert not spoofer.connections
+
+
+async def test_a_vest_bonded_through_one_adapter_encrypts_through_another_without_pairing(
+    tmp_path: Path,
+) -> None:
+    """Every Bumble adapter of the gateway is the one central the vest bonded with: after
+    failover the link is encrypted with the bond, not paired again."""
+    radio = VirtualRadio()
+    vest = await add_peripheral(radio, VEST, NAME, VEST_ADDRESS)
+    pairings: list[Connection] = []
+    vest.device.on("pairing_start", pairings.append)
+    controllers = [await radio.pluggable(f"adapter{a}") for a in range(2)]
+    for controller, rssi in zip(controllers, (-40, -70), strict=True):
+        controller.controller.rssi_from = {VEST_ADDRESS: rssi}
+    names = tuple(c.transport_spec for c in controllers)
+    keys = tmp_path / "state" / "ble-keys.json"
+    factory = await BleakFactory.open(BleSettings(backend="bumble", adapters=names), keys)
+    received: Received = []
+    manager = quick_manager(
+        [vest_ref(address=VEST_ADDRESS)],
+        factory,
+        lambda ref, uuid, data, t: received.append((ref.device_id, uuid, data)),
+    )
+    task = asyncio.create_task(manager.run())
+    try:
+        managed = manager.devices["o1-vest"]
+        await wait_for(lambda: managed.ever_connected)
+        assert managed.adapter == names[0]  # heard best there
+        (link,) = vest.connections
+        assert link.is_encrypted
+        await controllers[0].unplug()
+        await wait_for(lambda: managed.health.connected and managed.adapter == names[1])
+        (link,) = vest.connections
+        assert link.is_encrypted
+        await asyncio.sleep(0.3)  # subscriptions complete after the link is up
+        before = len(received)
+        ok = SafetyEvent(event=SafetyEventKind.IM_OK_PRESS, sequence=1, device_ticks_ms=5)
+        await vest.notify(ok.UUID, ok.encode())  # served encrypted only
+        await wait_for(lambda: len(received) > before)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await manager.close()
+        await factory.close()
+        for controller in controllers:
+            await controller.close()
+    assert len(pairings) == 1  # bonded once, through the first adapter
+    assert [path.name for path in keys.parent.iterdir()] == ["ble-keys.json"]
+
+
+async def test_adapters_sharing_the_identity_each_hold_their_own_vests_links(
+    tmp_path: Path,
+) -> None:
+    """Two vests, each heard best by another adapter, both linked at once under the gateway's
+    one identity: each link encrypted, each vest's encrypted notifications delivered."""
+    radio = VirtualRadio()
+    addresses = (VEST_ADDRESS, "C1:00:00:00:00:02")
+    vests = [
+        await add_peripheral(radio, VEST, f"BW-Vest-V000{i}", address)
+        for i, address in enumerate(addresses, start=1)
+    ]
+    controllers = [await radio.pluggable(f"adapter{a}") for a in range(2)]
+    controllers[0].controller.rssi_from = {addresses[0]: -40, addresses[1]: -80}
+    controllers[1].controller.rssi_from = {addresses[0]: -80, addresses[1]: -40}
+    names = tuple(c.transport_spec for c in controllers)
+    factory = await BleakFactory.open(
+        BleSettings(backend="bumble", adapters=names), tmp_path / "ble-keys.json"
+    )
+    roster = [
+        DeviceRef(UNIT, f"o{i}", f"o{i}-vest", DeviceModel.BLUEWATCH_VEST, address)
+        for i, address in enumerate(addresses, start=1)
+    ]
+    received: Received = []
+    manager = quick_manager(
+        roster, factory, lambda ref, uuid, data, t: received.append((ref.device_id, uuid, data))
+    )
+    task = asyncio.create_task(manager.run())
+    try:
+        devices = list(manager.devices.values())
+        await wait_for(lambda: all(m.ever_connected for m in devices))
+        assert [m.adapter for m in devices] == list(names)
+        links = [link for vest in vests for link in vest.connections]
+        assert len(links) == 2
+        assert len({str(link.peer_address) for link in links}) == 1  # one central to both
+        assert all(link.is_encrypted for link in links)
+        await asyncio.sleep(0.3)  # subscriptions complete after the link is up
+        ok = SafetyEvent(event=SafetyEventKind.IM_OK_PRESS, sequence=1, device_ticks_ms=5)
+        for vest in vests:
+            await vest.notify(ok.UUID, ok.encode())
+        await wait_for(
+            lambda: {r[0] for r in received if r[1] == ok.UUID} == {"o1-vest", "o2-vest"}
+        )
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await manager.close()
+        await factory.close()
+        for controller in controllers:
+            await controller.close()

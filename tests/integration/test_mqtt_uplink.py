@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
+import uuid
 from pathlib import Path
 
 import aiomqtt
@@ -14,7 +16,8 @@ from gateway.delivery import Delivery
 from gateway.domain import Lane, Point
 from gateway.outbox import AsyncOutbox, Outbox, Stored
 from gateway.sinks.errors import RetryableDeliveryError
-from gateway.sinks.mqtt import MqttSettings, MqttSink
+from gateway.sinks.mqtt import GATEWAY_LEVEL, MqttSettings, MqttSink
+from tests.gateway.assignment_rig import Desk, pool_ref
 from tests.integration.private_services import mosquitto
 from tests.service_fixtures import Mqtt
 
@@ -190,3 +193,78 @@ async def test_delivery_resumes_after_a_broker_restart_without_loss(tmp_path: Pa
     finally:
         await stop(sink_task, delivery_task)
         await asyncio.to_thread(broker.stop)
+
+
+async def retained(host: str, port: int, topic: str) -> dict[str, dict[str, object]]:
+    """What a new subscriber finds retained under `topic` for officers, by topic (the broker
+    sends those at once on subscribing; half a second of quiet after them ends the wait). The
+    gateway's own status topic is left out."""
+    found: dict[str, dict[str, object]] = {}
+    async with aiomqtt.Client(host, port) as client:
+        await client.subscribe(topic, qos=1)
+        with contextlib.suppress(TimeoutError):
+            while True:
+                async with asyncio.timeout(0.5):
+                    message = await anext(client.messages)
+                assert message.retain
+                if str(message.topic).split("/")[-2] != GATEWAY_LEVEL:
+                    found[str(message.topic)] = json.loads(message.payload)
+    return found
+
+
+async def test_a_released_device_is_cleared_from_its_officers_retained_status(
+    tmp_path: Path, mqtt: Mqtt
+) -> None:
+    prefix = (
+        f"bw-release-{uuid.uuid4().hex[:8]}"  # its own topic tree: retained state outlives runs
+    )
+    settings = MqttSettings(host=mqtt.host, port=mqtt.plain_port, tls=False, topic_prefix=prefix)
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    outbox.register_sink("mqtt")
+    desk = Desk(tmp_path)
+    sink_task, delivery_task, delivery = await run_delivery(
+        outbox, MqttSink(settings, "metro-pd", "car-12")
+    )
+    officers = f"{prefix}/metro-pd/car-12/+/status"
+
+    async def deliver(points: list[Point]) -> None:
+        ids = outbox.append(points)
+        async with asyncio.timeout(10):  # the cursor moves once every PUBACK is in
+            while outbox.cursor("mqtt", Lane.TELEMETRY) != ids[-1]:
+                await asyncio.sleep(0.02)
+
+    try:
+        await desk.desk.assign("officer-01", ["h10-01"], "sgt-4")
+        strap = pool_ref("h10-01", "officer-01").tags
+        await deliver([*desk.points, Point("battery", strap, {"pct": 12}, 1)])
+        desk.points.clear()
+        first = await retained(mqtt.host, mqtt.plain_port, officers)
+        assert list(first) == [f"{prefix}/metro-pd/car-12/officer-01/status"]
+
+        old_status = f"{prefix}/metro-pd/car-12/officer-01/status"
+        live = asyncio.create_task(collect(mqtt.host, mqtt.plain_port, old_status, 5))
+        await asyncio.sleep(0.3)
+        await desk.desk.unassign("h10-01", "sgt-4")
+        await deliver(desk.points)
+        desk.points.clear()
+        # A subscriber already there got the retained battery, then sees the release (battery
+        # and link rows, not retained), each followed by the deletion (an empty payload).
+        seen = [(m.retain, m.payload) for m in await live]
+        assert seen[0][0] is True
+        assert json.loads(seen[0][1])["fields"] == {"pct": 12}
+        assert [(retain, payload == b"") for retain, payload in seen[1:]] == [
+            (False, False),
+            (False, True),
+        ] * 2
+        assert [json.loads(p)["fields"] for _, p in seen[1::2]] == [{"released": True}] * 2
+        assert await retained(mqtt.host, mqtt.plain_port, officers) == {}
+
+        await desk.desk.assign("officer-02", ["h10-01"], "sgt-4")
+        strap = pool_ref("h10-01", "officer-02").tags
+        await deliver([*desk.points, Point("battery", strap, {"pct": 95}, 2)])
+        after = await retained(mqtt.host, mqtt.plain_port, officers)
+        assert list(after) == [f"{prefix}/metro-pd/car-12/officer-02/status"]
+        assert after[f"{prefix}/metro-pd/car-12/officer-02/status"]["fields"] == {"pct": 95}
+    finally:
+        await stop(sink_task, delivery_task)
+    assert delivery.counters.connected
