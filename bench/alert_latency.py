@@ -9,11 +9,12 @@ pipeline, rules, outbox, webhook sink) and the dispatch receiver on loopback. Ea
 is sent by one vest; the time is taken when the notification is sent, when the gateway's rule
 raises the alert and when the receiver has verified the request and printed it.
 "Gateway-added" is from the rule's alert to the receiver's answer (the delivery loop, signing,
-HTTP; alerts go as they are raised, while their commit is under way: gateway/early_alerts.py). The alert's time is its exact `changed_ns`, read from the engine:
-the payload's `changed_at` has millisecond resolution, so timing from it, as before 2026-11-25,
-added 0-1 ms to every figure (still printed as `payload_clock_*`). "Radio" is from the
-notification sent to the rule (BLE, decode, pipeline). Medians and p99 over the presses; each
-alert is resolved before the next press so every press opens a new alert.
+HTTP; alerts go as they are raised, while their commit is under way: gateway/early_alerts.py).
+The alert's time is its exact `changed_ns`, read from the engine: the payload's `changed_at`
+has millisecond resolution, so timing from it, as before 2026-11-25, added 0-1 ms to every
+figure (still printed as `payload_clock_*`). "Radio" is from the notification sent to the rule
+(BLE, decode, pipeline). Medians and p99 over the presses; each alert is resolved before the
+next press so every press opens a new alert.
 
 Each run prints one JSON line, with the fdatasync time of the outbox's disk measured just
 before (an alert's commit syncs it once). With `--runs N`, each fleet size runs N times and a

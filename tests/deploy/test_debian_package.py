@@ -34,7 +34,14 @@ STATE = "var/lib/bluewatch"
 # What a build must not copy: the developer's environments, caches and services' data, and
 # what a build in the tree leaves in debian/ (.gitignore lists the same).
 _NOT_SOURCE = shutil.ignore_patterns(
-    ".git", ".venv", ".run", "__pycache__", "*.egg-info", ".*_cache", ".hypothesis", "build",
+    ".git",
+    ".venv",
+    ".run",
+    "__pycache__",
+    "*.egg-info",
+    ".*_cache",
+    ".hypothesis",
+    "build",
     "dist",
 )
 _BUILT_IN_DEBIAN = shutil.ignore_patterns(
@@ -108,14 +115,18 @@ def _contents(deb: Path) -> list[str]:
         ["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True
     ).stdout
     # "-rw-r--r-- root/root  2192 2026-11-28 12:00 ./lib/systemd/system/bluewatch.service"
-    return [line.split(maxsplit=5)[5].split(" -> ")[0].removeprefix("./") for line in
-            listing.splitlines()]
+    return [
+        line.split(maxsplit=5)[5].split(" -> ")[0].removeprefix("./")
+        for line in listing.splitlines()
+    ]
 
 
 def test_control_fields(package: Package) -> None:
     python = subprocess.run(
         [str(DEB_PYTHON), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     info = subprocess.run(
         ["dpkg-deb", "-I", str(package.deb)], capture_output=True, text=True, check=True
@@ -160,9 +171,7 @@ def test_contents(package: Package, unpacked: Path) -> None:
         assert (unpacked / path).read_bytes() == source.read_bytes(), path
 
 
-def test_packaged_gateway_checks_the_example_configuration(
-    unpacked: Path, tmp_path: Path
-) -> None:
+def test_packaged_gateway_checks_the_example_configuration(unpacked: Path, tmp_path: Path) -> None:
     """The venv's interpreter runs from the unpacked tree (a venv finds its packages beside its
     python); `bluewatch check-config` from it proves the package holds the gateway and every
     dependency it imports."""
@@ -171,9 +180,19 @@ def test_packaged_gateway_checks_the_example_configuration(
     env.update(site.environment)
     python = unpacked / VENV / "bin/python"
     run = subprocess.run(
-        [str(python), "-c", "import sys, gateway.cli as c; sys.argv[0] = 'bluewatch'; "
-         "print(c.__file__, file=sys.stderr); c.main()", "check-config", str(site.config)],
-        capture_output=True, text=True, check=False, env=env, cwd=tmp_path,
+        [
+            str(python),
+            "-c",
+            "import sys, gateway.cli as c; sys.argv[0] = 'bluewatch'; "
+            "print(c.__file__, file=sys.stderr); c.main()",
+            "check-config",
+            str(site.config),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=tmp_path,
     )
 
     assert run.returncode == 0, run.stdout + run.stderr
@@ -188,11 +207,18 @@ def test_unit_passes_systemd_analyze_verify(unpacked: Path) -> None:
     units = Path("/lib/systemd/system")
     # The targets and slices the unit names, as this machine's systemd ships them, beside the
     # packaged unit: verify resolves everything, ExecStart included, inside --root.
-    shutil.copytree(units, unpacked / "lib/systemd/system", symlinks=True, dirs_exist_ok=True,
-                    copy_function=_copy_if_absent)
+    shutil.copytree(
+        units,
+        unpacked / "lib/systemd/system",
+        symlinks=True,
+        dirs_exist_ok=True,
+        copy_function=_copy_if_absent,
+    )
     run = subprocess.run(
         ["systemd-analyze", "verify", f"--root={unpacked}", f"{units}/bluewatch.service"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
     assert (run.returncode, run.stdout + run.stderr) == (0, "")
@@ -206,9 +232,17 @@ def test_unit_keeps_its_hardening(unpacked: Path) -> None:
     unit = (unpacked / "lib/systemd/system/bluewatch.service").read_text().splitlines()
 
     for setting in (
-        "User=bluewatch", "SupplementaryGroups=bluetooth", "StateDirectory=bluewatch",
-        "StateDirectoryMode=0700", "UMask=0077", "LimitNOFILE=4096", "NoNewPrivileges=true",
-        "ProtectSystem=strict", "ProtectHome=true", "PrivateTmp=true", "WatchdogSec=30",
+        "User=bluewatch",
+        "SupplementaryGroups=bluetooth",
+        "StateDirectory=bluewatch",
+        "StateDirectoryMode=0700",
+        "UMask=0077",
+        "LimitNOFILE=4096",
+        "NoNewPrivileges=true",
+        "ProtectSystem=strict",
+        "ProtectHome=true",
+        "PrivateTmp=true",
+        "WatchdogSec=30",
         "ConditionPathExists=/etc/bluewatch/gateway.toml",
     ):
         assert setting in unit
@@ -236,8 +270,15 @@ if os.path.basename(sys.argv[0]) == "install":
             args.append(arg)
     os.execv("/usr/bin/install", ["install", *args])
 """
-STUBBED = ("getent", "adduser", "addgroup", "install", "deb-systemd-helper",
-           "deb-systemd-invoke", "systemctl")
+STUBBED = (
+    "getent",
+    "adduser",
+    "addgroup",
+    "install",
+    "deb-systemd-helper",
+    "deb-systemd-invoke",
+    "systemctl",
+)
 
 
 @dataclass
@@ -257,7 +298,10 @@ class Scripts:
             "RECORD": str(self.record),
         }
         run = subprocess.run(
-            [str(self.control / script), *args], capture_output=True, text=True, check=False,
+            [str(self.control / script), *args],
+            capture_output=True,
+            text=True,
+            check=False,
             env=env,
         )
         assert run.returncode == 0, f"{script} {args}: {run.stdout}{run.stderr}"
@@ -296,8 +340,9 @@ def test_postinst_creates_the_user_and_the_state_directory(scripts: Scripts) -> 
     assert ["adduser", "--quiet", "bluewatch", "bluetooth"] in commands
     state = scripts.root / STATE
     installs = [c for c in commands if c[0] == "install" and c[-1] == str(state)]
-    assert installs == [["install", "-d", "-m", "0700", "-o", "bluewatch", "-g", "bluewatch",
-                         str(state)]]
+    assert installs == [
+        ["install", "-d", "-m", "0700", "-o", "bluewatch", "-g", "bluewatch", str(state)]
+    ]
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     assert ["deb-systemd-helper", "enable", "bluewatch.service"] in commands
 
@@ -305,17 +350,24 @@ def test_postinst_creates_the_user_and_the_state_directory(scripts: Scripts) -> 
 def test_upgrade_and_removal_keep_the_outbox_and_purge_deletes_it(scripts: Scripts) -> None:
     scripts.run("postinst", "configure", "")
     state = scripts.root / STATE
-    kept = {name: os.urandom(4096) for name in
-            ("outbox.sqlite3", "outbox.sqlite3-wal", "outbox.sqlite3-shm")}
+    kept = {
+        name: os.urandom(4096)
+        for name in ("outbox.sqlite3", "outbox.sqlite3-wal", "outbox.sqlite3-shm")
+    }
     for name, data in kept.items():
         (state / name).write_bytes(data)
     config = scripts.root / "etc/bluewatch/gateway.toml"
     config.write_text('agency = "metro-pd"\n')
 
     # An upgrade to the same version, in dpkg's order.
-    for script, *args in (("prerm", "upgrade", "0.1.0"), ("preinst", "upgrade", "0.1.0"),
-                          ("postrm", "upgrade", "0.1.0"), ("postinst", "configure", "0.1.0"),
-                          ("prerm", "remove"), ("postrm", "remove")):
+    for script, *args in (
+        ("prerm", "upgrade", "0.1.0"),
+        ("preinst", "upgrade", "0.1.0"),
+        ("postrm", "upgrade", "0.1.0"),
+        ("postinst", "configure", "0.1.0"),
+        ("prerm", "remove"),
+        ("postrm", "remove"),
+    ):
         scripts.run(script, *args)
         assert state.is_dir(), (script, args)
         assert {p.name: p.read_bytes() for p in state.iterdir()} == kept, (script, args)
