@@ -192,6 +192,7 @@ class LinkSettings(_Section):
 
     stale_after_s: float = Field(default=5.0, gt=0)
     lost_after_s: float = Field(default=20.0, gt=0)
+    # Connection attempts (connect, discovery, pairing) in progress at once, per adapter.
     max_concurrent_connects: int = Field(default=5, ge=1, le=20)
 
     @model_validator(mode="after")

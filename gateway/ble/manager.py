@@ -6,9 +6,9 @@ the roster's, or for a `name_only` entry the first advertiser of its name that c
 advertiser of a bound device's name, or a device at its address that cannot prove the bond, is
 never connected in its place: it is counted and logged once as a possible spoof. Devices whose
 model serves a service only encrypted are bonded on first use and encrypted on every link
-before anything is read from them. Connections go through
-bleak-retry-connector with a limited number of connection slots; devices that were lost get
-the next free slot before devices never seen, so an officer's vest comes back first.
+before anything is read from them. Connections go through bleak-retry-connector with a
+limited number of connection slots per adapter; devices that were lost get the next free slot
+before devices never seen, so an officer's vest comes back first.
 
 With several adapters, every adapter scans, and each device connects through the one with a
 free link slot that hears it best (gateway/ble/placement.py). When an adapter goes, its devices'
@@ -24,7 +24,7 @@ import logging
 import random
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -139,6 +139,20 @@ class PrioritySlots:
         self._free += 1
 
 
+class AdapterSlots:
+    """Connection slots per adapter, each served by priority: a controller connects, and its
+    new links discover, pair and subscribe, independently of the others, so one adapter's
+    queue must not hold up another's (with one pool for all, four adapters connected no faster
+    than one: docs/performance.md)."""
+
+    def __init__(self, adapters: Sequence[str], per_adapter: int) -> None:
+        self._slots = {name: PrioritySlots(per_adapter) for name in adapters}
+
+    def acquire(self, adapter: str, priority: int) -> AbstractAsyncContextManager[None]:
+        """One of `adapter`'s slots (lower `priority` first), held for the `async with`."""
+        return self._slots[adapter].acquire(priority)
+
+
 @dataclass
 class ManagedDevice:
     ref: DeviceRef
@@ -207,8 +221,9 @@ class DeviceManager:
         pool: Sequence[DeviceProfile] = (),
         bindings: Bindings | None = None,
     ) -> None:
-        """`pool`: the profiles of devices that may be added while running (`add`), so that the
-        scanner listens for their models from the start."""
+        """`max_concurrent_connects`: connection attempts in progress at once through each
+        adapter. `pool`: the profiles of devices that may be added while running (`add`), so
+        that the scanner listens for their models from the start."""
         self._factory = factory
         # Where name-only devices' bindings are kept across restarts (None: for this run only).
         self._bindings = bindings
@@ -222,7 +237,7 @@ class DeviceManager:
         self._held_elsewhere_backoff = held_elsewhere_backoff
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._random = (rng or random.Random()).random  # noqa: S311 - jitter, not secrecy
-        self._slots = PrioritySlots(max_concurrent_connects)
+        self._slots = AdapterSlots([a.name for a in factory.adapters], max_concurrent_connects)
         self._stale_after_s = stale_after_s
         self._lost_after_s = lost_after_s
         self._pool = tuple(pool)
@@ -477,7 +492,8 @@ class DeviceManager:
         lost = asyncio.Event()
         managed.link_gone = lost
         try:
-            async with self._slots.acquire(priority=0 if managed.ever_connected else 1):
+            priority = 0 if managed.ever_connected else 1
+            async with self._slots.acquire(adapter.name, priority):
                 client = await self._unless_gone(adapter, self._connect(managed, adapter, lost))
             await self._unless_gone(adapter, self._subscribe(managed, client))
             await self._unless_gone(adapter, self._start_streams(managed, client))
