@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
@@ -61,6 +61,8 @@ T = TypeVar("T")
 
 # bleak-retry-connector retries within one call; a few attempts there, then our own backoff.
 CONNECT_ATTEMPTS_PER_ROUND = 2
+# Connection attempts (connect, discovery, pairing) in progress at once through one adapter.
+DEFAULT_CONNECT_SLOTS: Final = 5
 # How soon a device that no adapter can take (every one that hears it is full) looks again: a
 # slot frees when another device's link drops, which nothing announces to the waiting device.
 PLACEMENT_RETRY_S = 0.25
@@ -210,7 +212,7 @@ class DeviceManager:
         *,
         stale_after_s: float,
         lost_after_s: float,
-        max_concurrent_connects: int = 5,
+        max_concurrent_connects: int = DEFAULT_CONNECT_SLOTS,
         clock_ns: Callable[[], int],
         monotonic: Callable[[], float],
         on_link_change: LinkChangeHandler = _ignore_link_change,
