@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bumble import hci
-from bumble.device import Connection
+from bumble.device import Connection, Device
 
 from bench.adapters import CONTROLLERS, Streams, address, cases, one_run
 from gateway.ble import bumble_backend, bumble_stack, manager
@@ -75,6 +75,7 @@ def instrument(marks: Marks) -> None:
     discover = client_cls._discover
     pair = client_cls.pair
     stack_connect = bumble_stack.BumbleStack.connect
+    device_connect = Device.connect
 
     def device_of(managed: manager.ManagedDevice) -> str:
         return managed.ref.address or managed.ref.device_id
@@ -108,13 +109,14 @@ def instrument(marks: Marks) -> None:
         peer: hci.Address,
         timeout: float,  # noqa: ASYNC109
     ) -> Connection:
-        device = peer.to_string(False)
-        marks.note(device, "lock asked")
-        async with self.connect_lock:
-            marks.note(device, "lock")
-        connection = await stack_connect(self, peer, timeout)
-        marks.note(device, "link up")
-        return connection
+        marks.note(peer.to_string(False), "lock asked")
+        return await stack_connect(self, peer, timeout)
+
+    async def timed_device_connect(self: Device, peer: hci.Address, **kwargs: Any) -> Connection:
+        # Bumble's connect runs under the stack's connect lock: from here to the link is the
+        # part of a connection that its controller cannot overlap with another's.
+        work = device_connect(self, peer, **kwargs)
+        return await marks.around(peer.to_string(False), "lock", "link up", work)
 
     manager_cls._connect_and_stream = timed_connect_and_stream  # type: ignore[method-assign,assignment]
     manager_cls._connect = timed_connect  # type: ignore[method-assign,assignment]
@@ -122,6 +124,7 @@ def instrument(marks: Marks) -> None:
     client_cls._discover = timed_discover  # type: ignore[method-assign,assignment]
     client_cls.pair = timed_pair  # type: ignore[method-assign]
     bumble_stack.BumbleStack.connect = timed_stack_connect  # type: ignore[method-assign,assignment]
+    Device.connect = timed_device_connect  # type: ignore[method-assign,assignment]
 
 
 def first_values(marks: Marks) -> None:
