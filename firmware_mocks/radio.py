@@ -1,10 +1,10 @@
 """The virtual radio: Bumble controllers on one in-process link, and exporting one over HCI.
 
 The simulated firmware owns the virtual radio, so the corrections that Bumble 0.0.236's virtual
-controller needs to behave like a real one live here, in `VirtualController` (and one for
-speed in its link, `VirtualLink`), each with the behaviour it corrects. The gateway never imports this module: it reaches the radio either
-through an in-process HCI pipe that tests wire up, or through an HCI transport (TCP, UNIX socket)
-that `export_controller` opens.
+controller needs to behave like a real one live here, in `VirtualController` (and one for speed
+in its link, `VirtualLink`), each with the behaviour it corrects. The gateway never imports this
+module: it reaches the radio either through an in-process HCI pipe that tests wire up, or
+through an HCI transport (TCP, UNIX socket) that `export_controller` opens.
 """
 
 from __future__ import annotations
