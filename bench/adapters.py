@@ -1,6 +1,6 @@
 """Several adapters: time to connect a fleet, and failover when a controller is pulled out.
 
-    .venv/bin/python bench/adapters.py [--repeat 5]
+    .venv/bin/python bench/adapters.py [--repeat 5] [--devices 64] [--connect-slots N]
 
 The simulated devices run in a child process (`serve` mode) on one virtual radio that serves
 each gateway-side controller over its own HCI TCP connection, as `bluewatch simulate` does; the
@@ -18,6 +18,10 @@ Cases, each in a fresh pair of processes per run:
   stream again, one controller is unplugged (its peers' links drop, its TCP connection closes)
   and the time until each of its devices streams again through another is measured (each bonds
   with the adapter it moves to: bonds are per adapter).
+
+Each phase also records the CPU time the measuring process (the gateway) and the fleet's process
+used during it: on a shared machine, wall times follow the other work, and these say which of the
+two processes the time went to.
 
 Prints one JSON line per run and a Markdown table of medians.
 """
@@ -43,7 +47,7 @@ from firmware_mocks.devices.peripheral import Peripheral
 from firmware_mocks.radio import PluggableController, VirtualRadio
 from gateway.ble.bumble_stack import BumbleStack
 from gateway.ble.factory import BleakFactory
-from gateway.ble.manager import DeviceManager
+from gateway.ble.manager import DEFAULT_CONNECT_SLOTS, DeviceManager
 from gateway.domain import DeviceRef, UnitRef
 from sensors import VEST, DeviceModel, HeartRateMeasurement
 
@@ -107,6 +111,31 @@ async def serve(controllers: int, devices: int, notify_ms: float, seed: int) -> 
         await controller.close()
 
 
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) process `pid` has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime and stime, the 14th and 15th fields of the whole line, in clock ticks.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class PhaseCpu:
+    """The CPU time the gateway (this process) and the fleet's process use during a phase."""
+
+    def __init__(self, fleet_pid: int) -> None:
+        self._fleet_pid = fleet_pid
+        self._start = self._now()
+
+    def _now(self) -> tuple[float, float]:
+        return time.process_time(), cpu_s(self._fleet_pid)
+
+    def used(self) -> dict[str, float]:
+        """CPU seconds used by each process since the last call (or since construction)."""
+        now = self._now()
+        gateway, fleet = (round(b - a, 2) for a, b in zip(self._start, now, strict=True))
+        self._start = now
+        return {"gateway": gateway, "fleet": fleet}
+
+
 class Streams:
     """When each device was last heard from, by the gateway's notification callback."""
 
@@ -133,8 +162,16 @@ class Streams:
 
 
 async def one_run(
-    controllers: int, devices: int, link_limit: int, notify_ms: float, seed: int
+    controllers: int,
+    devices: int,
+    link_limit: int,
+    notify_ms: float,
+    seed: int,
+    *,
+    connect_slots: int = DEFAULT_CONNECT_SLOTS,
 ) -> dict[str, Any]:
+    """One case in a fresh fleet process; `connect_slots`: the manager's
+    `max_concurrent_connects` (per adapter)."""
     child = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "serve", "--controllers", str(controllers),
         "--devices", str(devices), "--notify-ms", str(notify_ms), "--seed", str(seed),
@@ -161,6 +198,7 @@ async def one_run(
             lost_after_s=20,
             clock_ns=time.time_ns,
             monotonic=loop.time,
+            max_concurrent_connects=connect_slots,
         )
         return manager, asyncio.create_task(manager.run())
 
@@ -169,6 +207,7 @@ async def one_run(
         await asyncio.gather(task, return_exceptions=True)
         await manager.close()
 
+    cpu = PhaseCpu(child.pid)
     started = time.monotonic()
     manager, task = start()
     # The machine's load: a shared machine's other work starves both processes' timers.
@@ -177,6 +216,7 @@ async def one_run(
         everyone = set(manager.devices)
         # First use: every device bonds (LE Secure Connections) with the adapter it is placed on.
         result["connect_all_s"] = await streams.all_since(everyone, started)
+        result["connect_cpu_s"] = cpu.used()
         result["links"] = [load.links for load in manager.adapter_loads()]
         if result["connect_all_s"] is None:
             result["streaming_at_timeout"] = streams.count_since(everyone, started)
@@ -184,9 +224,11 @@ async def one_run(
         # Reconnect: the links closed, a new manager on the same stacks (the gateway restarted
         # with its bonds kept) connects every device again, encrypting with the bond it has.
         await stop(manager, task)
+        cpu.used()  # the stop is no phase's
         restarted = time.monotonic()
         manager, task = start()
         result["reconnect_all_s"] = await streams.all_since(everyone, restarted)
+        result["reconnect_cpu_s"] = cpu.used()
         if result["reconnect_all_s"] is None:
             result["streaming_at_timeout"] = streams.count_since(everyone, restarted)
         elif controllers > 1:
@@ -229,14 +271,15 @@ def cases(devices: int) -> dict[str, dict[str, int]]:
     }
 
 
-def main(repeat: int, notify_ms: float, devices: int) -> None:
+def main(repeat: int, notify_ms: float, devices: int, connect_slots: int) -> None:
     rows: dict[str, list[dict[str, Any]]] = {}
     shapes = cases(devices)
     for case, shape in shapes.items():
         for run in range(repeat):
             done = subprocess.run(
                 [sys.executable, __file__, "case", "--case", case, "--seed", str(run),
-                 "--notify-ms", str(notify_ms), "--devices", str(devices)],
+                 "--notify-ms", str(notify_ms), "--devices", str(devices),
+                 "--connect-slots", str(connect_slots)],
                 capture_output=True, text=True, check=True,
             )  # fmt: skip
             row = json.loads(done.stdout.splitlines()[-1])
@@ -262,10 +305,17 @@ def main(repeat: int, notify_ms: float, devices: int) -> None:
             f"| {label} | {shown(first)} | {ratio(first, first_base)} | {shown(again)} "
             f"| {ratio(again, again_base)} | {shown(failover) if case != 'baseline' else '—'} |"
         )
+    print("\n| case | first connect: gateway CPU (s) | fleet CPU (s) |\n|---|---:|---:|")
+    for case, label in labels.items():
+        used = [row["connect_cpu_s"] for row in rows[case] if "connect_cpu_s" in row]
+        gateway = statistics.median(u["gateway"] for u in used) if used else None
+        fleet = statistics.median(u["fleet"] for u in used) if used else None
+        print(f"| {label} | {shown(gateway)} | {shown(fleet)} |")
     print(
         f"\nmedians of the runs that finished within {RUN_TIMEOUT_S:g} s, of {repeat}; "
         f"streaming = a notification received (every {notify_ms:g} ms per device); "
         f"first connect bonds, reconnect uses the bonds, failover bonds with the new adapter; "
+        f"connection slots per adapter: {connect_slots}; "
         f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}"
     )
 
@@ -292,6 +342,10 @@ if __name__ == "__main__":
     parser.add_argument("--devices", type=int, default=64)
     parser.add_argument("--notify-ms", type=float, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--connect-slots", type=int, default=DEFAULT_CONNECT_SLOTS,
+        help="the device manager's max_concurrent_connects (per adapter)",
+    )  # fmt: skip
     options = parser.parse_args()
     if options.mode == "serve":
         asyncio.run(serve(options.controllers, options.devices, options.notify_ms, options.seed))
@@ -302,10 +356,10 @@ if __name__ == "__main__":
                 asyncio.run(
                     one_run(
                         shape["controllers"], shape["devices"], shape["link_limit"],
-                        options.notify_ms, options.seed,
+                        options.notify_ms, options.seed, connect_slots=options.connect_slots,
                     )
                 )
             )
         )  # fmt: skip
     else:
-        main(options.repeat, options.notify_ms, options.devices)
+        main(options.repeat, options.notify_ms, options.devices, options.connect_slots)

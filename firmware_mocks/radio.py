@@ -1,10 +1,10 @@
 """The virtual radio: Bumble controllers on one in-process link, and exporting one over HCI.
 
 The simulated firmware owns the virtual radio, so the corrections that Bumble 0.0.236's virtual
-controller needs to behave like a real one live here, in `VirtualController`, each with the
-behaviour it corrects. The gateway never imports this module: it reaches the radio either
-through an in-process HCI pipe that tests wire up, or through an HCI transport (TCP, UNIX socket)
-that `export_controller` opens.
+controller needs to behave like a real one live here, in `VirtualController` (and one for speed
+in its link, `VirtualLink`), each with the behaviour it corrects. The gateway never imports this
+module: it reaches the radio either through an in-process HCI pipe that tests wire up, or
+through an HCI transport (TCP, UNIX socket) that `export_controller` opens.
 """
 
 from __future__ import annotations
@@ -231,6 +231,40 @@ class VirtualController(Controller):
         return b""
 
 
+class VirtualLink(LocalLink):
+    """Bumble's in-process link, delivering advertisements only to controllers that listen.
+
+    Mend 6 (speed). Stock hands every advertising PDU to every other controller on the link,
+    which schedules a callback each: a fleet of N devices costs N² callbacks per advertising
+    interval (64 vests: about 27,000 a second), nearly all to peripherals' controllers that
+    neither scan, connect nor sync, and so drop it. Here a controller gets an advertisement
+    only while it scans, has a connection pending or syncs to periodic advertising (the states
+    in which Bumble's controller reads one); connection requests still reach every controller.
+    """
+
+    def send_advertising_pdu(
+        self, sender_controller: Controller, packet: ll.AdvertisingPdu
+    ) -> None:
+        if not isinstance(packet, ll.AdvInd | ll.AdvExtInd):
+            super().send_advertising_pdu(sender_controller, packet)
+            return
+        loop = asyncio.get_running_loop()
+        for controller in self.controllers:
+            if controller is not sender_controller and _listens(controller):
+                loop.call_soon(controller.on_ll_advertising_pdu, packet)
+
+
+def _listens(controller: Controller) -> bool:
+    """Whether `controller` does anything with an advertisement now (Bumble's
+    `Controller.on_advertising_pdu` reads one only in these states)."""
+    return bool(
+        controller.le_scan_enable
+        or controller.pending_le_connection is not None
+        or controller.pending_periodic_advertising_syncs
+        or controller.established_periodic_advertising_syncs
+    )
+
+
 @dataclass
 class ExportedController:
     """A controller on the link whose host is another process, over an HCI transport."""
@@ -309,8 +343,8 @@ class PluggableController:
         await self.server.wait_closed()
 
 
-class ConnectionLink(LocalLink):
-    """Bumble's LocalLink delivering a link's data and control PDUs to the controller that holds
+class ConnectionLink(VirtualLink):
+    """The virtual link delivering a link's data and control PDUs to the controller that holds
     that link, rather than to the first controller with the receiver's address.
 
     On air a link is its access address: two controllers of one host under one address (a
@@ -319,7 +353,12 @@ class ConnectionLink(LocalLink):
     """
 
     def _holder(self, receiver: hci.Address, sender: hci.Address) -> Controller | None:
-        for controller in self.controllers:
+        """The controller holding the link, where several share `receiver`'s address; None
+        where one alone has it (stock routing finds that one)."""
+        sharing = [c for c in self.controllers if c.random_address == receiver]
+        if len(sharing) < 2:
+            return None
+        for controller in sharing:
             for connection in controller.le_connections.values():
                 if connection.self_address == receiver and connection.peer_address == sender:
                     return controller

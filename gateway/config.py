@@ -37,6 +37,7 @@ from pydantic_settings import (
 from gateway.alerts.proximity import ProximitySettings
 from gateway.alerts.rules import AlertSettings
 from gateway.ble.factory import BleSettings
+from gateway.ble.manager import DEFAULT_CONNECT_SLOTS
 from gateway.domain import ID_PATTERN, DeviceRef, UnitRef
 from gateway.http_server import HttpLimits
 from gateway.secret_file import read_secret_text, require_length
@@ -192,7 +193,8 @@ class LinkSettings(_Section):
 
     stale_after_s: float = Field(default=5.0, gt=0)
     lost_after_s: float = Field(default=20.0, gt=0)
-    max_concurrent_connects: int = Field(default=5, ge=1, le=20)
+    # Connection attempts (connect, discovery, pairing) in progress at once, per adapter.
+    max_concurrent_connects: int = Field(default=DEFAULT_CONNECT_SLOTS, ge=1, le=20)
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

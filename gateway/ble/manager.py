@@ -6,9 +6,9 @@ the roster's, or for a `name_only` entry the first advertiser of its name that c
 advertiser of a bound device's name, or a device at its address that cannot prove the bond, is
 never connected in its place: it is counted and logged once as a possible spoof. Devices whose
 model serves a service only encrypted are bonded on first use and encrypted on every link
-before anything is read from them. Connections go through
-bleak-retry-connector with a limited number of connection slots; devices that were lost get
-the next free slot before devices never seen, so an officer's vest comes back first.
+before anything is read from them. Connections go through bleak-retry-connector with a
+limited number of connection slots per adapter; devices that were lost get the next free slot
+before devices never seen, so an officer's vest comes back first.
 
 With several adapters, every adapter scans, and each device connects through the one with a
 free link slot that hears it best (gateway/ble/placement.py). When an adapter goes, its devices'
@@ -27,9 +27,9 @@ import logging
 import random
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
@@ -64,6 +64,8 @@ T = TypeVar("T")
 
 # bleak-retry-connector retries within one call; a few attempts there, then our own backoff.
 CONNECT_ATTEMPTS_PER_ROUND = 2
+# Connection attempts (connect, discovery, pairing) in progress at once through one adapter.
+DEFAULT_CONNECT_SLOTS: Final = 5
 # How soon a device that no adapter can take (every one that hears it is full) looks again: a
 # slot frees when another device's link drops, which nothing announces to the waiting device.
 PLACEMENT_RETRY_S = 0.25
@@ -145,6 +147,20 @@ class PrioritySlots:
         self._free += 1
 
 
+class AdapterSlots:
+    """Connection slots per adapter, each served by priority: a controller connects, and its
+    new links discover, pair and subscribe, independently of the others, so one adapter's
+    queue must not hold up another's (with one pool for all, four adapters connected no faster
+    than one: docs/performance.md)."""
+
+    def __init__(self, adapters: Sequence[str], per_adapter: int) -> None:
+        self._slots = {name: PrioritySlots(per_adapter) for name in adapters}
+
+    def acquire(self, adapter: str, priority: int) -> AbstractAsyncContextManager[None]:
+        """One of `adapter`'s slots (lower `priority` first), held for the `async with`."""
+        return self._slots[adapter].acquire(priority)
+
+
 @dataclass
 class ManagedDevice:
     ref: DeviceRef
@@ -202,7 +218,7 @@ class DeviceManager:
         *,
         stale_after_s: float,
         lost_after_s: float,
-        max_concurrent_connects: int = 5,
+        max_concurrent_connects: int = DEFAULT_CONNECT_SLOTS,
         clock_ns: Callable[[], int],
         monotonic: Callable[[], float],
         on_link_change: LinkChangeHandler = _ignore_link_change,
@@ -213,8 +229,9 @@ class DeviceManager:
         pool: Sequence[DeviceProfile] = (),
         bindings: Bindings | None = None,
     ) -> None:
-        """`pool`: the profiles of devices that may be added while running (`add`), so that the
-        scanner listens for their models from the start."""
+        """`max_concurrent_connects`: connection attempts in progress at once through each
+        adapter. `pool`: the profiles of devices that may be added while running (`add`), so
+        that the scanner listens for their models from the start."""
         self._factory = factory
         # Where name-only devices' bindings are kept across restarts (None: for this run only).
         self._bindings = bindings
@@ -228,7 +245,7 @@ class DeviceManager:
         self._held_elsewhere_backoff = held_elsewhere_backoff
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._random = (rng or random.Random()).random  # noqa: S311 - jitter, not secrecy
-        self._slots = PrioritySlots(max_concurrent_connects)
+        self._slots = AdapterSlots([a.name for a in factory.adapters], max_concurrent_connects)
         self._stale_after_s = stale_after_s
         self._lost_after_s = lost_after_s
         self._pool = tuple(pool)
@@ -493,7 +510,8 @@ class DeviceManager:
         lost = asyncio.Event()
         managed.link_gone = lost
         try:
-            async with self._slots.acquire(priority=0 if managed.ever_connected else 1):
+            priority = 0 if managed.ever_connected else 1
+            async with self._slots.acquire(adapter.name, priority):
                 client = await self._unless_gone(adapter, self._connect(managed, adapter, lost))
             await self._unless_gone(adapter, self._subscribe(managed, client))
             await self._unless_gone(adapter, self._start_streams(managed, client))

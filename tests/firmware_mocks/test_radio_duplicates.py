@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+from bumble import ll
+from bumble.controller import Controller
 from bumble.device import Advertisement, Device
 from bumble.hci import Address
 
@@ -56,3 +58,32 @@ async def test_an_advertiser_is_reported_once_until_scanning_is_enabled_again() 
         while every[VEST_ADDRESS] < reported_again_at + 3:
             await asyncio.sleep(0.01)
     assert once[VEST_ADDRESS] == 2
+
+
+def count_deliveries(controller: Controller, delivered: Counter[str]) -> None:
+    """Count the advertising PDUs the link hands `controller`, by its name."""
+    handler = controller.on_ll_advertising_pdu
+
+    def counting(packet: ll.AdvertisingPdu) -> None:
+        delivered[controller.name] += 1
+        handler(packet)
+
+    controller.on_ll_advertising_pdu = counting  # type: ignore[method-assign]
+
+
+async def test_advertisements_reach_only_controllers_that_listen() -> None:
+    radio = VirtualRadio()
+    await add_peripheral(radio, VEST, "BW-Vest-T0001", VEST_ADDRESS)
+    quiet = await add_peripheral(radio, VEST, "BW-Vest-T0002", "F1:00:00:00:00:02")
+    scanner, heard = await scanning_host(radio, "scanner")
+    delivered: Counter[str] = Counter()
+    for controller in radio.link.controllers:
+        count_deliveries(controller, delivered)
+    await scanner.start_scanning(filter_duplicates=False)
+    async with asyncio.timeout(10):
+        while heard[VEST_ADDRESS] < 3:
+            await asyncio.sleep(0.01)
+    # The scanning host's controller hears both vests; a peripheral's, which neither scans nor
+    # connects, is handed none of the other's advertisements.
+    assert delivered["scanner"] >= 3
+    assert delivered[quiet.device.name] == 0

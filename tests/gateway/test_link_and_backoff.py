@@ -8,7 +8,7 @@ import pytest
 
 from gateway.backoff import BLE_RECONNECT, BackoffPolicy
 from gateway.ble.link import LinkHealth, LinkState
-from gateway.ble.manager import PrioritySlots
+from gateway.ble.manager import AdapterSlots, PrioritySlots
 
 
 def test_link_states_follow_the_last_notification() -> None:
@@ -99,3 +99,25 @@ async def test_a_cancelled_waiter_does_not_leak_its_slot() -> None:
     await holder
     async with asyncio.timeout(1), slots.acquire(0):
         pass
+
+
+async def test_each_adapter_has_its_own_connection_slots() -> None:
+    slots = AdapterSlots(["hci0", "hci1"], per_adapter=1)
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def take(adapter: str, name: str) -> None:
+        async with slots.acquire(adapter, 1):
+            order.append(name)
+            await release.wait()
+
+    holder = asyncio.create_task(take("hci0", "hci0-first"))
+    await asyncio.sleep(0)
+    queued = asyncio.create_task(take("hci0", "hci0-second"))
+    other = asyncio.create_task(take("hci1", "hci1-first"))
+    await asyncio.sleep(0)
+    # hci0's one slot is held: its next device waits, but hci1's goes ahead.
+    assert order == ["hci0-first", "hci1-first"]
+    release.set()
+    await asyncio.gather(holder, queued, other)
+    assert order == ["hci0-first", "hci1-first", "hci0-second"]

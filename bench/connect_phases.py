@@ -1,0 +1,187 @@
+"""Where a fleet's first connection spends its time: each device's phases, timed.
+
+    .venv/bin/python bench/connect_phases.py [--devices 64] [--connect-slots N]
+
+Runs the four-controller case of bench/adapters.py once, with the device manager's and the
+Bumble backend's steps wrapped to note when each device reached each one: placed on an adapter,
+given a connection slot, given the controller's connect lock, link up, GATT discovery, pairing,
+first value received. Only each device's first connection counts. Prints, per phase, the median
+and largest time over the devices, and per adapter how long its connect lock was held of the
+time from its first connect to its last link (the part a controller cannot do in parallel).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any, TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bumble import hci
+from bumble.device import Connection, Device
+
+from bench.adapters import CONTROLLERS, Streams, address, cases, one_run
+from gateway.ble import bumble_backend, bumble_stack, manager
+from gateway.ble.manager import DEFAULT_CONNECT_SLOTS
+from gateway.domain import DeviceRef
+
+T = TypeVar("T")
+# (phase, from mark, to mark)
+PHASES = (
+    ("wait for a connection slot", "placed", "slot"),
+    ("wait for the connect lock", "lock asked", "lock"),
+    ("create connection (lock held)", "lock", "link up"),
+    ("MTU exchange", "link up", "discovery"),
+    ("GATT discovery", "discovery", "discovered"),
+    ("pairing", "pairing", "paired"),
+    ("subscribing, to the first value", "subscribing", "first value"),
+    ("slot held", "slot", "slot freed"),
+)
+
+
+class Marks:
+    """When each device (by address) first reached each mark, in seconds since `start`."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.by_device: dict[str, dict[str, float]] = {}
+
+    def note(self, device: str, mark: str) -> None:
+        self.by_device.setdefault(device.upper(), {}).setdefault(
+            mark, time.monotonic() - self.start
+        )
+
+    async def around(self, device: str, before: str, after: str, work: Awaitable[T]) -> T:
+        self.note(device, before)
+        try:
+            return await work
+        finally:
+            self.note(device, after)
+
+
+def instrument(marks: Marks) -> None:
+    """Wrap the steps of a connection (class attributes, for this process only)."""
+    manager_cls, client_cls = manager.DeviceManager, bumble_backend.BumbleClient
+    connect_and_stream = manager_cls._connect_and_stream
+    connect = manager_cls._connect
+    subscribe = manager_cls._subscribe
+    discover = client_cls._discover
+    pair = client_cls.pair
+    stack_connect = bumble_stack.BumbleStack.connect
+    device_connect = Device.connect
+
+    def device_of(managed: manager.ManagedDevice) -> str:
+        return managed.ref.address or managed.ref.device_id
+
+    async def timed_connect_and_stream(
+        self: manager.DeviceManager, managed: manager.ManagedDevice, *args: Any
+    ) -> float | None:
+        marks.note(device_of(managed), "placed")
+        return await connect_and_stream(self, managed, *args)
+
+    async def timed_connect(
+        self: manager.DeviceManager, managed: manager.ManagedDevice, *args: Any
+    ) -> Any:
+        work = connect(self, managed, *args)
+        return await marks.around(device_of(managed), "slot", "slot freed", work)
+
+    async def timed_subscribe(
+        self: manager.DeviceManager, managed: manager.ManagedDevice, *args: Any
+    ) -> None:
+        marks.note(device_of(managed), "subscribing")
+        await subscribe(self, managed, *args)
+
+    async def timed_discover(self: bumble_backend.BumbleClient, *args: Any) -> Any:
+        return await marks.around(self.address, "discovery", "discovered", discover(self, *args))
+
+    async def timed_pair(self: bumble_backend.BumbleClient, *args: Any, **kwargs: Any) -> None:
+        await marks.around(self.address, "pairing", "paired", pair(self, *args, **kwargs))
+
+    async def timed_stack_connect(
+        self: bumble_stack.BumbleStack,
+        peer: hci.Address,
+        timeout: float,  # noqa: ASYNC109
+    ) -> Connection:
+        marks.note(peer.to_string(False), "lock asked")
+        return await stack_connect(self, peer, timeout)
+
+    async def timed_device_connect(self: Device, peer: hci.Address, **kwargs: Any) -> Connection:
+        # Bumble's connect runs under the stack's connect lock: from here to the link is the
+        # part of a connection that its controller cannot overlap with another's.
+        work = device_connect(self, peer, **kwargs)
+        return await marks.around(peer.to_string(False), "lock", "link up", work)
+
+    manager_cls._connect_and_stream = timed_connect_and_stream  # type: ignore[method-assign,assignment]
+    manager_cls._connect = timed_connect  # type: ignore[method-assign,assignment]
+    manager_cls._subscribe = timed_subscribe  # type: ignore[method-assign,assignment]
+    client_cls._discover = timed_discover  # type: ignore[method-assign,assignment]
+    client_cls.pair = timed_pair  # type: ignore[method-assign]
+    bumble_stack.BumbleStack.connect = timed_stack_connect  # type: ignore[method-assign,assignment]
+    Device.connect = timed_device_connect  # type: ignore[method-assign,assignment]
+
+
+def first_values(marks: Marks) -> None:
+    """Note each device's first value handed on by the manager (the bench's "streaming")."""
+    on_notification = Streams.on_notification
+
+    def timed(self: Streams, ref: DeviceRef, uuid: str, data: bytes, received_ns: int) -> None:
+        marks.note(ref.address or ref.device_id, "first value")
+        on_notification(self, ref, uuid, data, received_ns)
+
+    Streams.on_notification = timed  # type: ignore[method-assign]
+
+
+def summary(marks: Marks, devices: int) -> dict[str, Any]:
+    rows = marks.by_device
+    phases: dict[str, dict[str, float]] = {}
+    for name, begin, end in PHASES:
+        spans = [row[end] - row[begin] for row in rows.values() if begin in row and end in row]
+        if spans:
+            phases[name] = {
+                "median_s": round(statistics.median(spans), 3),
+                "max_s": round(max(spans), 3),
+            }
+    adapters = []
+    for controller in range(CONTROLLERS):
+        # bench/adapters.py places device d nearest controller d % CONTROLLERS.
+        mine = [rows[address(d)] for d in range(controller, devices, CONTROLLERS)]
+        linked = [row for row in mine if "lock" in row and "link up" in row]
+        if linked:
+            held = sum(row["link up"] - row["lock"] for row in linked)
+            span = max(row["link up"] for row in linked) - min(row["lock"] for row in linked)
+            adapters.append(
+                {"devices": len(linked), "lock_held_s": round(held, 2), "span_s": round(span, 2)}
+            )
+    placed = [row["placed"] for row in rows.values() if "placed" in row]
+    first = [row["first value"] for row in rows.values() if "first value" in row]
+    return {
+        "first_placed_to_last_value_s": round(max(first) - min(placed), 2) if first else None,
+        "phases": phases,
+        "adapters": adapters,
+    }
+
+
+async def run(devices: int, connect_slots: int) -> dict[str, Any]:
+    marks = Marks()
+    instrument(marks)
+    first_values(marks)
+    shape = cases(devices)["adapters"]
+    result = await one_run(
+        shape["controllers"], devices, shape["link_limit"], 100, 0, connect_slots=connect_slots
+    )
+    return {"run": result, **summary(marks, devices)}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=64)
+    parser.add_argument("--connect-slots", type=int, default=DEFAULT_CONNECT_SLOTS)
+    options = parser.parse_args()
+    print(json.dumps(asyncio.run(run(options.devices, options.connect_slots)), indent=1))
