@@ -8,8 +8,10 @@ as bad data is split until the bad points are isolated; those are quarantined, t
 delivered, so one malformed value never blocks the stream behind it.
 
 Draining a backlog, the loop reads (and the sink encodes) the next batch while the current one
-is in flight. That batch goes only once the current one is acknowledged, and is read again from
-the cursor if the current one failed or an alert was committed meanwhile.
+is in flight. That batch goes once the current one has landed, and is read again from the cursor
+if the current one failed or an alert was committed meanwhile. The current batch's cursor move
+then runs while the next one is in flight: each batch's move waits for the one before (cursors
+move once per batch, in order), and nothing is read from the cursor while a move is under way.
 """
 
 from __future__ import annotations
@@ -99,8 +101,17 @@ class Delivery:
         self._policy = policy
         self._random = (rng or random.Random()).random  # noqa: S311 - jitter, not secrecy
         self.counters = SinkCounters()
+        # The cursor move of the batch that landed last, while the next one is in flight.
+        self._moving: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            # Cancelled (a shutdown): a batch that landed still has its cursor moved.
+            await self._moves_done()
+
+    async def _run(self) -> None:
         await self._outbox.register_sink(self.sink.name, self.sink.lanes)
         attempt = 0
         partial_since: float | None = None
@@ -148,15 +159,37 @@ class Delivery:
     async def drain(self) -> None:
         """Deliver until nothing is pending or the sink fails once (shutdown: no retries)."""
         ahead: _Batch | None = None
-        while (batch := ahead or await self._read()).items:
-            try:
-                ahead = await self._deliver_reading_ahead(batch)
-            except RetryableDeliveryError as exc:
-                logger.info("%s: %s; the rest stays in the outbox", self.sink.name, exc)
-                return
+        try:
+            while (batch := ahead or await self._read()).items:
+                try:
+                    ahead = await self._deliver_reading_ahead(batch)
+                except RetryableDeliveryError as exc:
+                    logger.info("%s: %s; the rest stays in the outbox", self.sink.name, exc)
+                    return
+        finally:
+            await self._moved()
+
+    async def _moved(self) -> None:
+        """Wait for the cursor move under way, if any; raises what it raised.
+
+        A cancelled wait leaves the move to end (the batch landed): `run` waits for it then.
+        """
+        moving = self._moving
+        if moving is None:
+            return
+        await asyncio.wait([moving])
+        self._moving = None
+        moving.result()
+
+    async def _moves_done(self) -> None:
+        """Wait for the cursor move under way to end, leaving its outcome to `_moved`."""
+        if self._moving is not None:
+            await asyncio.wait([self._moving])
 
     async def _read(self, after: Mapping[Lane, int] | None = None) -> _Batch:
         """The next batch past the cursor, or past `after` in the lanes it names."""
+        if after is None:
+            await self._moved()  # the cursor is where the batch before leaves it
         items = await self._outbox.pending(
             self.sink.name, self.sink.batch_max, after=after, lines=self.sink.sends_lines
         )
@@ -178,23 +211,23 @@ class Delivery:
     async def _deliver_reading_ahead(self, batch: _Batch) -> _Batch | None:
         """Deliver `batch`; if it is full (a backlog), read and prepare the next one meanwhile.
 
-        Returns that next batch, to send now that `batch` is acknowledged; None when the next
-        batch is to be read afresh from the cursor: none was read ahead, none was left, or a
-        lane of higher priority got points since (an alert committed during a drain goes right
-        after the batch in flight, not behind the telemetry read ahead as well).
+        Returns that next batch, to send now that `batch` has landed (its cursor move under
+        way meanwhile); None when the next batch is to be read afresh from the cursor: none was
+        read ahead, none was left, or a lane of higher priority got points since (an alert
+        committed during a drain goes right after the batch in flight, not behind the telemetry
+        read ahead as well).
         """
-        ahead = None
-        if len(batch.items) >= self.sink.batch_max:
-            ahead = asyncio.create_task(self._read_ahead(batch.read_to))
-        try:
+        if len(batch.items) < self.sink.batch_max:
             await self._deliver(batch.items, batch.send)
-        except BaseException:
-            if ahead is not None:
-                ahead.cancel()
-                await asyncio.gather(ahead, return_exceptions=True)
-            raise
-        if ahead is None:
             return None
+        ahead = asyncio.create_task(self._read_ahead(batch.read_to))
+        try:
+            await self._deliver(batch.items, batch.send, overlap=True)
+        except BaseException:
+            ahead.cancel()
+            await asyncio.gather(ahead, return_exceptions=True)
+            await self._moves_done()
+            raise
         following = await ahead
         if not following.items or await self._overtaken(following):
             return None
@@ -208,11 +241,16 @@ class Delivery:
             return False
         return bool(await self._outbox.pending(self.sink.name, 1, higher, after=batch.read_to))
 
-    async def _deliver(self, batch: Sequence[Stored], send: Send | None = None) -> None:
+    async def _deliver(
+        self, batch: Sequence[Stored], send: Send | None = None, *, overlap: bool = False
+    ) -> None:
+        """Send `batch` and move the cursor over it; with `overlap`, the move is left under way
+        (`_moving`) once the batch has landed whole, and the next batch may go meanwhile."""
         started = self._monotonic()
         try:
             await (send or await self.sink.prepare(batch))()
         except RejectedDeliveryError as exc:
+            await self._moved()  # the batch before's cursor move comes first
             if len(batch) == 1:
                 logger.error(
                     "%s: point %d refused and quarantined: %s", self.sink.name, batch[0].id, exc
@@ -224,6 +262,14 @@ class Delivery:
             await self._deliver(batch[:middle])
             await self._deliver(batch[middle:])
             return
+        await self._moved()  # the batch before's cursor move comes first
+        move = self._acknowledge(batch, started)
+        if overlap:
+            self._moving = asyncio.create_task(move)
+        else:
+            await move
+
+    async def _acknowledge(self, batch: Sequence[Stored], started: float) -> None:
         await self._outbox.acknowledge(self.sink.name, batch)
         self.counters.delivered += len(batch)
         self.counters.batches += 1
