@@ -221,17 +221,25 @@ class Delivery:
             await self._deliver(batch.items, batch.send)
             return None
         ahead = asyncio.create_task(self._read_ahead(batch.read_to))
+        started = self._monotonic()
+        landed = False
         try:
-            await self._deliver(batch.items, batch.send, overlap=True)
+            landed = await self._send(batch.items, batch.send)
+            if landed:
+                await self._moved()  # the batch before's, under way while this one was in flight
+            following = await ahead
+            # Asked before this batch's move is queued on the outbox's thread: not behind it.
+            overtaken = not following.items or await self._overtaken(following)
         except BaseException:
             ahead.cancel()
             await asyncio.gather(ahead, return_exceptions=True)
-            await self._moves_done()
             raise
-        following = await ahead
-        if not following.items or await self._overtaken(following):
-            return None
-        return following
+        finally:
+            # The batch landed: its cursor moves, unless the move before is still under way
+            # (its wait was cancelled); one at most is, and the batch then goes again.
+            if landed and self._moving is None:
+                self._moving = asyncio.create_task(self._acknowledge(batch.items, started))
+        return None if overtaken else following
 
     async def _overtaken(self, batch: _Batch) -> bool:
         """Whether a lane of higher priority than `batch`'s last point got points since."""
@@ -241,12 +249,16 @@ class Delivery:
             return False
         return bool(await self._outbox.pending(self.sink.name, 1, higher, after=batch.read_to))
 
-    async def _deliver(
-        self, batch: Sequence[Stored], send: Send | None = None, *, overlap: bool = False
-    ) -> None:
-        """Send `batch` and move the cursor over it; with `overlap`, the move is left under way
-        (`_moving`) once the batch has landed whole, and the next batch may go meanwhile."""
+    async def _deliver(self, batch: Sequence[Stored], send: Send | None = None) -> None:
+        """Send `batch` and move the cursor over it (or over its parts, if refused)."""
         started = self._monotonic()
+        if await self._send(batch, send):
+            await self._moved()  # the batch before's cursor move comes first
+            await self._acknowledge(batch, started)
+
+    async def _send(self, batch: Sequence[Stored], send: Send | None = None) -> bool:
+        """Send `batch`: True once it landed whole, its cursor move left to the caller; False
+        if the sink refused it, its parts then delivered or quarantined (cursor moved)."""
         try:
             await (send or await self.sink.prepare(batch))()
         except RejectedDeliveryError as exc:
@@ -257,17 +269,12 @@ class Delivery:
                 )
                 await self._outbox.quarantine(self.sink.name, batch, str(exc))
                 self.counters.quarantined += 1
-                return
+                return False
             middle = len(batch) // 2
             await self._deliver(batch[:middle])
             await self._deliver(batch[middle:])
-            return
-        await self._moved()  # the batch before's cursor move comes first
-        move = self._acknowledge(batch, started)
-        if overlap:
-            self._moving = asyncio.create_task(move)
-        else:
-            await move
+            return False
+        return True
 
     async def _acknowledge(self, batch: Sequence[Stored], started: float) -> None:
         await self._outbox.acknowledge(self.sink.name, batch)
