@@ -10,8 +10,10 @@ the sink refuses as bad data is split until the bad points are isolated; those a
 the rest delivered, so one malformed value never blocks the stream behind it.
 
 Draining a backlog, the loop reads (and the sink encodes) the next batch while the current one
-is in flight. That batch goes only once the current one is acknowledged, and is read again from
-the cursor if the current one failed or an alert was committed meanwhile.
+is in flight. That batch goes once the current one has landed, and is read again from the cursor
+if the current one failed or an alert was committed meanwhile. The current batch's cursor move
+then runs while the next one is in flight: each batch's move waits for the one before (cursors
+move once per batch, in order), and nothing is read from the cursor while a move is under way.
 
 A sink that sends alerts early (`Sink.sends_early`) gets each alert change from the loop as it is
 raised, before its commit (gateway/early_alerts.py decides which may go); its committed row
@@ -113,20 +115,32 @@ class Delivery:
         self._policy = policy
         self._random = (rng or random.Random()).random  # noqa: S311 - jitter, not secrecy
         self.counters = SinkCounters()
+        # The cursor move of the batch that landed last, while the next one is in flight.
+        self._moving: asyncio.Task[None] | None = None
         # Points delivered whose cursor move the outbox refused (full disk): moved before the
         # next read, which would otherwise return them to be sent again.
         self.unacknowledged: list[Stored] = []
         self._full_attempt = 0
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            # Cancelled (a shutdown): a batch that landed still has its cursor moved.
+            await self._moves_done()
+
+    async def _run(self) -> None:
         await self._outbox.register_sink(self.sink.name, self.sink.lanes)
         attempt = 0
         partial_since: float | None = None
         ahead: _Batch | None = None
         while True:
             try:
+                if ahead is None:
+                    await self._moved()  # a full disk refusing that move shows here
                 await self._acknowledge_held()
             except OutboxFullError as exc:
+                ahead = None
                 await self._wait_for_room(exc)
                 continue
             if ahead is None and self._early is not None and (raised := self._early.take()):
@@ -175,18 +189,6 @@ class Delivery:
         self.unacknowledged = []
         self._full_attempt = 0
 
-    async def _deliver_early(self, raised: list[Point]) -> None:
-        """Send alert changes not yet committed; a failure leaves them to their committed rows
-        (with this loop's retries and backoff), so it is said here, not retried."""
-        assert self._early is not None
-        try:
-            await self.sink.deliver_early(raised)
-        except DeliveryError as exc:
-            self._early.failed(raised)
-            logger.warning("%s: %s; it goes again once committed", self.sink.name, exc)
-            return
-        self._early.sent(raised)
-
     async def _wait_for_room(self, error: OutboxFullError) -> None:
         """Count a refusal for a full disk, say so once per episode, and back off."""
         self.counters.outbox_full += 1
@@ -200,6 +202,18 @@ class Delivery:
                 len(self.unacknowledged),
             )
         await asyncio.sleep(self._policy.delay_s(self._full_attempt, self._random))
+
+    async def _deliver_early(self, raised: list[Point]) -> None:
+        """Send alert changes not yet committed; a failure leaves them to their committed rows
+        (with this loop's retries and backoff), so it is said here, not retried."""
+        assert self._early is not None
+        try:
+            await self.sink.deliver_early(raised)
+        except DeliveryError as exc:
+            self._early.failed(raised)
+            logger.warning("%s: %s; it goes again once committed", self.sink.name, exc)
+            return
+        self._early.sent(raised)
 
     def _should_linger(self, batch: Sequence[Stored], partial_since: float | None) -> bool:
         """Wait for more telemetry while the batch is small and young; alerts go at once."""
@@ -217,15 +231,38 @@ class Delivery:
         """Deliver until nothing is pending or the sink fails once (shutdown: no retries)."""
         ahead: _Batch | None = None
         try:
+            await self._moved()
             await self._acknowledge_held()
             while (batch := ahead or await self._read()).items:
                 ahead = await self._deliver_reading_ahead(batch)
+            await self._moved()
         except (RetryableDeliveryError, OutboxFullError) as exc:
             # A delivered batch whose cursor could not move goes again after the restart.
             logger.info("%s: %s; the rest stays in the outbox", self.sink.name, exc)
+        finally:
+            await self._moves_done()
+
+    async def _moved(self) -> None:
+        """Wait for the cursor move under way, if any; raises what it raised.
+
+        A cancelled wait leaves the move to end (the batch landed): `run` waits for it then.
+        """
+        moving = self._moving
+        if moving is None:
+            return
+        await asyncio.wait([moving])
+        self._moving = None
+        moving.result()
+
+    async def _moves_done(self) -> None:
+        """Wait for the cursor move under way to end, leaving its outcome to `_moved`."""
+        if self._moving is not None:
+            await asyncio.wait([self._moving])
 
     async def _read(self, after: Mapping[Lane, int] | None = None) -> _Batch:
         """The next batch past the cursor, or past `after` in the lanes it names."""
+        if after is None:
+            await self._moved()  # the cursor is where the batch before leaves it
         items = await self._outbox.pending(
             self.sink.name, self.sink.batch_max, after=after, lines=self.sink.sends_lines
         )
@@ -247,27 +284,35 @@ class Delivery:
     async def _deliver_reading_ahead(self, batch: _Batch) -> _Batch | None:
         """Deliver `batch`; if it is full (a backlog), read and prepare the next one meanwhile.
 
-        Returns that next batch, to send now that `batch` is acknowledged; None when the next
-        batch is to be read afresh from the cursor: none was read ahead, none was left, or a
-        lane of higher priority got points since (an alert committed during a drain goes right
-        after the batch in flight, not behind the telemetry read ahead as well).
+        Returns that next batch, to send now that `batch` has landed (its cursor move under
+        way meanwhile); None when the next batch is to be read afresh from the cursor: none was
+        read ahead, none was left, or a lane of higher priority got points since (an alert
+        committed during a drain goes right after the batch in flight, not behind the telemetry
+        read ahead as well).
         """
-        ahead = None
-        if len(batch.items) >= self.sink.batch_max:
-            ahead = asyncio.create_task(self._read_ahead(batch.read_to))
-        try:
+        if len(batch.items) < self.sink.batch_max:
             await self._deliver(batch.items, batch.send)
+            return None
+        ahead = asyncio.create_task(self._read_ahead(batch.read_to))
+        started = self._monotonic()
+        landed = False
+        try:
+            landed = await self._send(batch.items, batch.send)
+            if landed:
+                await self._moved()  # the batch before's, under way while this one was in flight
+            following = await ahead
+            # Asked before this batch's move is queued on the outbox's thread: not behind it.
+            overtaken = not following.items or await self._overtaken(following)
         except BaseException:
-            if ahead is not None:
-                ahead.cancel()
-                await asyncio.gather(ahead, return_exceptions=True)
+            ahead.cancel()
+            await asyncio.gather(ahead, return_exceptions=True)
             raise
-        if ahead is None:
-            return None
-        following = await ahead
-        if not following.items or await self._overtaken(following):
-            return None
-        return following
+        finally:
+            # The batch landed: its cursor moves, unless the move before is still under way
+            # (its wait was cancelled); one at most is, and the batch then goes again.
+            if landed and self._moving is None:
+                self._moving = asyncio.create_task(self._acknowledge(batch.items, started))
+        return None if overtaken else following
 
     async def _overtaken(self, batch: _Batch) -> bool:
         """Whether a lane of higher priority than `batch`'s last point got points since."""
@@ -278,10 +323,19 @@ class Delivery:
         return bool(await self._outbox.pending(self.sink.name, 1, higher, after=batch.read_to))
 
     async def _deliver(self, batch: Sequence[Stored], send: Send | None = None) -> None:
+        """Send `batch` and move the cursor over it (or over its parts, if refused)."""
         started = self._monotonic()
+        if await self._send(batch, send):
+            await self._moved()  # the batch before's cursor move comes first
+            await self._acknowledge(batch, started)
+
+    async def _send(self, batch: Sequence[Stored], send: Send | None = None) -> bool:
+        """Send `batch`: True once it landed whole, its cursor move left to the caller; False
+        if the sink refused it, its parts then delivered or quarantined (cursor moved)."""
         try:
             await (send or await self.sink.prepare(batch))()
         except RejectedDeliveryError as exc:
+            await self._moved()  # the batch before's cursor move comes first
             if len(batch) == 1:
                 await self._outbox.quarantine(self.sink.name, batch, str(exc))
                 logger.error(
@@ -290,18 +344,21 @@ class Delivery:
                 self.counters.quarantined += 1
                 self._full_attempt = 0
                 self._done(batch)
-                return
+                return False
             middle = len(batch) // 2
             await self._deliver(batch[:middle])
             await self._deliver(batch[middle:])
-            return
+            return False
+        return True
+
+    async def _acknowledge(self, batch: Sequence[Stored], started: float) -> None:
         self.counters.delivered += len(batch)
         self.counters.batches += 1
         self.counters.last_latency_s = self._monotonic() - started
         try:
             await self._outbox.acknowledge(self.sink.name, batch)
         except OutboxFullError:
-            self.unacknowledged = list(batch)  # delivered: only the cursor move is retried
+            self.unacknowledged += batch  # delivered: only the cursor move is retried
             raise
         self._full_attempt = 0
         self._done(batch)

@@ -30,15 +30,20 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class PointNotReadError(LookupError):
+    """A row read for a sink that sends stored lines was asked for its point: that read takes
+    the row's line alone (see `Outbox.pending`)."""
+
+
 class Stored:
     """A committed point, its outbox id (the order every sink delivers in) and its lane, with
     the point's line protocol when the outbox stored it at commit (see `Outbox.append`).
 
     Read for a sink that sends stored lines (`pending(..., lines=True)`), a row that has its
-    line is not decoded: its point is decoded from the row's JSON only if asked for (the sink
-    encodes it anew, the quarantine keeps it). Reading and decoding a backlog's rows was about
-    half of the gateway's CPU per point in a drain, encoding them again about a third
-    (docs/performance.md, "Outage drain").
+    line comes with that line alone: its JSON body is not read, and asking for its point raises
+    PointNotReadError (the quarantine takes the body from the row itself). Reading and decoding
+    a backlog's rows was about half of the gateway's CPU per point in a drain, and the body
+    about a third of the read that was left (docs/performance.md, "Outage drain").
     """
 
     __slots__ = ("_body", "_point", "_time_ns", "id", "lane", "line")
@@ -48,28 +53,30 @@ class Stored:
         self.lane = point.lane
         self.line = line
         self._point: Point | None = point
-        self._body = ""
+        self._body: str | None = None
         self._time_ns = point.time_ns
 
     @classmethod
-    def undecoded(cls, rows: Iterable[_LinedRow]) -> list[Stored]:
-        """Rows with their stored lines, their points left in the rows' JSON until asked for.
+    def lined(cls, rows: Iterable[_LinedRow], lane: Lane) -> list[Stored]:
+        """Rows of one lane read as (id, line), their points not read.
 
         Made in one loop rather than by a call per row, which took twice as long: a drain
         makes 5,000 of them per batch (docs/performance.md, "Outage drain").
         """
-        new, lanes = cls.__new__, _LANES
+        new = cls.__new__
         made: list[Stored] = []
-        for row_id, lane, time_ns, body, line in rows:
+        for row_id, line in rows:
             stored = new(cls)
-            stored.id, stored.lane, stored.line = row_id, lanes[lane], line
-            stored._point, stored._body, stored._time_ns = None, body, time_ns
+            stored.id, stored.lane, stored.line = row_id, lane, line
+            stored._point = stored._body = None
             made.append(stored)
         return made
 
     @property
     def point(self) -> Point:
         if self._point is None:
+            if self._body is None:
+                raise PointNotReadError(f"row {self.id} was read with its line alone")
             measurement, tags, fields = json.loads(self._body)
             self._point = Point(measurement, tags, fields, self._time_ns, self.lane)
         return self._point
@@ -77,14 +84,21 @@ class Stored:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Stored):
             return NotImplemented
+        if self._unread or other._unread:  # no point to compare: the line stands for it
+            return (self.id, self.lane, self.line) == (other.id, other.lane, other.line)
         # The line is the point's encoding, loaded or not: it does not make another row.
         return (self.id, self.point) == (other.id, other.point)
+
+    @property
+    def _unread(self) -> bool:
+        return self._point is None and self._body is None
 
     def __hash__(self) -> int:
         return hash(self.id)
 
     def __repr__(self) -> str:
-        return f"Stored({self.id!r}, {self.point!r}, line={self.line!r})"
+        point = "not read" if self._unread else repr(self.point)
+        return f"Stored({self.id!r}, {point}, line={self.line!r})"
 
 
 class OutboxUnavailableError(Exception):
@@ -156,6 +170,19 @@ _QUARANTINE_BYTES: Final = (
 ONE_STATEMENT_ROWS: Final = 100
 _INSERT: Final = "INSERT INTO points (lane, time_ns, accepted_ns, body, line) VALUES "
 _ROW: Final = "(?, ?, ?, ?, ?)"
+# A sink's next rows in one lane: past its cursor, or past a given id if further on.
+_PAST_CURSOR: Final = (
+    "FROM points p JOIN cursors c ON c.sink = ? AND c.lane = p.lane "
+    "WHERE p.lane = ? AND p.id > MAX(c.last_id, ?) ORDER BY p.id LIMIT ?"
+)
+_READ: Final = "SELECT p.id, p.lane, p.time_ns, p.body " + _PAST_CURSOR
+# For a sink that sends stored lines: each row's id and line, then the bodies of the rows that
+# have none, if any. A drain reads 5,000 rows a batch; their bodies were a third of the read.
+_LINED_READ: Final = "SELECT p.id, p.line " + _PAST_CURSOR
+_UNLINED_READ: Final = (
+    "SELECT id, lane, time_ns, body FROM points "
+    "WHERE lane = ? AND id BETWEEN ? AND ? AND line IS NULL ORDER BY id"
+)
 # What a sink sends for each point, stored with its row at commit (None: the point cannot be
 # encoded so; the sink then refuses it at delivery, and it is quarantined there).
 LineOf = Callable[[Sequence[Point]], list[str | None]]
@@ -176,7 +203,7 @@ def _decode(row_id: int, lane: int, time_ns: int, body: str) -> Stored:
 
 _Row = tuple[int, int, int, str]  # id, lane, time_ns, body
 _NewRow = tuple[int, int, int, str, str | None]  # lane, time_ns, accepted_ns, body, line
-_LinedRow = tuple[int, int, int, str, str | None]  # id, lane, time_ns, body, line
+_LinedRow = tuple[int, str | None]  # id, line
 _LANES: Final = {int(lane): lane for lane in Lane}
 
 
@@ -210,17 +237,6 @@ def _decode_rows(rows: Sequence[_Row]) -> list[Stored]:
             rows, series, fields, strict=True
         )
     ]
-
-
-def _stored_rows(rows: Sequence[_LinedRow]) -> list[Stored]:
-    """Rows as `Stored`, in order: those with a line undecoded, the others decoded together."""
-    if all(line is None for *_, line in rows):
-        return _decode_rows([row[:4] for row in rows])
-    if all(line is not None for *_, line in rows):  # a backlog committed with lines
-        return Stored.undecoded(rows)
-    decoded = iter(_decode_rows([row[:4] for row in rows if row[4] is None]))
-    lined = iter(Stored.undecoded([row for row in rows if row[4] is not None]))
-    return [next(decoded) if row[4] is None else next(lined) for row in rows]
 
 
 def _decode_head(head: str) -> tuple[str, dict[str, str]] | None:
@@ -472,23 +488,35 @@ class Outbox:
 
         `after` reads a lane past that id rather than past the sink's cursor (never before the
         cursor): a sink reading its next batch while the one before is still unacknowledged.
-        `lines`: for a sink that sends stored lines; rows that have one come with it, their
-        points left undecoded until asked for (see `Stored`).
+        `lines`: for a sink that sends stored lines; rows that have one come with it alone,
+        their points not read (see `Stored`).
         """
         after = after or {}
-        column = "p.line" if lines else "NULL"
         found: list[Stored] = []
         for lane in sorted(lanes):
             if len(found) >= limit:
                 break
-            rows = self._db.execute(
-                f"SELECT p.id, p.lane, p.time_ns, p.body, {column} FROM points p "  # noqa: S608 - fixed text
-                "JOIN cursors c ON c.sink = ? AND c.lane = p.lane "
-                "WHERE p.lane = ? AND p.id > MAX(c.last_id, ?) ORDER BY p.id LIMIT ?",
-                (sink, int(lane), after.get(lane, 0), limit - len(found)),
-            ).fetchall()
-            found += _stored_rows(rows)
+            parameters = (sink, int(lane), after.get(lane, 0), limit - len(found))
+            if lines:
+                found += self._lined(self._db.execute(_LINED_READ, parameters).fetchall(), lane)
+            else:
+                found += _decode_rows(self._db.execute(_READ, parameters).fetchall())
         return found
+
+    def _lined(self, rows: list[_LinedRow], lane: Lane) -> list[Stored]:
+        """Rows of one lane as `Stored`, in order: those with a line as read, the others (from
+        an outbox older than stored lines, or a point line protocol cannot carry) decoded."""
+        unlined = [row_id for row_id, line in rows if line is None]
+        if not unlined:  # a backlog committed with lines
+            return Stored.lined(rows, lane)
+        decoded = {
+            item.id: item
+            for item in _decode_rows(
+                self._db.execute(_UNLINED_READ, (int(lane), unlined[0], unlined[-1])).fetchall()
+            )
+        }
+        lined = iter(Stored.lined([row for row in rows if row[1] is not None], lane))
+        return [next(lined) if line is not None else decoded[row_id] for row_id, line in rows]
 
     def acknowledge(self, sink: str, delivered: Sequence[Stored]) -> None:
         """Record delivery: a sink delivers in order, so each lane cursor moves to its last id.
@@ -520,15 +548,17 @@ class Outbox:
         """Set aside points a sink refused as bad data (kept for inspection), then move on.
 
         The rows and the cursor move are one transaction: on a full disk (OutboxFullError)
-        neither is stored, and the points are sent, refused and set aside again later.
+        neither is stored, and the points are sent, refused and set aside again later. Each
+        keeps its row's JSON, taken from the row: a row read with its line alone has no point
+        in hand. A row trimmed since it was read (a full outbox) has nothing left to keep.
         """
         now = self._clock_ns()
         try:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(
                 "INSERT INTO quarantine (sink, point_id, reason, quarantined_ns, body) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(sink, item.id, reason, now, _encode(item.point)) for item in rejected],
+                "SELECT ?, id, ?, ?, body FROM points WHERE id = ?",
+                [(sink, reason, now, item.id) for item in rejected],
             )
             self._move_cursors(sink, rejected)
             self._db.execute("COMMIT")

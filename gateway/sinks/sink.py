@@ -42,7 +42,7 @@ class Sink(ABC):
     # The outbox lanes this sink reads; lanes it does not read hold nothing back from retention.
     lanes: tuple[Lane, ...] = tuple(Lane)
     # Whether the sink sends the InfluxDB line protocol the outbox stores with each row at
-    # commit (Stored.line): its reads then leave those rows' points undecoded.
+    # commit (Stored.line): its reads then take those rows' lines alone, not their points.
     sends_lines: bool = False
     # Whether the sink sends alert changes as they are raised, before their commit
     # (`deliver_early`, gateway/early_alerts.py): it must then know each such change again when

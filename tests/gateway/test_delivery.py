@@ -204,6 +204,78 @@ async def test_a_backlog_goes_in_order_and_the_next_batch_is_prepared_while_one_
     assert sink.entries("prepared") == expected
 
 
+class HeldMoves(RecordingOutbox):
+    """Cursor moves wait for `open` while it is clear; `started` has the ids of each move begun."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        super().__init__(outbox)
+        self.open = asyncio.Event()
+        self.open.set()
+        self.started: list[list[int]] = []
+
+    async def acknowledge(self, sink: str, delivered: Sequence[Stored]) -> None:
+        self.started.append([item.id for item in delivered])
+        await self.open.wait()
+        await super().acknowledge(sink, delivered)
+
+
+async def test_a_batch_goes_while_the_cursor_moves_over_the_one_before_in_order(
+    tmp_path: Path,
+) -> None:
+    sink = PreparingSink(batch_max=5)
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    outbox.register_sink(sink.name)
+    held = HeldMoves(outbox)
+    loop = asyncio.get_running_loop()
+    delivery = Delivery(held, sink, wakeup=asyncio.Event(), monotonic=loop.time)
+    outbox.append(points(17))
+    held.open.clear()
+    task = asyncio.create_task(delivery.run())
+    try:
+        # The first batch landed; its cursor move is held, and the second batch goes meanwhile.
+        await until(lambda: sink.entries("sent") == [ids(1, 5), ids(6, 10)])
+        assert held.started == [ids(1, 5)]  # the second's move waits for the first's
+        assert outbox.cursor(sink.name, Lane.TELEMETRY) == 0
+        assert delivery.counters.delivered == 0
+        # One move at most is under way: the third batch waits for the first's to end.
+        await asyncio.sleep(0.05)
+        assert sink.entries("sending") == [ids(1, 5), ids(6, 10)]
+        assert held.started == [ids(1, 5)]
+        held.open.set()
+        await until(lambda: delivery.counters.delivered == 17)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    expected = [ids(1, 5), ids(6, 10), ids(11, 15), ids(16, 17)]
+    assert sink.entries("sent") == expected
+    assert held.moves == expected  # each batch's cursor move once, in order
+    assert outbox.cursor(sink.name, Lane.TELEMETRY) == 17
+
+
+async def test_a_drain_stopped_while_a_cursor_move_is_under_way_completes_it(
+    tmp_path: Path,
+) -> None:
+    sink = PreparingSink(batch_max=5)
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    outbox.register_sink(sink.name)
+    held = HeldMoves(outbox)
+    loop = asyncio.get_running_loop()
+    delivery = Delivery(held, sink, wakeup=asyncio.Event(), monotonic=loop.time)
+    outbox.append(points(12))
+    held.open.clear()
+    task = asyncio.create_task(delivery.run())
+    await until(lambda: held.started == [ids(1, 5)] and len(sink.entries("sent")) == 2)
+    task.cancel()
+    await asyncio.sleep(0.05)
+    assert not task.done()  # the run waits for the move of the batch that landed
+    held.open.set()
+    await asyncio.gather(task, return_exceptions=True)
+    assert outbox.cursor(sink.name, Lane.TELEMETRY) == 5
+    await delivery.drain()  # what a shutdown does next: batch 6-10 again, at least once
+    assert held.moves == [ids(1, 5), ids(6, 10), ids(11, 12)]
+    assert sink.entries("sent") == [ids(1, 5), ids(6, 10), ids(6, 10), ids(11, 12)]
+
+
 async def test_a_failed_batch_goes_again_before_the_batch_read_ahead_of_it(tmp_path: Path) -> None:
     sink = PreparingSink(batch_max=5)
     outbox, recording, delivery = pipelined(tmp_path, sink)

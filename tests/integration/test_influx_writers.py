@@ -10,17 +10,23 @@ import asyncio
 import json
 import os
 import random
+import sqlite3
 import time
 import urllib.parse
 import urllib.request
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from gateway.delivery import Delivery
 from gateway.domain import FieldValue
+from gateway.domain import Point as DomainPoint
+from gateway.outbox import AsyncOutbox, Outbox
 from gateway.sinks.errors import RejectedDeliveryError, RetryableDeliveryError
-from gateway.sinks.influx import InfluxV2Writer, InfluxWriter
+from gateway.sinks.influx import BatchPolicy, InfluxV2Writer, InfluxWriter
+from gateway.sinks.influx_sink import InfluxSink, LineEncoder
 from gateway.sinks.lineprotocol import SeriesKey
 from tests.support.influx import Api, InfluxWriters
 from tests.support.network import free_port
@@ -416,3 +422,33 @@ async def test_influxdb_drops_a_leading_tab_from_a_measurement(
     await writer.write([f"\ttab_{run} f=1 {time.time_ns()}"])
     (series,) = await influxql(influxdb, f"SELECT f FROM /tab_{run}/")
     assert series["name"] == f"tab_{run}"
+
+
+async def test_a_point_the_server_refuses_in_a_drain_of_stored_lines_is_quarantined_as_committed(
+    influxdb: InfluxV1, writers: InfluxWriters, tmp_path: Path
+) -> None:
+    """Read with their lines alone, the rows still reach the quarantine with their JSON."""
+    run = uuid.uuid4().hex
+    stamp = time.time_ns()
+    tags = {"run": run}
+    points = [
+        DomainPoint(f"conflict_{run}", tags, {"f": "x" if n == 6 else n}, stamp + n)
+        for n in range(12)
+    ]
+    outbox = Outbox(tmp_path / "o.sqlite3", line_of=LineEncoder().stored)
+    outbox.register_sink("influx")
+    outbox.append(points)
+    sink = InfluxSink(open_v1(writers, influxdb), BatchPolicy(max_lines=4))
+    loop = asyncio.get_running_loop()
+    delivery = Delivery(AsyncOutbox(outbox), sink, wakeup=asyncio.Event(), monotonic=loop.time)
+    await delivery.drain()
+    assert (delivery.counters.delivered, delivery.counters.quarantined) == (11, 1)
+    assert outbox.pending("influx", 100, lines=True) == []
+    with sqlite3.connect(tmp_path / "o.sqlite3") as db:
+        kept = db.execute("SELECT point_id, body FROM quarantine").fetchall()
+    assert [(point_id, json.loads(body)) for point_id, body in kept] == [
+        (7, [f"conflict_{run}", tags, {"f": "x"}])
+    ]
+    [series] = await influxql(influxdb, f'SELECT f FROM "conflict_{run}"')
+    assert [value for _, value in series["values"]] == [n for n in range(12) if n != 6]
+    outbox.close()

@@ -4,14 +4,17 @@ delivery, old rows without a line encoded then, and points it cannot carry still
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
+import pytest
+
 from gateway.delivery import Delivery
 from gateway.domain import Lane, Point
-from gateway.outbox import AsyncOutbox, Outbox
+from gateway.outbox import AsyncOutbox, Outbox, PointNotReadError
 from gateway.sinks.influx_sink import InfluxSink, LineEncoder
 from gateway.sinks.sink import Send
 
@@ -50,10 +53,37 @@ def test_stored_lines_are_the_lines_encoded_at_delivery(tmp_path: Path) -> None:
     without = outbox.pending("influx", 100)
     assert all(item.line is not None for item in with_lines)
     assert all(item.line is None for item in without)
-    assert with_lines == without  # the same rows, points decoded on demand
+    # The same rows, in the same order (alerts first), read without their points.
+    assert [(item.id, item.lane) for item in with_lines] == [
+        (item.id, item.lane) for item in without
+    ]
+    assert [item.point for item in without] == [committed[-1], *committed[:-1]]
+    with pytest.raises(PointNotReadError):
+        _ = with_lines[0].point
     sink = InfluxSink(Writer())
     assert sink.lines(with_lines) == sink.lines(without)
-    assert [item.point for item in with_lines] == [committed[-1], *committed[:-1]]
+    outbox.close()
+
+
+def test_a_row_read_with_its_line_alone_is_quarantined_with_its_json(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite3", line_of=LineEncoder().stored)
+    outbox.register_sink("influx", from_start=True)
+    outbox.append(points(3))
+    refused = outbox.pending("influx", 100, lines=True)[1:2]
+    outbox.quarantine("influx", refused, "400: field type conflict")
+    kept = sqlite3.connect(tmp_path / "o.sqlite3").execute(
+        "SELECT point_id, reason, body FROM quarantine"
+    )
+    assert [(point_id, reason, json.loads(body)) for point_id, reason, body in kept] == [
+        (
+            2,
+            "400: field type conflict",
+            ["heart_rate", TAGS, {"bpm": 61, "sensor_contact": "detected"}],
+        )
+    ]
+    assert [item.line for item in outbox.pending("influx", 100, lines=True)] == [
+        LineEncoder().lines(points(3))[2]
+    ]
     outbox.close()
 
 
