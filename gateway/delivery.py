@@ -185,7 +185,7 @@ class Delivery:
         if not self.unacknowledged:
             return
         await self._outbox.acknowledge(self.sink.name, self.unacknowledged)
-        self._done(self.unacknowledged)
+        self._delivered(self.unacknowledged)
         self.unacknowledged = []
         self._full_attempt = 0
 
@@ -352,8 +352,6 @@ class Delivery:
         return True
 
     async def _acknowledge(self, batch: Sequence[Stored], started: float) -> None:
-        self.counters.delivered += len(batch)
-        self.counters.batches += 1
         self.counters.last_latency_s = self._monotonic() - started
         try:
             await self._outbox.acknowledge(self.sink.name, batch)
@@ -361,9 +359,15 @@ class Delivery:
             self.unacknowledged += batch  # delivered: only the cursor move is retried
             raise
         self._full_attempt = 0
+        self._delivered(batch)
+
+    def _delivered(self, batch: Sequence[Stored]) -> None:
+        """The cursor moved over `batch`, which the sink took."""
+        self.counters.delivered += len(batch)
+        self.counters.batches += 1
         self._done(batch)
 
     def _done(self, batch: Sequence[Stored]) -> None:
-        """The cursor moved over `batch`: its alert changes are delivered."""
+        """The cursor moved over `batch` (delivered or set aside): its alert changes are done."""
         if self._early is not None:
             self._early.delivered([item.point for item in batch if item.lane is Lane.ALERT])
