@@ -219,17 +219,24 @@ class HeldMoves(RecordingOutbox):
         await super().acknowledge(sink, delivered)
 
 
-async def test_a_batch_goes_while_the_cursor_moves_over_the_one_before_in_order(
-    tmp_path: Path,
-) -> None:
+def held_moves(tmp_path: Path, backlog: int) -> tuple[PreparingSink, Outbox, HeldMoves, Delivery]:
+    """A backlog of `backlog` points for a sink of 5-point batches, whose cursor moves are held
+    until `open` is set."""
     sink = PreparingSink(batch_max=5)
     outbox = Outbox(tmp_path / "o.sqlite3")
     outbox.register_sink(sink.name)
     held = HeldMoves(outbox)
     loop = asyncio.get_running_loop()
     delivery = Delivery(held, sink, wakeup=asyncio.Event(), monotonic=loop.time)
-    outbox.append(points(17))
+    outbox.append(points(backlog))
     held.open.clear()
+    return sink, outbox, held, delivery
+
+
+async def test_a_batch_goes_while_the_cursor_moves_over_the_one_before_in_order(
+    tmp_path: Path,
+) -> None:
+    sink, outbox, held, delivery = held_moves(tmp_path, 17)
     task = asyncio.create_task(delivery.run())
     try:
         # The first batch landed; its cursor move is held, and the second batch goes meanwhile.
@@ -255,14 +262,7 @@ async def test_a_batch_goes_while_the_cursor_moves_over_the_one_before_in_order(
 async def test_a_drain_stopped_while_a_cursor_move_is_under_way_completes_it(
     tmp_path: Path,
 ) -> None:
-    sink = PreparingSink(batch_max=5)
-    outbox = Outbox(tmp_path / "o.sqlite3")
-    outbox.register_sink(sink.name)
-    held = HeldMoves(outbox)
-    loop = asyncio.get_running_loop()
-    delivery = Delivery(held, sink, wakeup=asyncio.Event(), monotonic=loop.time)
-    outbox.append(points(12))
-    held.open.clear()
+    sink, outbox, held, delivery = held_moves(tmp_path, 12)
     task = asyncio.create_task(delivery.run())
     await until(lambda: held.started == [ids(1, 5)] and len(sink.entries("sent")) == 2)
     task.cancel()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import pytest
 from bumble.device import Connection
 from bumble.keys import PairingKeys
 
-from firmware_mocks.radio import VirtualRadio
+from firmware_mocks.radio import PluggableController, VirtualRadio
 from gateway.ble.bonds import Bindings, PrivateKeyStore
 from gateway.ble.bumble_stack import BumbleStack
 from gateway.ble.factory import BleakFactory, BleSettings
@@ -67,6 +67,31 @@ async def running(
         await asyncio.gather(task, return_exceptions=True)
         await manager.close()
         await stack.close()
+
+
+@asynccontextmanager
+async def through_adapters(
+    controllers: Sequence[PluggableController],
+    roster: list[DeviceRef],
+    received: Received,
+    keys: Path,
+) -> AsyncIterator[DeviceManager]:
+    """A manager running over one Bumble stack per controller (the gateway's adapters)."""
+    names = tuple(c.transport_spec for c in controllers)
+    factory = await BleakFactory.open(BleSettings(backend="bumble", adapters=names), keys)
+    manager = quick_manager(
+        roster, factory, lambda ref, uuid, data, t: received.append((ref.device_id, uuid, data))
+    )
+    task = asyncio.create_task(manager.run())
+    try:
+        yield manager
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await manager.close()
+        await factory.close()
+        for controller in controllers:
+            await controller.close()
 
 
 def vest_ref(address: str | None = None, name: str | None = None) -> DeviceRef:
@@ -211,15 +236,9 @@ async def test_a_vest_bonded_through_one_adapter_encrypts_through_another_withou
         controller.controller.rssi_from = {VEST_ADDRESS: rssi}
     names = tuple(c.transport_spec for c in controllers)
     keys = tmp_path / "state" / "ble-keys.json"
-    factory = await BleakFactory.open(BleSettings(backend="bumble", adapters=names), keys)
     received: Received = []
-    manager = quick_manager(
-        [vest_ref(address=VEST_ADDRESS)],
-        factory,
-        lambda ref, uuid, data, t: received.append((ref.device_id, uuid, data)),
-    )
-    task = asyncio.create_task(manager.run())
-    try:
+    roster = [vest_ref(address=VEST_ADDRESS)]
+    async with through_adapters(controllers, roster, received, keys) as manager:
         managed = manager.devices["o1-vest"]
         await wait_for(lambda: managed.ever_connected)
         assert managed.adapter == names[0]  # heard best there
@@ -234,13 +253,6 @@ async def test_a_vest_bonded_through_one_adapter_encrypts_through_another_withou
         ok = SafetyEvent(event=SafetyEventKind.IM_OK_PRESS, sequence=1, device_ticks_ms=5)
         await vest.notify(ok.UUID, ok.encode())  # served encrypted only
         await wait_for(lambda: len(received) > before)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await manager.close()
-        await factory.close()
-        for controller in controllers:
-            await controller.close()
     assert len(pairings) == 1  # bonded once, through the first adapter
     assert [path.name for path in keys.parent.iterdir()] == ["ble-keys.json"]
 
@@ -260,19 +272,13 @@ async def test_adapters_sharing_the_identity_each_hold_their_own_vests_links(
     controllers[0].controller.rssi_from = {addresses[0]: -40, addresses[1]: -80}
     controllers[1].controller.rssi_from = {addresses[0]: -80, addresses[1]: -40}
     names = tuple(c.transport_spec for c in controllers)
-    factory = await BleakFactory.open(
-        BleSettings(backend="bumble", adapters=names), tmp_path / "ble-keys.json"
-    )
     roster = [
         DeviceRef(UNIT, f"o{i}", f"o{i}-vest", DeviceModel.BLUEWATCH_VEST, address)
         for i, address in enumerate(addresses, start=1)
     ]
     received: Received = []
-    manager = quick_manager(
-        roster, factory, lambda ref, uuid, data, t: received.append((ref.device_id, uuid, data))
-    )
-    task = asyncio.create_task(manager.run())
-    try:
+    keys = tmp_path / "ble-keys.json"
+    async with through_adapters(controllers, roster, received, keys) as manager:
         devices = list(manager.devices.values())
         await wait_for(lambda: all(m.ever_connected for m in devices))
         assert [m.adapter for m in devices] == list(names)
@@ -287,10 +293,3 @@ async def test_adapters_sharing_the_identity_each_hold_their_own_vests_links(
         await wait_for(
             lambda: {r[0] for r in received if r[1] == ok.UUID} == {"o1-vest", "o2-vest"}
         )
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await manager.close()
-        await factory.close()
-        for controller in controllers:
-            await controller.close()
