@@ -94,8 +94,11 @@ class Rig:
 
 
 @asynccontextmanager
-async def rig(tmp_path: Path, adapters: tuple[str, ...]) -> AsyncIterator[Rig]:
-    """The device manager on BlueZ through `adapters`, feeding a pipeline."""
+async def rig(bluez: MockBlueZ, tmp_path: Path, adapters: tuple[str, ...]) -> AsyncIterator[Rig]:
+    """`adapters` plugged in, and the device manager on BlueZ through them, feeding a pipeline;
+    yielded once every adapter scans."""
+    for adapter in adapters:
+        bluez.add_adapter(adapter)
     loop = asyncio.get_running_loop()
     factory = await BleakFactory.open(BleSettings(adapters=adapters))
     readings: list[Characteristic] = []
@@ -116,6 +119,7 @@ async def rig(tmp_path: Path, adapters: tuple[str, ...]) -> AsyncIterator[Rig]:
     )
     tasks = [asyncio.create_task(manager.run()), asyncio.create_task(pipeline.run())]
     try:
+        await wait_for(lambda: all(bluez.discovering(adapter) for adapter in adapters))
         yield Rig(manager, factory, readings)
     finally:
         for task in tasks:
@@ -154,9 +158,7 @@ async def test_scan_lists_each_adapter_and_what_it_hears(bluez: MockBlueZ) -> No
 async def test_strap_read_and_notified_through_its_adapter(
     bluez: MockBlueZ, tmp_path: Path
 ) -> None:
-    bluez.add_adapter("hci0")
-    async with rig(tmp_path, ("hci0",)) as r:
-        await wait_for(lambda: bluez.discovering("hci0"))
+    async with rig(bluez, tmp_path, ("hci0",)) as r:
         strap = add_strap(bluez, "hci0", rssi=-50)
         await wait_for(lambda: r.manager.devices["o1-hrs"].health.connected)
         assert r.manager.devices["o1-hrs"].adapter == "hci0"
@@ -170,9 +172,7 @@ async def test_strap_read_and_notified_through_its_adapter(
 
 
 async def test_a_dropped_link_releases_its_client(bluez: MockBlueZ, tmp_path: Path) -> None:
-    bluez.add_adapter("hci0")
-    async with rig(tmp_path, ("hci0",)) as r:
-        await wait_for(lambda: bluez.discovering("hci0"))
+    async with rig(bluez, tmp_path, ("hci0",)) as r:
         strap = add_strap(bluez, "hci0", rssi=-50)
         managed = r.manager.devices["o1-hrs"]
         await wait_for(lambda: managed.health.connected)
@@ -189,10 +189,7 @@ async def test_a_dropped_link_releases_its_client(bluez: MockBlueZ, tmp_path: Pa
 async def test_removed_adapter_is_lost_and_its_device_moves_to_the_other(
     bluez: MockBlueZ, tmp_path: Path
 ) -> None:
-    bluez.add_adapter("hci0")
-    bluez.add_adapter("hci1")
-    async with rig(tmp_path, ("hci0", "hci1")) as r:
-        await wait_for(lambda: bluez.discovering("hci0") and bluez.discovering("hci1"))
+    async with rig(bluez, tmp_path, ("hci0", "hci1")) as r:
         add_strap(bluez, "hci0", rssi=-40)
         seen_by_hci1 = add_strap(bluez, "hci1", rssi=-70)
         strap = r.manager.devices["o1-hrs"]
@@ -222,10 +219,7 @@ async def test_removed_adapter_is_lost_and_its_device_moves_to_the_other(
 async def test_an_adapter_added_again_scans_and_takes_a_device_again(
     bluez: MockBlueZ, tmp_path: Path
 ) -> None:
-    bluez.add_adapter("hci0")
-    bluez.add_adapter("hci1")
-    async with rig(tmp_path, ("hci0", "hci1")) as r:
-        await wait_for(lambda: bluez.discovering("hci0") and bluez.discovering("hci1"))
+    async with rig(bluez, tmp_path, ("hci0", "hci1")) as r:
         bluez.remove_adapter("hci0")
         hci0, _ = r.factory.adapters
         await wait_for(hci0.lost.is_set)

@@ -44,18 +44,16 @@ async def wait_for(condition: Callable[[], object]) -> None:
 
 
 @asynccontextmanager
-async def running(
-    radio: VirtualRadio,
+async def managing(
+    factory: BleakFactory,
     roster: list[DeviceRef],
     received: Received,
-    keys: Path | None = None,
     bindings: Path | None = None,
 ) -> AsyncIterator[DeviceManager]:
-    store = None if keys is None else PrivateKeyStore.open(keys)
-    stack = await BumbleStack.attach(*radio.host_pipe(), key_store=store)
+    """A manager running over `factory`, recording what it hands on; closes both after."""
     manager = quick_manager(
         roster,
-        BleakFactory.bumble(stack),
+        factory,
         lambda ref, uuid, data, t: received.append((ref.device_id, uuid, data)),
         bindings=None if bindings is None else Bindings.open(bindings),
     )
@@ -66,7 +64,22 @@ async def running(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await manager.close()
-        await stack.close()
+        await factory.close()
+
+
+@asynccontextmanager
+async def running(
+    radio: VirtualRadio,
+    roster: list[DeviceRef],
+    received: Received,
+    keys: Path | None = None,
+    bindings: Path | None = None,
+) -> AsyncIterator[DeviceManager]:
+    """A manager over one Bumble stack on `radio` (the gateway's one adapter)."""
+    store = None if keys is None else PrivateKeyStore.open(keys)
+    stack = await BumbleStack.attach(*radio.host_pipe(), key_store=store)
+    async with managing(BleakFactory.bumble(stack), roster, received, bindings) as manager:
+        yield manager
 
 
 @asynccontextmanager
@@ -76,20 +89,13 @@ async def through_adapters(
     received: Received,
     keys: Path,
 ) -> AsyncIterator[DeviceManager]:
-    """A manager running over one Bumble stack per controller (the gateway's adapters)."""
+    """A manager over one Bumble stack per controller (the gateway's adapters)."""
     names = tuple(c.transport_spec for c in controllers)
     factory = await BleakFactory.open(BleSettings(backend="bumble", adapters=names), keys)
-    manager = quick_manager(
-        roster, factory, lambda ref, uuid, data, t: received.append((ref.device_id, uuid, data))
-    )
-    task = asyncio.create_task(manager.run())
     try:
-        yield manager
+        async with managing(factory, roster, received) as manager:
+            yield manager
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await manager.close()
-        await factory.close()
         for controller in controllers:
             await controller.close()
 
