@@ -33,6 +33,13 @@ def require_gpsfake() -> str:
     return path
 
 
+# gpsfake -p connects to the gpsd it has just spawned once gpsd's control socket exists, which
+# can be before gpsd listens on its TCP port: on a busy machine gpsfake then exits ("socket
+# error [Errno 111] Connection refused", exit status 1 like any other error). Started again,
+# it finds the port open; a real fault fails every attempt and is reported with its output.
+GPSFAKE_ATTEMPTS = 3
+
+
 @dataclass
 class GpsFake:
     """One gpsfake run; `stop()` ends it (and its gpsd) if the log has not already."""
@@ -60,19 +67,20 @@ def start_gpsfake(
     if once:
         args.append("-1")
     env = {**os.environ, "PATH": f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"}
-    with output.open("ab") as sink:
-        process = subprocess.Popen([*args, str(log)], stdout=sink, stderr=sink, env=env)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gpsfake exited: {output.read_text()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return GpsFake(process, port)
-        except OSError:
-            time.sleep(0.05)
-    stop(process)
-    raise RuntimeError(f"gpsd did not listen on port {port}: {output.read_text()[-2000:]}")
+    for _ in range(GPSFAKE_ATTEMPTS):
+        with output.open("ab") as sink:
+            process = subprocess.Popen([*args, str(log)], stdout=sink, stderr=sink, env=env)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return GpsFake(process, port)
+            except OSError:
+                time.sleep(0.05)
+        if process.poll() is None:
+            stop(process)
+            raise RuntimeError(f"gpsd did not listen on port {port}: {output.read_text()[-2000:]}")
+    raise RuntimeError(f"gpsfake exited: {output.read_text()[-2000:]}")
 
 
 def start_gpsd(source: str, port: int, *, output: Path) -> subprocess.Popen[bytes]:
