@@ -126,6 +126,8 @@ class PmdSession:
     _pending: PmdCommand | None = None
     _parts: list[bytes] = field(default_factory=list)
     _restarts: Counter[MeasurementType] = field(default_factory=Counter)
+    # While stopping: the streams still to stop, in order.
+    _stopping: list[MeasurementType] = field(default_factory=list)
 
     # --- what the edge calls -------------------------------------------------------------------
 
@@ -196,14 +198,26 @@ class PmdSession:
         return []
 
     def stop(self) -> list[Action]:
-        """Stop every started stream (on shutdown, roster removal, before a disconnect)."""
+        """Stop every started stream (on shutdown, roster removal, before a disconnect).
+
+        A start still unanswered is stopped too: the wait for its answer was given up (a
+        removal or a shutdown cancelled it), but the sensor may have started the stream, and
+        an H10 streaming to nobody drains its battery."""
+        pending, self._pending = self._pending, None
         self._queue.clear()
-        self._pending = None
-        if not self.started:
+        self._stopping = list(self.started)
+        if (
+            pending is not None
+            and pending.op is ControlPointOp.REQUEST_MEASUREMENT_START
+            and pending.measurement is not None
+            and pending.measurement not in self._stopping
+        ):
+            self._stopping.append(pending.measurement)
+        if not self._stopping:
             self.state = SessionState.STOPPED
             return []
         self.state = SessionState.STOPPING
-        return self._send(_stop(next(iter(self.started))))
+        return self._send(_stop(self._stopping[0]))
 
     def on_link_lost(self) -> None:
         """The link dropped: the sensor stops its online streams with it; nothing to send."""
@@ -253,7 +267,7 @@ class PmdSession:
             return self._next()
         # STOP_MEASUREMENT
         self.started.pop(measurement, None)
-        return self._next_stop()
+        return self._next_stop(measurement)
 
     def _after_error(self, command: PmdCommand, reason: str) -> list[Action]:
         measurement = command.measurement
@@ -267,7 +281,7 @@ class PmdSession:
         if command.op is ControlPointOp.STOP_MEASUREMENT:
             # ALREADY_IN_STATE: it was stopped already; any other error: it is no longer ours.
             self.started.pop(measurement, None)
-            return self._next_stop()
+            return self._next_stop(measurement)
         if (
             command.op is ControlPointOp.REQUEST_MEASUREMENT_START
             and reason == ResponseStatus.ERROR_ALREADY_IN_STATE.value
@@ -311,14 +325,16 @@ class PmdSession:
             PmdCommand(op=ControlPointOp.GET_MEASUREMENT_SETTINGS, measurement=stream.measurement)
         )
 
-    def _next_stop(self) -> list[Action]:
+    def _next_stop(self, stopped: MeasurementType) -> list[Action]:
         if self.state is not SessionState.STOPPING:
             # A stop sent to clear a stream left running: now start it.
             return self._restart_current()
-        if not self.started:
+        if stopped in self._stopping:
+            self._stopping.remove(stopped)
+        if not self._stopping:
             self.state = SessionState.STOPPED
             return []
-        return self._send(_stop(next(iter(self.started))))
+        return self._send(_stop(self._stopping[0]))
 
     def _restart_current(self) -> list[Action]:
         if not self._queue:

@@ -308,3 +308,20 @@ def test_stop_while_starting_abandons_the_pending_start() -> None:
 
 def test_the_features_decode_as_documented() -> None:
     assert PmdFeatures.decode(H10_FEATURES).measurements == (ECG, ACC)
+
+
+def test_stop_while_a_start_is_unanswered_stops_that_stream_too() -> None:
+    """A removal that cancelled the wait for a start's answer: the sensor may be streaming it,
+    so the stop names it as well, and a late answer to the start changes nothing."""
+    session = PmdSession((H10_ACC, H10_ECG))
+    session.begin(247)
+    session.on_features(H10_FEATURES)
+    written(session.on_indication(H10_ACC_SETTINGS))
+    session.on_indication(H10_ACC_START_OK)  # ACC started; the ECG query next
+    written(session.on_indication(H10_ECG_SETTINGS))  # the ECG start sent, its answer pending
+    assert written(session.stop()) == bytes.fromhex("0302")  # ACC first (started)
+    assert session.on_indication(H10_ECG_START_OK) == []  # late: not the stop's answer
+    assert written(session.on_indication(bytes.fromhex("f00302000000"))) == bytes.fromhex("0300")
+    assert session.on_indication(bytes.fromhex("f00300000000")) == []
+    assert session.state is SessionState.STOPPED
+    assert not session.started
