@@ -50,6 +50,7 @@ from gateway.ble.factory import BleakFactory
 from gateway.ble.manager import DEFAULT_CONNECT_SLOTS, DeviceManager
 from gateway.domain import DeviceRef, UnitRef
 from sensors import VEST, DeviceModel, HeartRateMeasurement
+from sensors.uuids import normalize_uuid
 
 UNIT = UnitRef("bench", "car-1")
 # Generous: on a loaded machine a single controller takes minutes to connect 64 devices.
@@ -136,15 +137,22 @@ class PhaseCpu:
         return {"gateway": gateway, "fleet": fleet}
 
 
+# The characteristic each vest notifies: only its values count as streaming. The manager also
+# hands on what it reads once after connecting (device information), through the same callback,
+# before it subscribes; a read value is not yet a stream.
+STREAMED_UUID = normalize_uuid(HeartRateMeasurement.UUID)
+
+
 class Streams:
-    """When each device was last heard from, by the gateway's notification callback."""
+    """When each device's stream was last heard from, by the gateway's notification callback."""
 
     def __init__(self) -> None:
         self.last: dict[str, float] = {}
 
     def on_notification(self, ref: DeviceRef, uuid: str, data: bytes, received_ns: int) -> None:
-        del uuid, data, received_ns
-        self.last[ref.device_id] = time.monotonic()
+        del data, received_ns
+        if normalize_uuid(uuid) == STREAMED_UUID:
+            self.last[ref.device_id] = time.monotonic()
 
     def count_since(self, devices: set[str], since: float) -> int:
         return sum(self.last.get(d, -1.0) > since for d in devices)

@@ -27,10 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bumble import hci
 from bumble.device import Connection, Device
 
-from bench.adapters import CONTROLLERS, Streams, address, cases, one_run
+from bench.adapters import CONTROLLERS, STREAMED_UUID, Streams, address, cases, one_run
 from gateway.ble import bumble_backend, bumble_stack, manager
 from gateway.ble.manager import DEFAULT_CONNECT_SLOTS
 from gateway.domain import DeviceRef
+from sensors.uuids import normalize_uuid
 
 T = TypeVar("T")
 # (phase, from mark, to mark)
@@ -41,7 +42,8 @@ PHASES = (
     ("MTU exchange", "link up", "discovery"),
     ("GATT discovery", "discovery", "discovered"),
     ("pairing", "pairing", "paired"),
-    ("subscribing, to the first value", "subscribing", "first value"),
+    ("subscribing, to the first read value", "subscribing", "read"),
+    ("subscribing, to the first streamed value", "subscribing", "first value"),
     ("slot held", "slot", "slot freed"),
 )
 
@@ -128,11 +130,13 @@ def instrument(marks: Marks) -> None:
 
 
 def first_values(marks: Marks) -> None:
-    """Note each device's first value handed on by the manager (the bench's "streaming")."""
+    """Note each device's first read value and first streamed value handed on by the manager
+    (the bench's "streaming": a notification of the streamed characteristic)."""
     on_notification = Streams.on_notification
 
     def timed(self: Streams, ref: DeviceRef, uuid: str, data: bytes, received_ns: int) -> None:
-        marks.note(ref.address or ref.device_id, "first value")
+        device = ref.address or ref.device_id
+        marks.note(device, "first value" if normalize_uuid(uuid) == STREAMED_UUID else "read")
         on_notification(self, ref, uuid, data, received_ns)
 
     Streams.on_notification = timed  # type: ignore[method-assign]

@@ -289,7 +289,7 @@ async def build(
     outbox = _open_outbox(config, sinks)
     deliveries = _deliveries(outbox, sinks, loop.time)
     if factory is None:
-        factory = await BleakFactory.open(config.ble, config.key_store_path)
+        factory = await BleakFactory.open(config.ble, config.key_store_path, config.gatt_cache_path)
     store, held, refs = _roster(config)
     live = LiveState(
         [officer.id for officer in config.officers],

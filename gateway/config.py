@@ -352,6 +352,12 @@ class GatewayConfig(BaseSettings):
         return self.state_dir / "ble-keys.json"
 
     @property
+    def gatt_cache_path(self) -> Path:
+        """The layouts of the wearables' GATT servers, by Database Hash (Bumble; BlueZ keeps
+        its own)."""
+        return self.state_dir / "gatt-cache.json"
+
+    @property
     def bindings_path(self) -> Path:
         """The addresses name-only roster devices were bound to."""
         return self.state_dir / "ble-bindings.json"

@@ -7,6 +7,10 @@ here such writes get the Write Not Permitted error at once, as a real device ans
 A service the profile marks `encrypted` is served only on an encrypted link: its values and
 their Client Characteristic Configuration descriptors (subscriptions) answer Insufficient
 Encryption otherwise. Bumble adds a CCCD that anyone may write, so those services get their own.
+
+SIG UUIDs are declared in their 16-bit form, as firmware declares them: Bumble's Database Hash
+(Core Vol 3 G 7.3.1) is computed over the declarations as given, so a 128-bit spelling of a SIG
+UUID, which Bumble shortens on the air, would make the hash disagree with what a client reads.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from sensors import (
     Characteristic as SensorCharacteristic,
 )
 from sensors.profiles import Property
+from sensors.uuids import SIG_BASE_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,14 @@ class DeviceIdentity:
                 (SoftwareRevision, self.software_revision),
             )
         }
+
+
+def declared_uuid(text: str) -> UUID:
+    """A profile's UUID as firmware declares it: 16 bits for a SIG one, 128 otherwise."""
+    lowered = text.lower()
+    if lowered.endswith(SIG_BASE_SUFFIX) and lowered.startswith("0000"):
+        return UUID.from_16_bits(int(lowered[4:8], 16))
+    return UUID(text)
 
 
 _PROPERTIES = {
@@ -109,7 +122,7 @@ class GattDatabase:
                 if service_spec.encrypted:
                     permissions |= _ENCRYPTED
                 characteristic = Characteristic(
-                    spec.uuid,
+                    declared_uuid(spec.uuid),
                     properties,
                     permissions,
                     CharacteristicValue(
@@ -126,7 +139,7 @@ class GattDatabase:
                     ]
                 self.characteristics[spec.uuid] = characteristic
                 characteristics.append(characteristic)
-            self.services.append(Service(UUID(service_spec.uuid), characteristics))
+            self.services.append(Service(declared_uuid(service_spec.uuid), characteristics))
 
     def set_value(self, uuid: str, value: bytes) -> None:
         self._values[uuid] = value

@@ -25,12 +25,19 @@ from bleak.exc import BleakError, BleakGATTProtocolError
 from bumble import att, hci
 from bumble.core import UUID, ProtocolError
 from bumble.device import Advertisement, Connection, Peer
-from bumble.gatt import Characteristic
-from bumble.gatt_client import CharacteristicProxy
+from bumble.gatt import GATT_DATABASE_HASH_CHARACTERISTIC, Characteristic
+from bumble.gatt_client import CharacteristicProxy, DescriptorProxy, ServiceProxy
 
 from gateway.ble.advertisement import parse_advertisement, uuid_from_le_bytes
 from gateway.ble.bonds import BondRefusedError
 from gateway.ble.bumble_stack import BumbleConnectError, BumbleDeviceDetails, BumbleStack
+from gateway.ble.gatt_cache import GattCache
+from gateway.ble.gatt_layout import (
+    CharacteristicLayout,
+    DescriptorLayout,
+    GattLayout,
+    ServiceLayout,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,6 +48,9 @@ DEFAULT_MTU = 247
 # A GATT request that gets no answer (a peer that ignores it) must not hang the caller forever;
 # ATT's own transaction timeout is 30 s (Core Vol 3 F 3.3.3), far longer than a gateway can wait.
 DEFAULT_GATT_TIMEOUT_S = 10.0
+
+# A Database Hash is a 128-bit AES-CMAC (Core Vol 3 G 7.3).
+_DATABASE_HASH_OCTETS = 16
 
 # The link ends so when the two ends encrypted with different keys (Core Vol 6 B 5.1.3.1).
 _MIC_FAILURE = hci.HCI_ErrorCode.CONNECTION_TERMINATED_DUE_TO_MIC_FAILURE_ERROR
@@ -143,6 +153,13 @@ class BumbleClient(BaseBleakClient):
             address_or_ble_device.name if isinstance(address_or_ble_device, BLEDevice) else None
         )
         self._wanted_services = services
+        # Layouts by Database Hash, shared with every client of the gateway; None: discover
+        # every server on every connection.
+        gatt_cache = kwargs.get("gatt_cache")
+        self._gatt_cache = gatt_cache if isinstance(gatt_cache, GattCache) else None
+        # A layout discovered on this link under the Database Hash it reported, until the link
+        # is encrypted with a bond and the cache has been offered it.
+        self._candidate: tuple[bytes, GattLayout] | None = None
         self._mtu = int(kwargs.get("mtu", DEFAULT_MTU))
         self._gatt_timeout = float(kwargs.get("gatt_timeout", DEFAULT_GATT_TIMEOUT_S))
         self._connection: Connection | None = None
@@ -188,38 +205,132 @@ class BumbleClient(BaseBleakClient):
             raise
 
     async def _discover(self, peer: Peer) -> BleakGATTServiceCollection:
-        collection = BleakGATTServiceCollection()
+        """The server's services: from the GATT cache when the server reports a Database Hash
+        the cache knows, else discovered; in full when there is a hash to learn the layout
+        under, once the link proves to be the bonded device's (`_learn_once_bonded`)."""
+        cache = self._gatt_cache
+        digest = await self._database_hash(peer) if cache is not None else None
+        if cache is None or digest is None or cache.untrusted(digest):
+            return self._install(peer, await self._discover_layout(peer, self._wanted_services))
+        layout = cache.get(digest)
+        if layout is None:
+            layout = await self._discover_layout(peer, None)
+            self._candidate = (digest, layout)
+            await self._learn_once_bonded()
+        return self._install(peer, layout)
+
+    async def _learn_once_bonded(self) -> None:
+        """Offer the layout discovered on this link to the cache once the link is encrypted
+        with a bond: a device posing under a bonded device's address cannot encrypt, so it
+        cannot put a layout of its making before the genuine devices of a model."""
+        connection, candidate = self._connection, self._candidate
+        if candidate is None or connection is None or not connection.is_encrypted:
+            return
+        self._candidate = None
+        assert self._gatt_cache is not None  # a candidate is only made with a cache
+        await self._gatt_cache.learn(*candidate)
+
+    async def _database_hash(self, peer: Peer) -> bytes | None:
+        """The server's Database Hash, in one request; None when it serves none."""
+        response = await self._gatt(
+            "database hash read",
+            peer.gatt_client.send_request(
+                att.ATT_Read_By_Type_Request(
+                    starting_handle=0x0001,
+                    ending_handle=0xFFFF,
+                    attribute_type=GATT_DATABASE_HASH_CHARACTERISTIC,
+                )
+            ),
+        )
+        if not isinstance(response, att.ATT_Read_By_Type_Response) or not response.attributes:
+            return None  # an error response: the server has no hash (before Core 5.1)
+        value: bytes = response.attributes[0][1]
+        return value if len(value) == _DATABASE_HASH_OCTETS else None
+
+    async def _discover_layout(self, peer: Peer, wanted: set[str] | None) -> GattLayout:
+        """Discover the server's services (only `wanted` ones, unless None), their
+        characteristics and descriptors."""
+        services: list[ServiceLayout] = []
         # Bumble's discover_services(uuids) ignores its argument, so the filter is applied here.
         for service in await self._gatt("service discovery", peer.discover_services()):
-            service_uuid = bleak_uuid(service.uuid)
-            if self._wanted_services and service_uuid not in self._wanted_services:
+            if wanted and bleak_uuid(service.uuid) not in wanted:
                 continue
-            bleak_service = BleakGATTService(service, service.handle, service_uuid)
-            collection.add_service(bleak_service)
+            characteristics: list[CharacteristicLayout] = []
             for proxy in await self._gatt(
                 "characteristic discovery", service.discover_characteristics()
             ):
-                characteristic = BleakGATTCharacteristic(
-                    proxy,
-                    proxy.handle,
-                    bleak_uuid(proxy.uuid),
-                    [name for flag, name in _PROPERTY_NAMES if proxy.properties & flag],  # type: ignore[misc]
-                    lambda: self.mtu_size - 3,
-                    bleak_service,
-                )
-                collection.add_characteristic(characteristic)
-                for descriptor in await self._gatt(
-                    "descriptor discovery", proxy.discover_descriptors()
-                ):
-                    collection.add_descriptor(
-                        BleakGATTDescriptor(
-                            descriptor,
-                            descriptor.handle,
-                            bleak_uuid(descriptor.type),
-                            characteristic,
-                        )
+                descriptors = await self._gatt("descriptor discovery", proxy.discover_descriptors())
+                characteristics.append(
+                    CharacteristicLayout(
+                        proxy.handle,
+                        proxy.end_group_handle,
+                        proxy.uuid.to_bytes(),
+                        int(proxy.properties),
+                        tuple(DescriptorLayout(d.handle, d.type.to_bytes()) for d in descriptors),
                     )
+                )
+            services.append(
+                ServiceLayout(
+                    service.handle,
+                    service.end_group_handle,
+                    service.uuid.to_bytes(),
+                    tuple(characteristics),
+                )
+            )
+        return GattLayout(tuple(services))
+
+    def _install(self, peer: Peer, layout: GattLayout) -> BleakGATTServiceCollection:
+        """Give Bumble's client the layout's proxies (with their descriptors marked known, so
+        that subscribing does not discover them again) and bleak the wanted services."""
+        client = peer.gatt_client
+        collection = BleakGATTServiceCollection()
+        proxies: list[ServiceProxy] = []
+        for service in layout.services:
+            service_proxy = ServiceProxy(  # type: ignore[no-untyped-call]
+                client, service.handle, service.end_handle, UUID.from_bytes(service.uuid), True
+            )
+            proxies.append(service_proxy)
+            characteristic_proxies: list[CharacteristicProxy[bytes]] = []
+            for spec in service.characteristics:
+                proxy = CharacteristicProxy[bytes](
+                    client, spec.handle, spec.end_handle, UUID.from_bytes(spec.uuid),
+                    spec.properties,
+                )  # fmt: skip
+                proxy.descriptors = [
+                    DescriptorProxy(client, d.handle, UUID.from_bytes(d.uuid))
+                    for d in spec.descriptors
+                ]
+                proxy.descriptors_discovered = True
+                characteristic_proxies.append(proxy)
+            service_proxy.characteristics = characteristic_proxies
+            service_uuid = bleak_uuid(service_proxy.uuid)
+            if self._wanted_services and service_uuid not in self._wanted_services:
+                continue
+            self._add_service(collection, service_proxy, service_uuid)
+        client.services = proxies
         return collection
+
+    def _add_service(
+        self, collection: BleakGATTServiceCollection, service: ServiceProxy, uuid: str
+    ) -> None:
+        bleak_service = BleakGATTService(service, service.handle, uuid)
+        collection.add_service(bleak_service)
+        for proxy in service.characteristics:
+            characteristic = BleakGATTCharacteristic(
+                proxy,
+                proxy.handle,
+                bleak_uuid(proxy.uuid),
+                [name for flag, name in _PROPERTY_NAMES if proxy.properties & flag],  # type: ignore[misc]
+                lambda: self.mtu_size - 3,
+                bleak_service,
+            )
+            collection.add_characteristic(characteristic)
+            for descriptor in proxy.descriptors:
+                collection.add_descriptor(
+                    BleakGATTDescriptor(
+                        descriptor, descriptor.handle, bleak_uuid(descriptor.type), characteristic
+                    )
+                )
 
     async def disconnect(self) -> None:
         connection = self._connection
@@ -261,6 +372,7 @@ class BumbleClient(BaseBleakClient):
     def _forget(self) -> None:
         self._connection = None
         self._peer = None
+        self._candidate = None
         self._subscribers.clear()
 
     async def pair(self, *args: Any, **kwargs: Any) -> None:
@@ -297,6 +409,7 @@ class BumbleClient(BaseBleakClient):
             raise BleakError(f"{self.address}: pairing failed: {exc}") from exc
         if not connection.is_encrypted:
             raise BleakError(f"{self.address}: link not encrypted after pairing")
+        await self._learn_once_bonded()
 
     async def unpair(self) -> None:
         keystore = self._stack.device.keystore

@@ -16,6 +16,7 @@ from gateway.ble.bluez_adapters import BlueZAdapterWatch
 from gateway.ble.bonds import PrivateKeyStore
 from gateway.ble.bumble_backend import BumbleClient, BumbleScanner
 from gateway.ble.bumble_stack import BumbleStack
+from gateway.ble.gatt_cache import GattCache
 
 # No HCI command reports how many LE links a controller holds: it refuses the next one with
 # "Connection Limit Exceeded" (0x09), and the Core specification sets no number for LE. Seven,
@@ -77,6 +78,8 @@ class Adapter:
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     # Set when a lost BlueZ adapter's object is on D-Bus again (gateway/ble/bluez_adapters.py).
     back: asyncio.Event = field(default_factory=asyncio.Event)
+    # Servers' layouts by Database Hash, one for every Bumble adapter (BlueZ keeps its own).
+    gatt_cache: GattCache | None = None
 
     @property
     def answers_when_lost(self) -> bool:
@@ -88,8 +91,13 @@ class Adapter:
     def backend_kwargs(self, *, client: bool) -> dict[str, Any]:
         """Keyword arguments for BleakScanner, BleakClient or bleak-retry-connector."""
         if self.stack is not None:
-            backend = BumbleClient if client else BumbleScanner
-            return {"backend": backend, "bumble_stack": self.stack}
+            if client:
+                return {
+                    "backend": BumbleClient,
+                    "bumble_stack": self.stack,
+                    "gatt_cache": self.gatt_cache,
+                }
+            return {"backend": BumbleScanner, "bumble_stack": self.stack}
         if self.bluez_name is not None:
             return {"bluez": {"adapter": self.bluez_name}}
         return {}
@@ -142,21 +150,32 @@ class BleakFactory:
 
     @classmethod
     def bumble(
-        cls, *stacks: BumbleStack, link_limit: int = DEFAULT_LINKS_PER_ADAPTER
+        cls,
+        *stacks: BumbleStack,
+        link_limit: int = DEFAULT_LINKS_PER_ADAPTER,
+        gatt_cache: GattCache | None = None,
     ) -> BleakFactory:
-        """Stacks already attached, named `bumble0`, `bumble1`..., each watched for its loss."""
+        """Stacks already attached, named `bumble0`, `bumble1`..., each watched for its loss;
+        with `gatt_cache`, or one in memory."""
+        cache = GattCache() if gatt_cache is None else gatt_cache
         return cls(
             [
-                _watched(Adapter(f"bumble{index}", link_limit, stack))
+                _watched(Adapter(f"bumble{index}", link_limit, stack, gatt_cache=cache))
                 for index, stack in enumerate(stacks)
             ]
         )
 
     @classmethod
-    async def open(cls, settings: BleSettings, key_store: Path | None = None) -> BleakFactory:
+    async def open(
+        cls,
+        settings: BleSettings,
+        key_store: Path | None = None,
+        gatt_cache: Path | None = None,
+    ) -> BleakFactory:
         """The factory for `settings`; on Bumble, every adapter under the one identity and
         bonds of the key store at `key_store` (in memory only when None), so a device bonded
-        through one adapter encrypts with its bond through any other. BlueZ keeps its bonds
+        through one adapter encrypts with its bond through any other, and with one GATT cache,
+        kept at `gatt_cache` (in memory only when None). BlueZ keeps its bonds and GATT cache
         itself (/var/lib/bluetooth), per adapter (docs/install.md, "Several adapters")."""
         limit = settings.links_per_adapter
         names = settings.adapter_names()
@@ -173,11 +192,12 @@ class BleakFactory:
         # controller still holds its own links; on air a link is its access address, so two
         # controllers sharing an address do not mix their links up.
         keys = None if key_store is None else PrivateKeyStore.open(key_store)
+        cache = GattCache() if gatt_cache is None else GattCache.open(gatt_cache)
         adapters: list[Adapter] = []
         try:
             for name in names:
                 stack = await BumbleStack.open(name, key_store=keys)
-                adapters.append(_watched(Adapter(name, limit, stack)))
+                adapters.append(_watched(Adapter(name, limit, stack, gatt_cache=cache)))
         except BaseException:
             await cls._close_all(adapters)
             raise

@@ -689,9 +689,13 @@ class DeviceManager:
         return client
 
     async def _subscribe(self, managed: ManagedDevice, client: BleakClient) -> None:
-        """Read what is readable once, then subscribe to every notified characteristic, of
+        """Subscribe to every notified characteristic, then read what is readable once, of
         those the unit serves that its profile uses (optional services and stand-ins:
-        `DeviceProfile.in_use`)."""
+        `DeviceProfile.in_use`).
+
+        Subscriptions first: a panic or a heart rate is not held back behind a device's
+        information strings (nine reads on a vest), and nothing notified between a read and
+        its subscription is missed; a value read after may repeat one just notified."""
         ref = managed.ref
         served = [
             normalize_uuid(characteristic.uuid)
@@ -699,10 +703,6 @@ class DeviceManager:
             for characteristic in service.characteristics
         ]
         used = ref.profile.in_use(served)
-        for spec in used:
-            if Property.READ in spec.properties:
-                data = await client.read_gatt_char(spec.uuid)
-                self._deliver(managed, spec.uuid, bytes(data))
 
         def on_notification(characteristic: BleakGATTCharacteristic, data: bytearray) -> None:
             self._deliver(managed, characteristic.uuid, bytes(data))
@@ -710,6 +710,10 @@ class DeviceManager:
         for spec in used:
             if Property.NOTIFY in spec.properties:
                 await client.start_notify(spec.uuid, on_notification)
+        for spec in used:
+            if Property.READ in spec.properties:
+                data = await client.read_gatt_char(spec.uuid)
+                self._deliver(managed, spec.uuid, bytes(data))
 
     def _deliver(self, managed: ManagedDevice, uuid: str, data: bytes) -> None:
         managed.health.on_notification(self._monotonic())

@@ -6,6 +6,10 @@ import asyncio
 import random
 from collections import Counter
 from dataclasses import replace
+from typing import Any
+
+import pytest
+from bumble import att, gatt_client
 
 from firmware_mocks.devices.peripheral import Peripheral
 from firmware_mocks.radio import VirtualRadio
@@ -141,6 +145,43 @@ async def test_a_core_is_read_through_its_own_characteristic_or_its_thermometer(
         await asyncio.sleep(0.2)
         assert ("o1-core", TemperatureMeasurement.UUID) not in received
         assert ("o2-core", advertised) in broadcasts
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await manager.close()
+        await stack.close()
+
+
+async def test_subscriptions_come_before_the_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A panic or a heart rate is not held back behind a vest's nine reads: every CCCD write
+    (a subscription) goes out before the first read of a value."""
+    sent: list[str] = []
+    send = gatt_client.Client.send_request
+
+    async def noted(self: gatt_client.Client, request: att.ATT_PDU) -> Any:
+        sent.append(type(request).__name__)
+        return await send(self, request)
+
+    monkeypatch.setattr(gatt_client.Client, "send_request", noted)
+    radio = VirtualRadio()
+    vest = await add_peripheral(radio, VEST, "BW-Vest-V0001", "C1:00:00:00:00:01")
+    roster = [
+        DeviceRef(UNIT, "o1", "o1-vest", DeviceModel.BLUEWATCH_VEST, address="C1:00:00:00:00:01")
+    ]
+    received: list[str] = []
+    stack = await BumbleStack.attach(*radio.host_pipe())
+    manager = quick_manager(
+        roster, BleakFactory.bumble(stack), lambda ref, uuid, data, t: received.append(uuid)
+    )
+    task = asyncio.create_task(manager.run())
+    try:
+        await wait_for(lambda: BatteryLevel.UUID in received)  # read last of all
+        assert vest.connections
+        writes = [i for i, name in enumerate(sent) if name == "ATT_Write_Request"]
+        reads = [i for i, name in enumerate(sent) if name == "ATT_Read_Request"]
+        assert len(writes) == len(VEST.notified())
+        assert reads
+        assert max(writes) < min(reads)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
