@@ -38,6 +38,8 @@ _EventType = hci.HCI_LE_Extended_Advertising_Report_Event.EventType
 _NON_CONNECTABLE_LEGACY_TYPES = frozenset({0x02, 0x03})
 _EXTENDED_PROPERTIES = hci.HCI_LE_Set_Extended_Advertising_Parameters_Command.AdvertisingProperties
 _CONNECTABLE_SET = _EXTENDED_PROPERTIES.CONNECTABLE_ADVERTISING
+# LE Create Connection's initiator filter policy: connect to a device of the accept list.
+_USE_ACCEPT_LIST = 1
 
 
 class VirtualController(Controller):
@@ -51,6 +53,8 @@ class VirtualController(Controller):
         self.rssi_from: dict[str, int] = {}
         # The advertisers reported since scanning was last enabled (Mend 5's duplicate filter).
         self._reported: set[str] = set()
+        # The filter accept list (Mend 6).
+        self._accept_list: set[hci.Address] = set()
 
     # Mend 0 (speed). As for QuietHost: no eager per-packet debug formatting when debug is off.
     def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
@@ -130,6 +134,16 @@ class VirtualController(Controller):
         advertiser = (
             None if self.pending_le_connection is None else self._advertiser(pdu.advertiser_address)
         )
+        pending = self.pending_le_connection
+        if (
+            pending is not None
+            and pending.initiator_filter_policy == _USE_ACCEPT_LIST
+            and pdu.advertiser_address in self._accept_list
+        ):
+            # Mend 6: the connect takes this advertiser, which the stock compares with the
+            # command's peer address (ignored under the accept list).
+            pending.peer_address = pdu.advertiser_address
+            pending.peer_address_type = pdu.advertiser_address.address_type
         if advertiser is not None and not advertiser.connectable_as(pdu.advertiser_address):
             # Mend 4. Stock answers a pending connect with any advertisement it hears. A real
             # controller connects only on a connectable one (Core Vol 6 Part B 4.4.2): a
@@ -142,6 +156,40 @@ class VirtualController(Controller):
             super().on_advertising_pdu(pdu)
         finally:
             self.le_scan_enable = scanning
+
+    # Mend 6. Stock answers the filter accept list's commands and keeps no list: a connect with
+    # the initiator filter policy set (connect whichever listed device advertises first, Core
+    # Vol 6 B 4.3.5) never completes. Here the list is kept, and, as a real controller does,
+    # not changed while such a connect is pending (Core Vol 4 E 7.8.15-7.8.17).
+    def on_hci_le_clear_filter_accept_list_command(
+        self, command: hci.HCI_LE_Clear_Filter_Accept_List_Command
+    ) -> hci.HCI_StatusReturnParameters:
+        if self._accept_list_in_use():
+            return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.COMMAND_DISALLOWED_ERROR)
+        self._accept_list.clear()
+        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
+
+    def on_hci_le_add_device_to_filter_accept_list_command(
+        self, command: hci.HCI_LE_Add_Device_To_Filter_Accept_List_Command
+    ) -> hci.HCI_StatusReturnParameters:
+        if self._accept_list_in_use():
+            return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.COMMAND_DISALLOWED_ERROR)
+        if len(self._accept_list) >= self.filter_accept_list_size:
+            return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.MEMORY_CAPACITY_EXCEEDED_ERROR)
+        self._accept_list.add(command.address)
+        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
+
+    def on_hci_le_remove_device_from_filter_accept_list_command(
+        self, command: hci.HCI_LE_Remove_Device_From_Filter_Accept_List_Command
+    ) -> hci.HCI_StatusReturnParameters:
+        if self._accept_list_in_use():
+            return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.COMMAND_DISALLOWED_ERROR)
+        self._accept_list.discard(command.address)
+        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
+
+    def _accept_list_in_use(self) -> bool:
+        pending = self.pending_le_connection
+        return pending is not None and pending.initiator_filter_policy == _USE_ACCEPT_LIST
 
     # Mend 5. Stock records the host's duplicate filter and ignores it: every advertisement is
     # reported, so a fleet of advertisers floods every scanning host. A real controller with the

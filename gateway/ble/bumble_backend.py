@@ -157,9 +157,14 @@ class BumbleClient(BaseBleakClient):
         # every server on every connection.
         gatt_cache = kwargs.get("gatt_cache")
         self._gatt_cache = gatt_cache if isinstance(gatt_cache, GattCache) else None
+        # Whether the caller encrypts the link with a bond once connected (`pair`): only such
+        # a link may teach the cache a layout, so only such a device waits for one.
+        self._bonding = bool(kwargs.get("bonding", False))
         # A layout discovered on this link under the Database Hash it reported, until the link
         # is encrypted with a bond and the cache has been offered it.
         self._candidate: tuple[bytes, GattLayout] | None = None
+        # The hash this client told the cache it is learning, so that others wait for it.
+        self._claimed: bytes | None = None
         self._mtu = int(kwargs.get("mtu", DEFAULT_MTU))
         self._gatt_timeout = float(kwargs.get("gatt_timeout", DEFAULT_GATT_TIMEOUT_S))
         self._connection: Connection | None = None
@@ -184,6 +189,7 @@ class BumbleClient(BaseBleakClient):
 
     async def connect(self, pair: bool, **kwargs: Any) -> None:
         timeout = float(kwargs.get("timeout", self._timeout))
+        self._bonding = self._bonding or pair
         address = self._stack.address_for(self.address)
         try:
             connection = await self._stack.connect(address, timeout)
@@ -206,14 +212,23 @@ class BumbleClient(BaseBleakClient):
 
     async def _discover(self, peer: Peer) -> BleakGATTServiceCollection:
         """The server's services: from the GATT cache when the server reports a Database Hash
-        the cache knows, else discovered; in full when there is a hash to learn the layout
-        under, once the link proves to be the bonded device's (`_learn_once_bonded`)."""
+        the cache knows, else discovered. A bonding device whose hash another one is learning
+        waits for that; one that learns it discovers everything (the hash covers it all) and
+        offers the layout once its link is encrypted with the bond (`_learn_once_bonded`)."""
         cache = self._gatt_cache
         digest = await self._database_hash(peer) if cache is not None else None
         if cache is None or digest is None or cache.untrusted(digest):
             return self._install(peer, await self._discover_layout(peer, self._wanted_services))
         layout = cache.get(digest)
+        if layout is None and self._bonding and not cache.claim(digest):
+            layout = await cache.learned(digest)
+            if layout is None and cache.claim(digest):  # its learner gave up, or is slow
+                self._claimed = digest
+        elif layout is None and self._bonding:
+            self._claimed = digest
         if layout is None:
+            if not self._bonding:  # it would never prove itself: discover what is used
+                return self._install(peer, await self._discover_layout(peer, self._wanted_services))
             layout = await self._discover_layout(peer, None)
             self._candidate = (digest, layout)
             await self._learn_once_bonded()
@@ -223,12 +238,18 @@ class BumbleClient(BaseBleakClient):
         """Offer the layout discovered on this link to the cache once the link is encrypted
         with a bond: a device posing under a bonded device's address cannot encrypt, so it
         cannot put a layout of its making before the genuine devices of a model."""
-        connection, candidate = self._connection, self._candidate
-        if candidate is None or connection is None or not connection.is_encrypted:
+        connection, candidate, cache = self._connection, self._candidate, self._gatt_cache
+        if candidate is None or cache is None or connection is None:
             return
-        self._candidate = None
-        assert self._gatt_cache is not None  # a candidate is only made with a cache
-        await self._gatt_cache.learn(*candidate)
+        if not connection.is_encrypted:
+            return
+        self._candidate = self._claimed = None
+        await cache.learn(*candidate)
+
+    def _abandon_claim(self) -> None:
+        claimed, self._claimed = self._claimed, None
+        if claimed is not None and self._gatt_cache is not None:
+            self._gatt_cache.abandon(claimed)
 
     async def _database_hash(self, peer: Peer) -> bytes | None:
         """The server's Database Hash, in one request; None when it serves none."""
@@ -373,6 +394,7 @@ class BumbleClient(BaseBleakClient):
         self._connection = None
         self._peer = None
         self._candidate = None
+        self._abandon_claim()
         self._subscribers.clear()
 
     async def pair(self, *args: Any, **kwargs: Any) -> None:
@@ -384,6 +406,14 @@ class BumbleClient(BaseBleakClient):
         whoever copies a wearable's address would get the bond.
         """
         del args, kwargs
+        try:
+            await self._pair()
+        except BaseException:
+            self._abandon_claim()  # devices waiting for this one's layout go on without it
+            raise
+        await self._learn_once_bonded()
+
+    async def _pair(self) -> None:
         connection = self._require_connection()
         keystore = self._stack.device.keystore
         bonded = keystore is not None and await keystore.get(str(connection.peer_address))
@@ -409,7 +439,6 @@ class BumbleClient(BaseBleakClient):
             raise BleakError(f"{self.address}: pairing failed: {exc}") from exc
         if not connection.is_encrypted:
             raise BleakError(f"{self.address}: link not encrypted after pairing")
-        await self._learn_once_bonded()
 
     async def unpair(self) -> None:
         keystore = self._stack.device.keystore

@@ -1,7 +1,8 @@
 """One Bumble host per process, shared by every bleak scanner and client that uses it.
 
 A controller runs one scan and one pending LE connection at a time, so the stack multiplexes:
-scanning is on while any scanner listens, and connection attempts are serialized. Scanning asks
+scanning is on while any scanner listens, and connection attempts share one initiator, which
+connects whichever waiting device advertises first (gateway/ble/accept_list.py). Scanning asks
 the controller to filter duplicates and starts afresh every `duplicate_period_s`, so each
 advertiser is reported about once a period rather than at every advertisement.
 """
@@ -20,6 +21,7 @@ from bumble.transport import open_transport
 from bumble.transport.common import Transport
 
 from bumble_mends import QuietHost
+from gateway.ble.accept_list import AcceptListConnector
 from gateway.ble.bonds import PrivateKeyStore, random_static_address
 
 # How long closing waits for each link's disconnection: a controller's answer takes milliseconds.
@@ -61,10 +63,12 @@ class BumbleStack:
     def __init__(
         self,
         device: Device,
+        connector: AcceptListConnector,
         transport: Transport | None = None,
         duplicate_period_s: float = DUPLICATE_PERIOD_S,
     ) -> None:
         self.device = device
+        self._connector = connector
         self._transport = transport
         # The transport string it was opened with (`open`); None when attached in-process.
         self.transport_spec: str | None = None
@@ -73,8 +77,6 @@ class BumbleStack:
         self._duplicate_period_s = duplicate_period_s
         # Restarts the scan each period while it is on; None while it is off.
         self._refresher: asyncio.Task[None] | None = None
-        # Only one LE Create Connection may be pending per controller (Core Vol 4 E 7.8.12).
-        self.connect_lock = asyncio.Lock()
         self._addresses: dict[str, hci.Address] = {}
         # True once the transport has ended: the controller is gone with every link it held.
         self.lost = False
@@ -137,7 +139,8 @@ class BumbleStack:
         cls, device: Device, duplicate_period_s: float, transport: Transport | None = None
     ) -> BumbleStack:
         await device.power_on()
-        return cls(device, transport, duplicate_period_s)
+        connector = await AcceptListConnector.open(device)
+        return cls(device, connector, transport, duplicate_period_s)
 
     def on_lost(self, callback: Callable[[], None]) -> None:
         """Call `callback` once the controller is gone (at once if it already is)."""
@@ -157,6 +160,7 @@ class BumbleStack:
 
     async def close(self) -> None:
         self._closing = True
+        await self._connector.close(answered=not self.lost)
         await self._stop_refresher()
         if self.lost:
             # Nothing answers HCI commands any more: a disconnect or reset would wait forever.
@@ -252,28 +256,20 @@ class BumbleStack:
         return hci.Address(plain, kind)
 
     async def connect(self, address: hci.Address, timeout: float) -> Connection:  # noqa: ASYNC109
-        """Connect as central; serialized, since a controller takes one pending connect at a time.
+        """Connect as central, with every other device waiting on this controller, through its
+        filter accept list (gateway/ble/accept_list.py). `address` is the one the device was
+        heard under: a device that advertises resolvable private addresses is connected under
+        the one it uses now, and Bumble resolves it to its identity once linked.
 
         Raises TimeoutError when the device is not there, BumbleConnectError when refused.
         """
-        async with self.connect_lock:
-            resolver = self.device.address_resolver
-            if resolver is not None and resolver.can_resolve_to(address):
-                # A bonded peer: Bumble's host connects only once a report of it comes in (to
-                # resolve its address), and the duplicate filter has already reported it.
-                try:
-                    await self._restart_scan()
-                except Exception:  # the connect goes on; its own timeout bounds the wait
-                    logger.debug("restarting the scan before a connect failed", exc_info=True)
-            try:
-                return await self.device.connect(
-                    address, transport=core.PhysicalTransport.LE, timeout=timeout
-                )
-            except core.TimeoutError:
-                raise TimeoutError(
-                    f"{address.to_string(False)}: no connection within {timeout:g} s"
-                ) from None
-            except (core.ConnectionError, core.InvalidStateError, hci.HCI_Error) as exc:
-                raise BumbleConnectError(
-                    f"{address.to_string(False)}: connection failed: {exc}"
-                ) from exc
+        try:
+            return await self._connector.connect(address, timeout)
+        except (TimeoutError, core.TimeoutError):
+            raise TimeoutError(
+                f"{address.to_string(False)}: no connection within {timeout:g} s"
+            ) from None
+        except (core.ConnectionError, core.InvalidStateError, hci.HCI_Error) as exc:
+            raise BumbleConnectError(
+                f"{address.to_string(False)}: connection failed: {exc}"
+            ) from exc

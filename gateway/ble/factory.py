@@ -88,14 +88,16 @@ class Adapter:
         controller never answers."""
         return self.stack is None
 
-    def backend_kwargs(self, *, client: bool) -> dict[str, Any]:
-        """Keyword arguments for BleakScanner, BleakClient or bleak-retry-connector."""
+    def backend_kwargs(self, *, client: bool, bonding: bool = False) -> dict[str, Any]:
+        """Keyword arguments for BleakScanner, BleakClient or bleak-retry-connector;
+        `bonding`: the client's link is to be encrypted with a bond once connected."""
         if self.stack is not None:
             if client:
                 return {
                     "backend": BumbleClient,
                     "bumble_stack": self.stack,
                     "gatt_cache": self.gatt_cache,
+                    "bonding": bonding,
                 }
             return {"backend": BumbleScanner, "bumble_stack": self.stack}
         if self.bluez_name is not None:

@@ -24,6 +24,12 @@ from gateway.private_file import write_private
 MAX_LAYOUTS: Final = 64
 # The file's format, so a later one is not misread.
 FORMAT: Final = 1
+# How long a bonding device waits for another device's layout of the same hash, discovered and
+# about to be learned once that device's link is encrypted: longer than a discovery and a
+# pairing take on air (some 35 round trips at a 50 ms connection interval and the pairing's
+# few, 2 s), far shorter than a GATT request's timeout, so a first device that stops answering
+# holds the others of its model back once, and briefly.
+LEARNING_WAIT_S: Final = 3.0
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +37,19 @@ logger = logging.getLogger(__name__)
 class GattCache:
     """Layouts by Database Hash: `get` one, `learn` one discovered on a bonded link."""
 
-    def __init__(self, path: Path | None = None, max_layouts: int = MAX_LAYOUTS) -> None:
+    def __init__(
+        self,
+        path: Path | None = None,
+        max_layouts: int = MAX_LAYOUTS,
+        learning_wait_s: float = LEARNING_WAIT_S,
+    ) -> None:
         """`path`: where the layouts are kept across restarts (None: in memory only)."""
         self._path = path
         self._max = max_layouts
+        self._learning_wait_s = learning_wait_s
+        # Per hash, the device that is discovering it to learn it: done when it has (or gave
+        # up), so that devices of its model connecting meanwhile wait rather than discover.
+        self._learning: dict[bytes, asyncio.Future[None]] = {}
         self._layouts: OrderedDict[bytes, GattLayout] = OrderedDict()
         # Hashes a discovered layout did not have: their devices are discovered every time.
         self._untrusted: set[bytes] = set()
@@ -90,12 +105,38 @@ class GattCache:
             self._layouts.move_to_end(digest)
         return known
 
+    def claim(self, digest: bytes) -> bool:
+        """Whether the caller is to learn `digest` (no other device is): it then `learn`s or
+        `abandon`s it."""
+        if digest in self._learning:
+            return False
+        self._learning[digest] = asyncio.get_running_loop().create_future()
+        return True
+
+    def abandon(self, digest: bytes) -> None:
+        """The claimant of `digest` will not learn it (its link ended, its pairing failed)."""
+        if (learning := self._learning.pop(digest, None)) is not None:
+            learning.set_result(None)
+
+    async def learned(self, digest: bytes) -> GattLayout | None:
+        """`digest`'s layout once another device has learned it (None if nobody is learning
+        it, or not within `learning_wait_s`)."""
+        if (learning := self._learning.get(digest)) is not None:
+            await asyncio.wait({learning}, timeout=self._learning_wait_s)
+        return self.get(digest)
+
     def untrusted(self, digest: bytes) -> bool:
         """Whether a layout discovered under `digest` did not have it: no use learning it."""
         return digest in self._untrusted
 
     async def learn(self, digest: bytes, layout: GattLayout) -> bool:
         """Keep `layout` for `digest` if it has that hash (whether it was kept)."""
+        try:
+            return await self._learn(digest, layout)
+        finally:
+            self.abandon(digest)  # learned or not, whoever waits for it waits no more
+
+    async def _learn(self, digest: bytes, layout: GattLayout) -> bool:
         if digest in self._layouts:
             return True
         if layout.database_hash() != digest:
@@ -108,6 +149,7 @@ class GattCache:
                 )
             return False
         self._layouts[digest] = layout
+        self.abandon(digest)  # its waiters go on now; the file can follow
         while len(self._layouts) > self._max:
             self._layouts.popitem(last=False)
         if self._path is not None:

@@ -679,7 +679,7 @@ class DeviceManager:
             disconnected_callback=lambda _: lost.set(),
             max_attempts=CONNECT_ATTEMPTS_PER_ROUND,
             services=list(managed.ref.profile.service_uuids),
-            **adapter.backend_kwargs(client=True),
+            **adapter.backend_kwargs(client=True, bonding=managed.ref.profile.bonds),
         )
         managed.client = client
         if managed.ref.profile.bonds:

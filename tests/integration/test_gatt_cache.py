@@ -9,6 +9,7 @@ counted where Bumble's GATT client sends them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -151,3 +152,25 @@ async def test_a_server_without_a_database_hash_is_discovered_every_time(
             await streams_heart_rate(client, bench.vest)
         assert set(requests) >= DISCOVERY
     assert len(cache) == 0
+
+
+async def test_vests_bonding_together_discover_their_model_once(
+    bench: Bench, requests: Counter[str]
+) -> None:
+    """The first to read the hash discovers; the others wait for its layout."""
+    addresses = [VEST_ADDRESS] + [f"F1:00:00:00:00:1{i}" for i in range(3)]
+    for index, address in enumerate(addresses[1:]):
+        await add_peripheral(bench.radio, VEST, f"BW-Vest-T001{index}", address)
+    async with connected(bench, VEST_ADDRESS, GattCache()):
+        pass
+    one_discovery = requests["ATT_Read_By_Group_Type_Request"]
+    assert one_discovery
+    requests.clear()
+    cache = GattCache()
+    async with contextlib.AsyncExitStack() as stack:
+        clients = await asyncio.gather(
+            *(stack.enter_async_context(connected(bench, a, cache)) for a in addresses)
+        )
+        assert all(c.services.get_characteristic(HeartRateMeasurement.UUID) for c in clients)
+    assert requests["ATT_Read_By_Group_Type_Request"] == one_discovery
+    assert cache.hits == len(addresses) - 1

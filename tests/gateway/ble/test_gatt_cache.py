@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import stat
@@ -100,3 +101,39 @@ async def test_the_least_recently_used_layout_goes_past_the_limit() -> None:
     assert cache.get(hash_of(first)) is None
     assert cache.get(VEST_DATABASE_HASH) == layout
     assert cache.get(hash_of(second)) == second
+
+
+async def test_devices_of_a_model_wait_for_the_one_learning_its_layout() -> None:
+    cache = GattCache()
+    assert cache.claim(VEST_DATABASE_HASH)
+    assert not cache.claim(VEST_DATABASE_HASH)  # one learner at a time
+    waiting = asyncio.create_task(cache.learned(VEST_DATABASE_HASH))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    await cache.learn(VEST_DATABASE_HASH, vest())
+    assert await waiting == vest()
+
+
+async def test_a_learner_that_gives_up_lets_the_others_go_at_once() -> None:
+    cache = GattCache(learning_wait_s=60)
+    assert cache.claim(VEST_DATABASE_HASH)
+    waiting = asyncio.create_task(cache.learned(VEST_DATABASE_HASH))
+    await asyncio.sleep(0)
+    cache.abandon(VEST_DATABASE_HASH)  # its link dropped, or its pairing failed
+    assert await asyncio.wait_for(waiting, 1.0) is None
+    assert cache.claim(VEST_DATABASE_HASH)  # the next one may learn it
+
+
+async def test_a_learner_that_stalls_holds_the_others_only_so_long() -> None:
+    cache = GattCache(learning_wait_s=0.05)
+    assert cache.claim(VEST_DATABASE_HASH)
+    assert await asyncio.wait_for(cache.learned(VEST_DATABASE_HASH), 1.0) is None
+
+
+async def test_a_learner_whose_layout_lacks_the_hash_releases_the_others() -> None:
+    cache = GattCache(learning_wait_s=60)
+    assert cache.claim(WRONG_HASH)
+    waiting = asyncio.create_task(cache.learned(WRONG_HASH))
+    await asyncio.sleep(0)
+    assert not await cache.learn(WRONG_HASH, vest())
+    assert await asyncio.wait_for(waiting, 1.0) is None
