@@ -126,9 +126,13 @@ class AcceptListConnector:
                         waiter = self._waiting.pop(address, None)
                         if waiter is not None and not waiter.done():
                             waiter.set_exception(exc)
-        except Exception:  # a waiter times out on its own; the next connect starts a runner
+        except Exception as exc:  # the next connect starts another runner
             logger.exception("connecting through the filter accept list failed")
-            raise
+            self._listed = None
+            waiting, self._waiting = self._waiting, {}
+            for waiter in waiting.values():
+                if not waiter.done():
+                    waiter.set_exception(core.InvalidStateError(f"connecting failed: {exc}"))
 
     async def _write_list(self, batch: list[hci.Address]) -> None:
         """Bring the controller's list to `batch`, removing and adding only what changed."""
