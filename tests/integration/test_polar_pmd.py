@@ -335,6 +335,7 @@ async def test_the_h10_refuses_below_mtu_232_and_streams_above() -> None:
         await client.disconnect()
     finally:
         await stack.close()
+        peer.retire()  # its heart-rate task, left pending, would die with the loop
 
 
 def _h10_wanted() -> Sequence[WantedStream]:
