@@ -20,6 +20,7 @@ from gateway.commands import read as read_command
 from gateway.commands import run as run_command
 from gateway.commands import scan as scan_command
 from gateway.commands import unassign as unassign_command
+from gateway.commands import unbond as unbond_command
 
 # Each module adds one subcommand; keep this list sorted by command name.
 COMMAND_MODULES = (
@@ -33,6 +34,7 @@ COMMAND_MODULES = (
     run_command,
     scan_command,
     unassign_command,
+    unbond_command,
 )
 # Other packages of the distribution add commands through this entry-point group (the simulated
 # firmware's `simulate`), so the gateway offers them without importing those packages.

@@ -7,6 +7,7 @@ served encrypted only, with the gateway's bonds in a key store file as `bluewatc
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import stat
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -23,6 +24,8 @@ from gateway.ble.bumble_stack import BumbleStack
 from gateway.ble.factory import BleakFactory, BleSettings
 from gateway.ble.link import LinkState
 from gateway.ble.manager import DeviceManager
+from gateway.cli import run
+from gateway.commands import EXIT_OK
 from gateway.domain import DeviceRef, UnitRef
 from sensors import VEST, DeviceModel, SafetyEvent, SafetyEventKind
 from tests.integration.ble_fixtures import add_peripheral
@@ -299,3 +302,43 @@ async def test_adapters_sharing_the_identity_each_hold_their_own_vests_links(
         await wait_for(
             lambda: {r[0] for r in received if r[1] == ok.UUID} == {"o1-vest", "o2-vest"}
         )
+
+
+async def test_a_reset_vest_pairs_again_once_unbonded_with_the_gateway_running(
+    tmp_path: Path,
+) -> None:
+    """A unit reset in the depot has no bond: refused as a possible spoof until IT runs
+    `bluewatch unbond` for it; then, at its next link, it pairs again and streams."""
+    radio = VirtualRadio()
+    vest = await add_peripheral(radio, VEST, NAME, VEST_ADDRESS)
+    keys = tmp_path / "ble-keys.json"
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        'agency = "pd"\nunit = "car-1"\n'
+        f'[outbox]\npath = "{tmp_path / "outbox.sqlite3"}"\n'
+        '[ble]\nbackend = "bumble"\nbumble_transport = "tcp-client:127.0.0.1:9"\n'
+    )
+    received: Received = []
+    async with running(radio, [vest_ref(address=VEST_ADDRESS)], received, keys) as manager:
+        managed = manager.devices["o1-vest"]
+        await wait_for(lambda: managed.ever_connected)
+        await vest.go_offline()
+        await wait_for(lambda: not managed.health.connected)
+        assert vest.device.keystore is not None
+        await vest.device.keystore.delete_all()  # reset: the unit forgot its bond
+        await vest.go_online()
+        await wait_for(lambda: VEST_ADDRESS in manager.possible_spoofs)
+        assert not managed.health.connected
+
+        out, err = io.StringIO(), io.StringIO()
+        status = await asyncio.to_thread(
+            run, ["unbond", VEST_ADDRESS, "--config", str(config)], io.StringIO(), out, err
+        )
+        assert (status, err.getvalue()) == (EXIT_OK, "")
+
+        await wait_for(lambda: managed.health.connected)
+        before = len(received)
+        event = SafetyEvent(event=SafetyEventKind.PANIC_PRESS, sequence=1, device_ticks_ms=1)
+        await vest.notify(SafetyEvent.UUID, event.encode())  # served on a bonded link only
+        await wait_for(lambda: len(received) > before)
+        assert len(await vest.device.keystore.get_all()) == 1  # bonded afresh
