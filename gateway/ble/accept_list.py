@@ -96,10 +96,7 @@ class AcceptListConnector:
     async def close(self, *, answered: bool = True) -> None:
         """Fail every waiting connect and end the pending one. `answered`: whether the
         controller still answers; a gone one is not asked to cancel (it would never say so)."""
-        waiting, self._waiting = self._waiting, {}
-        for waiter in waiting.values():
-            if not waiter.done():
-                waiter.set_exception(core.InvalidStateError("the controller is closing"))
+        self._fail(list(self._waiting), core.InvalidStateError("the controller is closing"))
         self._changed.set()
         runner, self._runner = self._runner, None
         if runner is None:
@@ -122,17 +119,18 @@ class AcceptListConnector:
                 except (core.BaseBumbleError, hci.HCI_Error) as exc:
                     # The controller refused: every device of this round hears why.
                     self._listed = None
-                    for address in batch:
-                        waiter = self._waiting.pop(address, None)
-                        if waiter is not None and not waiter.done():
-                            waiter.set_exception(exc)
+                    self._fail(batch, exc)
         except Exception as exc:  # the next connect starts another runner
             logger.exception("connecting through the filter accept list failed")
             self._listed = None
-            waiting, self._waiting = self._waiting, {}
-            for waiter in waiting.values():
-                if not waiter.done():
-                    waiter.set_exception(core.InvalidStateError(f"connecting failed: {exc}"))
+            self._fail(list(self._waiting), core.InvalidStateError(f"connecting failed: {exc}"))
+
+    def _fail(self, addresses: list[hci.Address], error: Exception) -> None:
+        """End the connects to `addresses` with `error`."""
+        for address in addresses:
+            waiter = self._waiting.pop(address, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(error)
 
     async def _write_list(self, batch: list[hci.Address]) -> None:
         """Bring the controller's list to `batch`, removing and adding only what changed."""

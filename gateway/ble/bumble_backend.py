@@ -220,15 +220,13 @@ class BumbleClient(BaseBleakClient):
         if cache is None or digest is None or cache.untrusted(digest):
             return self._install(peer, await self._discover_layout(peer, self._wanted_services))
         layout = cache.get(digest)
-        if layout is None and self._bonding and not cache.claim(digest):
-            layout = await cache.learned(digest)
-            if layout is None and cache.claim(digest):  # its learner gave up, or is slow
-                self._claimed = digest
-        elif layout is None and self._bonding:
-            self._claimed = digest
+        if layout is None and not self._bonding:  # it would never prove itself: what is used
+            return self._install(peer, await self._discover_layout(peer, self._wanted_services))
+        if layout is None and not self._claim(digest):
+            layout = await cache.learned(digest)  # another device of the model is learning it
+            if layout is None:  # its learner gave up, or is slow
+                self._claim(digest)
         if layout is None:
-            if not self._bonding:  # it would never prove itself: discover what is used
-                return self._install(peer, await self._discover_layout(peer, self._wanted_services))
             layout = await self._discover_layout(peer, None)
             self._candidate = (digest, layout)
             await self._learn_once_bonded()
@@ -245,6 +243,13 @@ class BumbleClient(BaseBleakClient):
             return
         self._candidate = self._claimed = None
         await cache.learn(*candidate)
+
+    def _claim(self, digest: bytes) -> bool:
+        """Tell the cache this client learns `digest`, unless another one does."""
+        if self._gatt_cache is None or not self._gatt_cache.claim(digest):
+            return False
+        self._claimed = digest
+        return True
 
     def _abandon_claim(self) -> None:
         claimed, self._claimed = self._claimed, None

@@ -1,4 +1,4 @@
-"""One Bumble host per process, shared by every bleak scanner and client that uses it.
+"""One Bumble host per controller, shared by every bleak scanner and client that uses it.
 
 A controller runs one scan and one pending LE connection at a time, so the stack multiplexes:
 scanning is on while any scanner listens, and connection attempts share one initiator, which
